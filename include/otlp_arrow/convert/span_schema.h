@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// The span table: one Arrow row per OTLP span. See docs/span-table.md for every column.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include <arrow/type_fwd.h>
+
+namespace otlp_arrow::convert {
+
+/// \brief Version of the span table layout, stored in the schema metadata.
+inline constexpr std::string_view kSpanTableVersion = "1";
+inline constexpr std::string_view kSpanTableVersionKey = "otlp_arrow.span_table.version";
+
+/// \brief Column names of the span table, in schema order.
+namespace column {
+inline constexpr std::string_view kTraceId = "trace_id";
+inline constexpr std::string_view kSpanId = "span_id";
+inline constexpr std::string_view kParentSpanId = "parent_span_id";
+inline constexpr std::string_view kTraceState = "trace_state";
+inline constexpr std::string_view kFlags = "flags";
+inline constexpr std::string_view kName = "name";
+inline constexpr std::string_view kKind = "kind";
+inline constexpr std::string_view kStartTimeUnixNano = "start_time_unix_nano";
+inline constexpr std::string_view kEndTimeUnixNano = "end_time_unix_nano";
+inline constexpr std::string_view kStartTime = "start_time";
+inline constexpr std::string_view kDurationNs = "duration_ns";
+inline constexpr std::string_view kStatusCode = "status_code";
+inline constexpr std::string_view kStatusMessage = "status_message";
+inline constexpr std::string_view kAttributes = "attributes";
+inline constexpr std::string_view kDroppedAttributesCount = "dropped_attributes_count";
+inline constexpr std::string_view kEvents = "events";
+inline constexpr std::string_view kDroppedEventsCount = "dropped_events_count";
+inline constexpr std::string_view kLinks = "links";
+inline constexpr std::string_view kDroppedLinksCount = "dropped_links_count";
+inline constexpr std::string_view kServiceName = "service_name";
+inline constexpr std::string_view kResourceAttributes = "resource_attributes";
+inline constexpr std::string_view kResourceDroppedAttributesCount =
+    "resource_dropped_attributes_count";
+inline constexpr std::string_view kResourceSchemaUrl = "resource_schema_url";
+inline constexpr std::string_view kScopeName = "scope_name";
+inline constexpr std::string_view kScopeVersion = "scope_version";
+inline constexpr std::string_view kScopeAttributes = "scope_attributes";
+inline constexpr std::string_view kScopeDroppedAttributesCount =
+    "scope_dropped_attributes_count";
+inline constexpr std::string_view kScopeSchemaUrl = "scope_schema_url";
+}  // namespace column
+
+/// \brief Type codes of the `type` field of an attribute value. The numbers are those of the
+/// OpenTelemetry Arrow Protocol (OTAP) attribute tables, so the two stay interchangeable.
+enum class AttributeType : uint8_t {
+  kEmpty = 0,
+  kString = 1,
+  kInt = 2,
+  kDouble = 3,
+  kBool = 4,
+  kKvlist = 5,  ///< serialized as OTLP/JSON in `ser`
+  kArray = 6,   ///< serialized as OTLP/JSON in `ser`
+  kBytes = 7,
+};
+inline constexpr uint8_t kMaxAttributeType = 7;
+
+/// \brief struct<type: uint8, str: utf8, int: int64, double: float64, bool: bool,
+/// bytes: binary, ser: utf8>: one OTLP AnyValue; exactly the field named by `type` is set.
+const std::shared_ptr<arrow::DataType>& AttributeValueType();
+
+/// \brief map<utf8, AttributeValueType()>: an OTLP attribute list, in its original order.
+const std::shared_ptr<arrow::DataType>& AttributesType();
+
+/// \brief list<struct<time_unix_nano, name, attributes, dropped_attributes_count>>.
+const std::shared_ptr<arrow::DataType>& EventsType();
+
+/// \brief list<struct<trace_id, span_id, trace_state, attributes, dropped_attributes_count,
+/// flags>>.
+const std::shared_ptr<arrow::DataType>& LinksType();
+
+/// \brief The span table schema (with its version in the metadata).
+const std::shared_ptr<arrow::Schema>& SpanTableSchema();
+
+}  // namespace otlp_arrow::convert

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// OTLP → span table: appends OTLP spans straight into Arrow builders.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include <arrow/memory_pool.h>
+#include <arrow/result.h>
+#include <arrow/status.h>
+#include <arrow/type_fwd.h>
+
+#include "otlp_arrow/model/otlp.h"
+
+namespace otlp_arrow::convert {
+
+/// \brief Builds span-table RecordBatches (SpanTableSchema()) from OTLP trace data.
+///
+/// Spans go from the protobuf messages directly into Arrow builders; there is no intermediate
+/// span object. Values shared by a resource or scope are encoded once per group and repeated.
+/// An encoder can be reused: Finish() returns the batch and starts the next one.
+///
+/// Bad input (an id of the wrong width, a profiles-only field such as `key_strindex`) fails
+/// with Status::Invalid naming the OTLP field path. After a failed Append the encoder is
+/// reset: rows appended since the last Finish() are discarded, never half-written.
+class SpanTableEncoder {
+ public:
+  explicit SpanTableEncoder(arrow::MemoryPool* pool = arrow::default_memory_pool());
+  ~SpanTableEncoder();
+  SpanTableEncoder(const SpanTableEncoder&) = delete;
+  SpanTableEncoder& operator=(const SpanTableEncoder&) = delete;
+
+  /// \brief Appends every span of the request, one row each, in request order.
+  arrow::Status Append(const otlp::ExportTraceServiceRequest& request);
+
+  /// \brief Appends every span of one ResourceSpans.
+  arrow::Status Append(const otlp::ResourceSpans& resource_spans);
+
+  /// \brief Rows appended since the last Finish().
+  int64_t num_rows() const;
+
+  /// \brief Returns the batch of all rows appended since the last Finish() and resets.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Finish();
+
+  /// \brief One-shot conversion of a whole request.
+  static arrow::Result<std::shared_ptr<arrow::RecordBatch>> Encode(
+      const otlp::ExportTraceServiceRequest& request,
+      arrow::MemoryPool* pool = arrow::default_memory_pool());
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace otlp_arrow::convert

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Span workloads shared by the demo, the tests and the benchmarks.
+
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <arrow/result.h>
+
+#include "otlp_arrow/model/otlp.h"
+
+namespace otlp_arrow::model {
+
+/// \brief The design document's `create_test_spans` (seed §3.1): span `i` has trace id
+/// [i as u8; 16], span id [i as u8; 8], name "span_i", kind SERVER, start 1e9+i, end 2e9+i,
+/// attributes http.method="GET" and http.status_code=200, status OK. One empty resource.
+otlp::ExportTraceServiceRequest SeedSpans(int64_t count);
+
+/// \brief The OpenTelemetry performance-benchmark workload: spans with 10 string attributes,
+/// each a 20-character key and a 20-character value.
+otlp::ExportTraceServiceRequest OtelBenchmarkSpans(int64_t count);
+
+/// \brief A realistic mix: a resource of ~10 attributes per 1,000 spans, spans with 5–20
+/// attributes of mixed types, names from a small vocabulary, 20% with events, 5% with links,
+/// 1% with error status. Deterministic for a given seed.
+otlp::ExportTraceServiceRequest RealisticSpans(int64_t count, uint64_t seed = 42);
+
+/// \brief Random spans for property tests: every AnyValue kind including nested arrays and
+/// kvlists, unicode and empty strings, zero and extreme numbers, absent optional fields,
+/// several resources and scopes. Deterministic for a given seed.
+otlp::ExportTraceServiceRequest RandomSpans(int64_t count, uint64_t seed);
+
+/// \brief The workload named `name` ("seed", "otel", "realistic").
+arrow::Result<otlp::ExportTraceServiceRequest> MakeWorkload(std::string_view name,
+                                                            int64_t count);
+
+/// \brief Number of spans in a request.
+int64_t CountSpans(const otlp::ExportTraceServiceRequest& request);
+
+}  // namespace otlp_arrow::model

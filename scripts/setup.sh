@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Installs everything otlp-arrow needs to build, run and test. Idempotent: a second run only checks.
+#
+#   scripts/setup.sh              Debian packages + Arrow C++ from the pinned pyarrow wheel
+#   scripts/setup.sh --test-peers also the Python test peers (pyarrow, DuckDB, pytest) in .deps/venv
+#
+# Arrow C++: Debian 12 has no Arrow packages, so the headers and shared libraries come from the
+# pyarrow manylinux_2_28 wheel (new C++ ABI, like Debian's g++ 12), pinned by version and sha256.
+# pip is only the download client; nothing needs Python at run time. pyarrow 24+ is excluded on
+# purpose: its libarrow exports opentelemetry-cpp symbols that collide with our OTLP classes.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="${ROOT}/.deps"
+PYARROW_VERSION="23.0.1"
+PYARROW_WHEEL="pyarrow-${PYARROW_VERSION}-cp311-cp311-manylinux_2_28_x86_64.whl"
+PYARROW_SHA256="26d50dee49d741ac0e82185033488d28d35be4d763ae6f321f97d1140eb7a0e9"
+ARROW_SO_VERSION="2300"
+ARROW_PREFIX="${DEPS}/arrow"
+VENV="${DEPS}/venv"
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache unzip
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libzstd-dev zlib1g-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-format python3-venv
+)
+# Test peers, pinned. pyarrow is installed from the same hash-checked wheel as the C++ libraries.
+PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2")
+
+want_test_peers=0
+for arg in "$@"; do
+  case "$arg" in
+    --test-peers) want_test_peers=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[setup] %s\n' "$*"; }
+
+install_apt_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    log "Debian packages: all present"
+    return
+  fi
+  log "Debian packages: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+fetch_wheel() {
+  local cache="${DEPS}/cache"
+  local wheel="${cache}/${PYARROW_WHEEL}"
+  mkdir -p "$cache"
+  if [ ! -f "$wheel" ] || ! echo "${PYARROW_SHA256}  ${wheel}" | sha256sum -c --status; then
+    log "downloading ${PYARROW_WHEEL}"
+    rm -f "$wheel"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+      --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+      -d "$cache" "pyarrow==${PYARROW_VERSION}"
+  fi
+  if ! echo "${PYARROW_SHA256}  ${wheel}" | sha256sum -c --status; then
+    echo "setup.sh: sha256 mismatch for ${wheel}; refusing to use it" >&2
+    exit 1
+  fi
+  WHEEL_PATH="$wheel"
+}
+
+install_arrow() {
+  local stamp="${ARROW_PREFIX}/.installed"
+  local want="pyarrow ${PYARROW_VERSION} ${PYARROW_SHA256}"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "Arrow C++ ${PYARROW_VERSION}: present in ${ARROW_PREFIX}"
+    return
+  fi
+  fetch_wheel
+  log "unpacking Arrow C++ headers and libraries into ${ARROW_PREFIX}"
+  local tmp
+  tmp="$(mktemp -d)"
+  unzip -q "$WHEEL_PATH" 'pyarrow/include/*' "pyarrow/lib*.so.${ARROW_SO_VERSION}" -d "$tmp"
+  rm -rf "$ARROW_PREFIX"
+  mkdir -p "${ARROW_PREFIX}/lib"
+  mv "${tmp}/pyarrow/include" "${ARROW_PREFIX}/include"
+  for so in "${tmp}"/pyarrow/lib*.so."${ARROW_SO_VERSION}"; do
+    local base
+    base="$(basename "$so")"
+    # libarrow_python* link libpython; the C++ programs never use them.
+    case "$base" in libarrow_python*) continue ;; esac
+    mv "$so" "${ARROW_PREFIX}/lib/${base}"
+    ln -sf "${base}" "${ARROW_PREFIX}/lib/${base%.${ARROW_SO_VERSION}}"
+  done
+  rm -rf "$tmp"
+  echo "$want" >"$stamp"
+}
+
+install_test_peers() {
+  local stamp="${VENV}/.installed"
+  local want="pyarrow==${PYARROW_VERSION} ${PY_TEST_PACKAGES[*]}"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "Python test peers: present in ${VENV}"
+    return
+  fi
+  fetch_wheel
+  log "Python test peers: installing ${want}"
+  python3 -m venv "$VENV"
+  "${VENV}/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "$WHEEL_PATH" "${PY_TEST_PACKAGES[@]}"
+  echo "$want" >"$stamp"
+}
+
+install_apt_packages
+install_arrow
+if ((want_test_peers)); then install_test_peers; fi
+log "done"

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include <cstring>
+
+#include <arrow/array/array_nested.h>
+#include <arrow/util/checked_cast.h>
+
+#include "attributes_internal.h"
+#include "otlp_arrow/model/otlp_json.h"
+
+namespace otlp_arrow::convert::internal {
+
+
+AttributesBuilder::AttributesBuilder(arrow::MemoryPool* pool) {
+  const auto& value_type = AttributeValueType();
+  std::vector<std::shared_ptr<arrow::ArrayBuilder>> children = {
+      std::make_shared<arrow::UInt8Builder>(pool),
+      std::make_shared<arrow::StringBuilder>(pool),
+      std::make_shared<arrow::Int64Builder>(pool),
+      std::make_shared<arrow::DoubleBuilder>(pool),
+      std::make_shared<arrow::BooleanBuilder>(pool),
+      std::make_shared<arrow::BinaryBuilder>(pool),
+      std::make_shared<arrow::StringBuilder>(pool),
+  };
+  type_ = static_cast<arrow::UInt8Builder*>(children[0].get());
+  str_ = static_cast<arrow::StringBuilder*>(children[1].get());
+  int_ = static_cast<arrow::Int64Builder*>(children[2].get());
+  double_ = static_cast<arrow::DoubleBuilder*>(children[3].get());
+  bool_ = static_cast<arrow::BooleanBuilder*>(children[4].get());
+  bytes_ = static_cast<arrow::BinaryBuilder*>(children[5].get());
+  ser_ = static_cast<arrow::StringBuilder*>(children[6].get());
+  auto value = std::make_shared<arrow::StructBuilder>(value_type, pool, std::move(children));
+  auto key = std::make_shared<arrow::StringBuilder>(pool);
+  key_ = key.get();
+  value_ = value.get();
+  map_ = std::make_shared<arrow::MapBuilder>(pool, key, value, AttributesType());
+}
+
+// Nested AnyValues (arrays and kvlists) have no fixed Arrow type, so they are kept as their
+// OTLP/JSON encoding: lossless (int64 as strings, bytes as base64, NaN and infinities as
+// strings) and queryable with the JSON functions of DuckDB, Spark and Trino.
+arrow::Status AttributesBuilder::AppendSerialized(const otlp::AnyValue& value) {
+  scratch_.clear();
+  const bool is_array = value.value_case() == otlp::AnyValue::kArrayValue;
+  ARROW_RETURN_NOT_OK(is_array ? model::ArrayValueToJson(value.array_value(), &scratch_)
+                               : model::KeyValueListToJson(value.kvlist_value(), &scratch_));
+  const auto type = is_array ? AttributeType::kArray : AttributeType::kKvlist;
+  type_->UnsafeAppend(static_cast<uint8_t>(type));
+  ARROW_RETURN_NOT_OK(str_->AppendNull());
+  int_->UnsafeAppendNull();
+  double_->UnsafeAppendNull();
+  bool_->UnsafeAppendNull();
+  ARROW_RETURN_NOT_OK(bytes_->AppendNull());
+  return ser_->Append(scratch_);
+}
+
+arrow::Status AttributesBuilder::AppendCopies(const arrow::ArrayData& source, int64_t row,
+                                              int64_t count) {
+  arrow::ArraySpan span(source);
+  for (int64_t i = 0; i < count; ++i) {
+    ARROW_RETURN_NOT_OK(map_->AppendArraySlice(span, row, 1));
+  }
+  return arrow::Status::OK();
+}
+
+// --- AttributesColumn --------------------------------------------------------------------
+
+arrow::Status AttributesColumn::Bind(const std::shared_ptr<arrow::Array>& array,
+                                     std::string name, std::string row_label) {
+  name_ = std::move(name);
+  row_label_ = std::move(row_label);
+  map_ = arrow::internal::checked_cast<const arrow::MapArray*>(array.get());
+  key_ = arrow::internal::checked_cast<const arrow::StringArray*>(map_->keys().get());
+  const auto& items =
+      arrow::internal::checked_cast<const arrow::StructArray&>(*map_->items());
+  type_ = arrow::internal::checked_cast<const arrow::UInt8Array*>(items.field(0).get());
+  str_ = arrow::internal::checked_cast<const arrow::StringArray*>(items.field(1).get());
+  int_ = arrow::internal::checked_cast<const arrow::Int64Array*>(items.field(2).get());
+  double_ = arrow::internal::checked_cast<const arrow::DoubleArray*>(items.field(3).get());
+  bool_ = arrow::internal::checked_cast<const arrow::BooleanArray*>(items.field(4).get());
+  bytes_ = arrow::internal::checked_cast<const arrow::BinaryArray*>(items.field(5).get());
+  ser_ = arrow::internal::checked_cast<const arrow::StringArray*>(items.field(6).get());
+
+  // Validate every slot and every entry a slot reaches: a key, a known type, and the child
+  // that type names. Entries no slot reaches are never read.
+  for (int64_t row = 0; row < map_->length(); ++row) {
+    if (map_->IsNull(row)) {
+      return arrow::Status::Invalid("column '", name_, "' ", row_label_, " ", row,
+                                    ": null (an empty attribute list is an empty map)");
+    }
+    for (int64_t e = begin(row); e < end(row); ++e) {
+      ARROW_RETURN_NOT_OK(ValidateEntry(row, e, items));
+    }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status AttributesColumn::ValidateEntry(int64_t row, int64_t e,
+                                              const arrow::StructArray& items) const {
+  const int64_t index = e - begin(row);
+  if (key_->IsNull(e)) {
+    return arrow::Status::Invalid("column '", name_, ".key' ", row_label_, " ", row,
+                                  " entry ", index, ": null key");
+  }
+  if (items.IsNull(e) || type_->IsNull(e)) {
+    return arrow::Status::Invalid("column '", name_, ".value' ", row_label_, " ", row,
+                                  " entry ", index, ": null value (an empty value has type 0)");
+  }
+  const uint8_t t = type_->Value(e);
+  bool present = true;
+  const char* child = "";
+  switch (static_cast<AttributeType>(t)) {
+    case AttributeType::kEmpty:
+      break;
+    case AttributeType::kString:
+      present = str_->IsValid(e);
+      child = "str";
+      break;
+    case AttributeType::kInt:
+      present = int_->IsValid(e);
+      child = "int";
+      break;
+    case AttributeType::kDouble:
+      present = double_->IsValid(e);
+      child = "double";
+      break;
+    case AttributeType::kBool:
+      present = bool_->IsValid(e);
+      child = "bool";
+      break;
+    case AttributeType::kBytes:
+      present = bytes_->IsValid(e);
+      child = "bytes";
+      break;
+    case AttributeType::kKvlist:
+    case AttributeType::kArray:
+      present = ser_->IsValid(e);
+      child = "ser";
+      break;
+    default:
+      return arrow::Status::Invalid("column '", name_, ".value.type' ", row_label_, " ",
+                                    row, " entry ", index, ": ", static_cast<int>(t),
+                                    " is not an attribute type (0..",
+                                    static_cast<int>(kMaxAttributeType), ")");
+  }
+  if (!present) {
+    return arrow::Status::Invalid("column '", name_, ".value.", child, "' ", row_label_, " ",
+                                  row, " entry ", index, ": null, but type ",
+                                  static_cast<int>(t), " keeps its value there");
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status AttributesColumn::Decode(int64_t row, KeyValues* out) const {
+  const int64_t b = begin(row);
+  const int64_t e = end(row);
+  out->Reserve(out->size() + static_cast<int>(e - b));
+  for (int64_t i = b; i < e; ++i) {
+    otlp::KeyValue* kv = out->Add();
+    const std::string_view key = key_->GetView(i);
+    kv->set_key(key.data(), key.size());
+    ARROW_RETURN_NOT_OK(DecodeValue(i, kv->mutable_value()));
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status AttributesColumn::DecodeValue(int64_t entry, otlp::AnyValue* out) const {
+  switch (static_cast<AttributeType>(type_->Value(entry))) {
+    case AttributeType::kEmpty:
+      return arrow::Status::OK();
+    case AttributeType::kString: {
+      const std::string_view v = str_->GetView(entry);
+      out->set_string_value(v.data(), v.size());
+      return arrow::Status::OK();
+    }
+    case AttributeType::kInt:
+      out->set_int_value(int_->Value(entry));
+      return arrow::Status::OK();
+    case AttributeType::kDouble:
+      out->set_double_value(double_->Value(entry));
+      return arrow::Status::OK();
+    case AttributeType::kBool:
+      out->set_bool_value(bool_->Value(entry));
+      return arrow::Status::OK();
+    case AttributeType::kBytes: {
+      const std::string_view v = bytes_->GetView(entry);
+      out->set_bytes_value(v.data(), v.size());
+      return arrow::Status::OK();
+    }
+    case AttributeType::kKvlist:
+    case AttributeType::kArray: {
+      const std::string_view v = ser_->GetView(entry);
+      const bool is_array =
+          type_->Value(entry) == static_cast<uint8_t>(AttributeType::kArray);
+      auto status = is_array ? model::ArrayValueFromJson(v, out->mutable_array_value())
+                             : model::KeyValueListFromJson(v, out->mutable_kvlist_value());
+      if (!status.ok()) {
+        return arrow::Status::Invalid("column '", name_, ".value.ser' entry ", entry,
+                                      ": not an OTLP/JSON ",
+                                      is_array ? "ArrayValue" : "KeyValueList", ": ",
+                                      status.message());
+      }
+      return arrow::Status::OK();
+    }
+  }
+  return arrow::Status::Invalid("column '", name_, ".value.type' entry ", entry,
+                                ": unknown type");
+}
+
+bool AttributesColumn::EntriesEqual(int64_t a, int64_t b) const {
+  if (key_->GetView(a) != key_->GetView(b)) return false;
+  const uint8_t t = type_->Value(a);
+  if (t != type_->Value(b)) return false;
+  switch (static_cast<AttributeType>(t)) {
+    case AttributeType::kEmpty:
+      return true;
+    case AttributeType::kString:
+      return str_->GetView(a) == str_->GetView(b);
+    case AttributeType::kInt:
+      return int_->Value(a) == int_->Value(b);
+    case AttributeType::kDouble: {
+      // Bit equality: keeps -0.0 apart from 0.0 and NaN equal to itself.
+      const double x = double_->Value(a);
+      const double y = double_->Value(b);
+      return std::memcmp(&x, &y, sizeof(double)) == 0;
+    }
+    case AttributeType::kBool:
+      return bool_->Value(a) == bool_->Value(b);
+    case AttributeType::kBytes:
+      return bytes_->GetView(a) == bytes_->GetView(b);
+    case AttributeType::kKvlist:
+    case AttributeType::kArray:
+      return ser_->GetView(a) == ser_->GetView(b);
+  }
+  return false;
+}
+
+bool AttributesColumn::SlotsEqual(int64_t a, int64_t b) const {
+  const int64_t a0 = begin(a), n = end(a) - a0;
+  const int64_t b0 = begin(b);
+  if (end(b) - b0 != n) return false;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!EntriesEqual(a0 + i, b0 + i)) return false;
+  }
+  return true;
+}
+
+}  // namespace otlp_arrow::convert::internal

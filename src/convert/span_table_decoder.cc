@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "otlp_arrow/convert/span_table_decoder.h"
+
+#include <string>
+#include <string_view>
+
+#include <arrow/array.h>
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <arrow/util/checked_cast.h>
+
+#include "attributes_internal.h"
+#include "otlp_arrow/convert/span_schema.h"
+
+namespace otlp_arrow::convert {
+
+namespace {
+
+using arrow::internal::checked_cast;
+using internal::AttributesColumn;
+
+constexpr int kMaxSpanKind = 5;
+constexpr int kMaxStatusCode = 2;
+
+/// Structural type check with a message naming the (nested) column. Field names of structs
+/// must match; the names and nullability flags of list and map entries are not compared, so
+/// batches written by other Arrow implementations (or read back from Parquet) are accepted.
+arrow::Status CheckType(const arrow::DataType& actual, const arrow::DataType& expected,
+                        const std::string& path) {
+  auto mismatch = [&] {
+    return arrow::Status::Invalid("column '", path, "': expected type ", expected.ToString(),
+                                  ", got ", actual.ToString());
+  };
+  if (actual.id() != expected.id()) return mismatch();
+  switch (expected.id()) {
+    case arrow::Type::FIXED_SIZE_BINARY:
+      if (checked_cast<const arrow::FixedSizeBinaryType&>(actual).byte_width() !=
+          checked_cast<const arrow::FixedSizeBinaryType&>(expected).byte_width()) {
+        return mismatch();
+      }
+      return arrow::Status::OK();
+    case arrow::Type::STRUCT: {
+      if (actual.num_fields() != expected.num_fields()) return mismatch();
+      for (int i = 0; i < expected.num_fields(); ++i) {
+        const auto& want = expected.field(i);
+        const auto& got = actual.field(i);
+        if (got->name() != want->name()) {
+          return arrow::Status::Invalid("column '", path, "': field ", i, " is '",
+                                        got->name(), "', expected '", want->name(), "'");
+        }
+        ARROW_RETURN_NOT_OK(CheckType(*got->type(), *want->type(), path + "." + want->name()));
+      }
+      return arrow::Status::OK();
+    }
+    case arrow::Type::LIST:
+      return CheckType(*actual.field(0)->type(), *expected.field(0)->type(), path);
+    case arrow::Type::MAP: {
+      const auto& a = checked_cast<const arrow::MapType&>(actual);
+      const auto& e = checked_cast<const arrow::MapType&>(expected);
+      ARROW_RETURN_NOT_OK(CheckType(*a.key_type(), *e.key_type(), path + ".key"));
+      return CheckType(*a.item_type(), *e.item_type(), path + ".value");
+    }
+    default:
+      return arrow::Status::OK();
+  }
+}
+
+arrow::Status CheckNoNulls(const arrow::Array& array, const std::string& path,
+                           std::string_view row_label) {
+  if (array.null_count() == 0) return arrow::Status::OK();
+  for (int64_t i = 0; i < array.length(); ++i) {
+    if (array.IsNull(i)) {
+      return arrow::Status::Invalid("column '", path, "' ", row_label, " ", i,
+                                    ": null in a required column");
+    }
+  }
+  return arrow::Status::OK();
+}
+
+/// A utf8 column that may arrive plain or dictionary-encoded. Null reads as "" (proto3).
+class StringColumn {
+ public:
+  arrow::Status Bind(const std::shared_ptr<arrow::Array>& array, const std::string& name) {
+    if (array->type_id() == arrow::Type::STRING) {
+      plain_ = checked_cast<const arrow::StringArray*>(array.get());
+      return arrow::Status::OK();
+    }
+    if (array->type_id() == arrow::Type::DICTIONARY) {
+      const auto& type = checked_cast<const arrow::DictionaryType&>(*array->type());
+      if (type.value_type()->id() == arrow::Type::STRING) {
+        dict_ = checked_cast<const arrow::DictionaryArray*>(array.get());
+        values_ = checked_cast<const arrow::StringArray*>(dict_->dictionary().get());
+        return arrow::Status::OK();
+      }
+    }
+    return arrow::Status::Invalid("column '", name,
+                                  "': expected type string or dictionary<string>, got ",
+                                  array->type()->ToString());
+  }
+  std::string_view View(int64_t i) const {
+    if (plain_ != nullptr) return plain_->IsNull(i) ? std::string_view() : plain_->GetView(i);
+    if (dict_->IsNull(i)) return {};
+    return values_->GetView(dict_->GetValueIndex(i));
+  }
+
+ private:
+  const arrow::StringArray* plain_ = nullptr;
+  const arrow::DictionaryArray* dict_ = nullptr;
+  const arrow::StringArray* values_ = nullptr;
+};
+
+/// Every column of a span table, bound to its typed array and validated.
+struct SpanTableColumns {
+  const arrow::FixedSizeBinaryArray* trace_id;
+  const arrow::FixedSizeBinaryArray* span_id;
+  const arrow::FixedSizeBinaryArray* parent_span_id;
+  StringColumn trace_state;
+  const arrow::UInt32Array* flags;
+  StringColumn name;
+  const arrow::Int32Array* kind;
+  const arrow::UInt64Array* start_time_unix_nano;
+  const arrow::UInt64Array* end_time_unix_nano;
+  const arrow::Int32Array* status_code;
+  StringColumn status_message;
+  AttributesColumn attributes;
+  const arrow::UInt32Array* dropped_attributes_count;
+  const arrow::ListArray* events;
+  const arrow::UInt64Array* event_time;
+  const arrow::StringArray* event_name;
+  AttributesColumn event_attributes;
+  const arrow::UInt32Array* event_dropped;
+  const arrow::UInt32Array* dropped_events_count;
+  const arrow::ListArray* links;
+  const arrow::FixedSizeBinaryArray* link_trace_id;
+  const arrow::FixedSizeBinaryArray* link_span_id;
+  const arrow::StringArray* link_trace_state;
+  AttributesColumn link_attributes;
+  const arrow::UInt32Array* link_dropped;
+  const arrow::UInt32Array* link_flags;
+  const arrow::UInt32Array* dropped_links_count;
+  AttributesColumn resource_attributes;
+  const arrow::UInt32Array* resource_dropped;
+  StringColumn resource_schema_url;
+  StringColumn scope_name;
+  StringColumn scope_version;
+  AttributesColumn scope_attributes;
+  const arrow::UInt32Array* scope_dropped;
+  StringColumn scope_schema_url;
+
+  arrow::Status Bind(const arrow::RecordBatch& batch);
+
+  bool SameResource(int64_t a, int64_t b) const {
+    return resource_dropped->Value(a) == resource_dropped->Value(b) &&
+           resource_schema_url.View(a) == resource_schema_url.View(b) &&
+           resource_attributes.SlotsEqual(a, b);
+  }
+  bool SameScope(int64_t a, int64_t b) const {
+    return scope_dropped->Value(a) == scope_dropped->Value(b) &&
+           scope_name.View(a) == scope_name.View(b) &&
+           scope_version.View(a) == scope_version.View(b) &&
+           scope_schema_url.View(a) == scope_schema_url.View(b) &&
+           scope_attributes.SlotsEqual(a, b);
+  }
+};
+
+/// Finds a column by name and checks its type against the span table schema.
+arrow::Result<std::shared_ptr<arrow::Array>> Column(const arrow::RecordBatch& batch,
+                                                    std::string_view name,
+                                                    bool check_type = true) {
+  const std::string key(name);
+  const auto& schema = *batch.schema();
+  const auto indices = schema.GetAllFieldIndices(key);
+  if (indices.empty()) return arrow::Status::Invalid("missing column '", key, "'");
+  if (indices.size() > 1) return arrow::Status::Invalid("duplicate column '", key, "'");
+  auto array = batch.column(indices[0]);
+  if (check_type) {
+    const auto& expected = SpanTableSchema()->GetFieldByName(key);
+    ARROW_RETURN_NOT_OK(CheckType(*array->type(), *expected->type(), key));
+  }
+  return array;
+}
+
+template <typename ArrayType>
+arrow::Result<const ArrayType*> RequiredColumn(const arrow::RecordBatch& batch,
+                                               std::string_view name) {
+  ARROW_ASSIGN_OR_RAISE(auto array, Column(batch, name));
+  ARROW_RETURN_NOT_OK(CheckNoNulls(*array, std::string(name), "row"));
+  // The RecordBatch keeps the array alive for as long as the bound view is used.
+  return checked_cast<const ArrayType*>(array.get());
+}
+
+arrow::Status BindStringColumn(const arrow::RecordBatch& batch, std::string_view name,
+                               bool required, StringColumn* out) {
+  ARROW_ASSIGN_OR_RAISE(auto array, Column(batch, name, /*check_type=*/false));
+  ARROW_RETURN_NOT_OK(out->Bind(array, std::string(name)));
+  if (required) ARROW_RETURN_NOT_OK(CheckNoNulls(*array, std::string(name), "row"));
+  return arrow::Status::OK();
+}
+
+arrow::Status BindAttributes(const arrow::RecordBatch& batch, std::string_view name,
+                             AttributesColumn* out) {
+  ARROW_ASSIGN_OR_RAISE(auto array, Column(batch, name));
+  return out->Bind(array, std::string(name), "row");
+}
+
+template <typename ArrayType>
+const ArrayType* Child(const arrow::StructArray& parent, int i) {
+  return checked_cast<const ArrayType*>(parent.field(i).get());
+}
+
+template <typename ArrayType>
+arrow::Status Enum(const ArrayType& array, std::string_view name, int max,
+                   std::string_view what) {
+  for (int64_t i = 0; i < array.length(); ++i) {
+    const auto v = array.Value(i);
+    if (v < 0 || v > max) {
+      return arrow::Status::Invalid("column '", name, "' row ", i, ": ", v, " is not a ",
+                                    what, " (0..", max, ")");
+    }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
+  namespace c = column;
+  // Offsets, dictionary indices, UTF-8 and lengths first: the batch may come off the network.
+  for (int i = 0; i < batch.num_columns(); ++i) {
+    const auto& array = *batch.column(i);
+    if (array.length() != batch.num_rows()) {
+      return arrow::Status::Invalid("column '", batch.schema()->field(i)->name(), "': ",
+                                    array.length(), " rows, the batch has ",
+                                    batch.num_rows());
+    }
+    auto status = array.ValidateFull();
+    if (!status.ok()) {
+      return arrow::Status::Invalid("column '", batch.schema()->field(i)->name(),
+                                    "': ", status.message());
+    }
+  }
+
+  ARROW_ASSIGN_OR_RAISE(trace_id, RequiredColumn<arrow::FixedSizeBinaryArray>(batch, c::kTraceId));
+  ARROW_ASSIGN_OR_RAISE(span_id, RequiredColumn<arrow::FixedSizeBinaryArray>(batch, c::kSpanId));
+  ARROW_ASSIGN_OR_RAISE(auto parent, Column(batch, c::kParentSpanId));
+  parent_span_id = checked_cast<const arrow::FixedSizeBinaryArray*>(parent.get());
+  ARROW_RETURN_NOT_OK(BindStringColumn(batch, c::kTraceState, false, &trace_state));
+  ARROW_ASSIGN_OR_RAISE(flags, RequiredColumn<arrow::UInt32Array>(batch, c::kFlags));
+  ARROW_RETURN_NOT_OK(BindStringColumn(batch, c::kName, true, &name));
+  ARROW_ASSIGN_OR_RAISE(kind, RequiredColumn<arrow::Int32Array>(batch, c::kKind));
+  ARROW_RETURN_NOT_OK(Enum(*kind, c::kKind, kMaxSpanKind, "SpanKind"));
+  ARROW_ASSIGN_OR_RAISE(start_time_unix_nano,
+                        RequiredColumn<arrow::UInt64Array>(batch, c::kStartTimeUnixNano));
+  ARROW_ASSIGN_OR_RAISE(end_time_unix_nano,
+                        RequiredColumn<arrow::UInt64Array>(batch, c::kEndTimeUnixNano));
+  ARROW_ASSIGN_OR_RAISE(status_code, RequiredColumn<arrow::Int32Array>(batch, c::kStatusCode));
+  ARROW_RETURN_NOT_OK(Enum(*status_code, c::kStatusCode, kMaxStatusCode, "StatusCode"));
+  ARROW_RETURN_NOT_OK(BindStringColumn(batch, c::kStatusMessage, false, &status_message));
+  ARROW_RETURN_NOT_OK(BindAttributes(batch, c::kAttributes, &attributes));
+  ARROW_ASSIGN_OR_RAISE(dropped_attributes_count,
+                        RequiredColumn<arrow::UInt32Array>(batch, c::kDroppedAttributesCount));
+
+  // events: list<struct<time_unix_nano, name, attributes, dropped_attributes_count>>
+  ARROW_ASSIGN_OR_RAISE(events, RequiredColumn<arrow::ListArray>(batch, c::kEvents));
+  {
+    const auto& event = checked_cast<const arrow::StructArray&>(*events->values());
+    ARROW_RETURN_NOT_OK(CheckNoNulls(event, "events", "event"));
+    event_time = Child<arrow::UInt64Array>(event, 0);
+    event_name = Child<arrow::StringArray>(event, 1);
+    event_dropped = Child<arrow::UInt32Array>(event, 3);
+    ARROW_RETURN_NOT_OK(CheckNoNulls(*event_time, "events.time_unix_nano", "event"));
+    ARROW_RETURN_NOT_OK(CheckNoNulls(*event_name, "events.name", "event"));
+    ARROW_RETURN_NOT_OK(
+        CheckNoNulls(*event_dropped, "events.dropped_attributes_count", "event"));
+    ARROW_RETURN_NOT_OK(event_attributes.Bind(event.field(2), "events.attributes", "event"));
+  }
+  ARROW_ASSIGN_OR_RAISE(dropped_events_count,
+                        RequiredColumn<arrow::UInt32Array>(batch, c::kDroppedEventsCount));
+
+  // links: list<struct<trace_id, span_id, trace_state, attributes, dropped, flags>>
+  ARROW_ASSIGN_OR_RAISE(links, RequiredColumn<arrow::ListArray>(batch, c::kLinks));
+  {
+    const auto& link = checked_cast<const arrow::StructArray&>(*links->values());
+    ARROW_RETURN_NOT_OK(CheckNoNulls(link, "links", "link"));
+    link_trace_id = Child<arrow::FixedSizeBinaryArray>(link, 0);
+    link_span_id = Child<arrow::FixedSizeBinaryArray>(link, 1);
+    link_trace_state = Child<arrow::StringArray>(link, 2);
+    link_dropped = Child<arrow::UInt32Array>(link, 4);
+    link_flags = Child<arrow::UInt32Array>(link, 5);
+    ARROW_RETURN_NOT_OK(CheckNoNulls(*link_trace_id, "links.trace_id", "link"));
+    ARROW_RETURN_NOT_OK(CheckNoNulls(*link_span_id, "links.span_id", "link"));
+    ARROW_RETURN_NOT_OK(
+        CheckNoNulls(*link_dropped, "links.dropped_attributes_count", "link"));
+    ARROW_RETURN_NOT_OK(CheckNoNulls(*link_flags, "links.flags", "link"));
+    ARROW_RETURN_NOT_OK(link_attributes.Bind(link.field(3), "links.attributes", "link"));
+  }
+  ARROW_ASSIGN_OR_RAISE(dropped_links_count,
+                        RequiredColumn<arrow::UInt32Array>(batch, c::kDroppedLinksCount));
+
+  ARROW_RETURN_NOT_OK(BindAttributes(batch, c::kResourceAttributes, &resource_attributes));
+  ARROW_ASSIGN_OR_RAISE(resource_dropped, RequiredColumn<arrow::UInt32Array>(
+                                              batch, c::kResourceDroppedAttributesCount));
+  ARROW_RETURN_NOT_OK(
+      BindStringColumn(batch, c::kResourceSchemaUrl, false, &resource_schema_url));
+  ARROW_RETURN_NOT_OK(BindStringColumn(batch, c::kScopeName, false, &scope_name));
+  ARROW_RETURN_NOT_OK(BindStringColumn(batch, c::kScopeVersion, false, &scope_version));
+  ARROW_RETURN_NOT_OK(BindAttributes(batch, c::kScopeAttributes, &scope_attributes));
+  ARROW_ASSIGN_OR_RAISE(scope_dropped, RequiredColumn<arrow::UInt32Array>(
+                                           batch, c::kScopeDroppedAttributesCount));
+  return BindStringColumn(batch, c::kScopeSchemaUrl, false, &scope_schema_url);
+}
+
+void SetId(const arrow::FixedSizeBinaryArray& ids, int64_t i, std::string* out) {
+  out->assign(reinterpret_cast<const char*>(ids.GetValue(i)), ids.byte_width());
+}
+
+template <typename Setter>
+void SetString(std::string_view value, Setter&& set) {
+  if (!value.empty()) set(value.data(), value.size());
+}
+
+arrow::Status DecodeSpan(const SpanTableColumns& c, int64_t i, otlp::Span* span) {
+  SetId(*c.trace_id, i, span->mutable_trace_id());
+  SetId(*c.span_id, i, span->mutable_span_id());
+  if (c.parent_span_id->IsValid(i)) SetId(*c.parent_span_id, i, span->mutable_parent_span_id());
+  SetString(c.trace_state.View(i),
+            [&](const char* p, size_t n) { span->set_trace_state(p, n); });
+  span->set_flags(c.flags->Value(i));
+  const std::string_view name = c.name.View(i);
+  span->set_name(name.data(), name.size());
+  span->set_kind(static_cast<otlp::Span::SpanKind>(c.kind->Value(i)));
+  span->set_start_time_unix_nano(c.start_time_unix_nano->Value(i));
+  span->set_end_time_unix_nano(c.end_time_unix_nano->Value(i));
+  ARROW_RETURN_NOT_OK(c.attributes.Decode(i, span->mutable_attributes()));
+  span->set_dropped_attributes_count(c.dropped_attributes_count->Value(i));
+
+  const int64_t events_begin = c.events->value_offset(i);
+  const int64_t events_end = c.events->value_offset(i + 1);
+  if (events_end > events_begin) {
+    span->mutable_events()->Reserve(static_cast<int>(events_end - events_begin));
+  }
+  for (int64_t e = events_begin; e < events_end; ++e) {
+    otlp::Span::Event* event = span->add_events();
+    event->set_time_unix_nano(c.event_time->Value(e));
+    const std::string_view event_name = c.event_name->GetView(e);
+    event->set_name(event_name.data(), event_name.size());
+    ARROW_RETURN_NOT_OK(c.event_attributes.Decode(e, event->mutable_attributes()));
+    event->set_dropped_attributes_count(c.event_dropped->Value(e));
+  }
+  span->set_dropped_events_count(c.dropped_events_count->Value(i));
+
+  const int64_t links_begin = c.links->value_offset(i);
+  const int64_t links_end = c.links->value_offset(i + 1);
+  for (int64_t l = links_begin; l < links_end; ++l) {
+    otlp::Span::Link* link = span->add_links();
+    SetId(*c.link_trace_id, l, link->mutable_trace_id());
+    SetId(*c.link_span_id, l, link->mutable_span_id());
+    if (c.link_trace_state->IsValid(l)) {
+      SetString(c.link_trace_state->GetView(l),
+                [&](const char* p, size_t n) { link->set_trace_state(p, n); });
+    }
+    ARROW_RETURN_NOT_OK(c.link_attributes.Decode(l, link->mutable_attributes()));
+    link->set_dropped_attributes_count(c.link_dropped->Value(l));
+    link->set_flags(c.link_flags->Value(l));
+  }
+  span->set_dropped_links_count(c.dropped_links_count->Value(i));
+
+  otlp::Status* status = span->mutable_status();
+  status->set_code(static_cast<otlp::Status::StatusCode>(c.status_code->Value(i)));
+  SetString(c.status_message.View(i),
+            [&](const char* p, size_t n) { status->set_message(p, n); });
+  return arrow::Status::OK();
+}
+
+}  // namespace
+
+arrow::Status ValidateSpanTable(const arrow::RecordBatch& batch) {
+  SpanTableColumns columns;
+  return columns.Bind(batch);
+}
+
+arrow::Status DecodeSpanTable(const arrow::RecordBatch& batch,
+                              otlp::ExportTraceServiceRequest* out) {
+  SpanTableColumns c;
+  ARROW_RETURN_NOT_OK(c.Bind(batch));
+  const int64_t n = batch.num_rows();
+  otlp::ResourceSpans* rs = nullptr;
+  otlp::ScopeSpans* ss = nullptr;
+  int64_t group_start = 0;  // first row of the current scope group
+  for (int64_t i = 0; i < n; ++i) {
+    const bool new_resource = rs == nullptr || !c.SameResource(group_start, i);
+    if (new_resource) {
+      rs = out->add_resource_spans();
+      otlp::Resource* resource = rs->mutable_resource();
+      ARROW_RETURN_NOT_OK(c.resource_attributes.Decode(i, resource->mutable_attributes()));
+      resource->set_dropped_attributes_count(c.resource_dropped->Value(i));
+      SetString(c.resource_schema_url.View(i),
+                [&](const char* p, size_t len) { rs->set_schema_url(p, len); });
+    }
+    if (new_resource || !c.SameScope(group_start, i)) {
+      ss = rs->add_scope_spans();
+      otlp::InstrumentationScope* scope = ss->mutable_scope();
+      SetString(c.scope_name.View(i), [&](const char* p, size_t len) { scope->set_name(p, len); });
+      SetString(c.scope_version.View(i),
+                [&](const char* p, size_t len) { scope->set_version(p, len); });
+      ARROW_RETURN_NOT_OK(c.scope_attributes.Decode(i, scope->mutable_attributes()));
+      scope->set_dropped_attributes_count(c.scope_dropped->Value(i));
+      SetString(c.scope_schema_url.View(i),
+                [&](const char* p, size_t len) { ss->set_schema_url(p, len); });
+      group_start = i;
+    }
+    ARROW_RETURN_NOT_OK(DecodeSpan(c, i, ss->add_spans()));
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace otlp_arrow::convert

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bad input gets an arrow::Status naming the column (and row) — never a crash or a default.
+
+#include <arrow/api.h>
+#include <arrow/json/from_string.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "otlp_arrow/convert/span_schema.h"
+#include "otlp_arrow/convert/span_table_decoder.h"
+#include "otlp_arrow/convert/span_table_encoder.h"
+#include "otlp_arrow/model/workloads.h"
+
+namespace otlp_arrow::convert {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+std::shared_ptr<arrow::RecordBatch> ValidBatch() {
+  auto batch = SpanTableEncoder::Encode(model::RandomSpans(50, 77));
+  EXPECT_TRUE(batch.ok());
+  return *batch;
+}
+
+int Index(const arrow::RecordBatch& batch, std::string_view name) {
+  return batch.schema()->GetFieldIndex(std::string(name));
+}
+
+std::shared_ptr<arrow::RecordBatch> Replace(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                            std::string_view name,
+                                            const std::shared_ptr<arrow::Array>& array,
+                                            std::shared_ptr<arrow::DataType> type = nullptr) {
+  const int i = Index(*batch, name);
+  auto field = arrow::field(std::string(name), type ? type : array->type());
+  return batch->SetColumn(i, field, array).ValueOrDie();
+}
+
+// Expects both the validator and the decoder to refuse `batch` with a message containing
+// every fragment.
+template <typename Matcher>
+void ExpectRefused(const arrow::RecordBatch& batch, Matcher matcher) {
+  auto validated = ValidateSpanTable(batch);
+  ASSERT_FALSE(validated.ok());
+  EXPECT_TRUE(validated.IsInvalid()) << validated.ToString();
+  EXPECT_THAT(validated.message(), matcher);
+  otlp::ExportTraceServiceRequest out;
+  auto decoded = DecodeSpanTable(batch, &out);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_THAT(decoded.message(), matcher);
+}
+
+TEST(SpanTableInvalid, ValidBatchPasses) {
+  auto batch = ValidBatch();
+  auto status = ValidateSpanTable(*batch);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+}
+
+TEST(SpanTableInvalid, MissingColumn) {
+  auto batch = ValidBatch();
+  auto without = batch->RemoveColumn(Index(*batch, column::kName)).ValueOrDie();
+  ExpectRefused(*without, HasSubstr("missing column 'name'"));
+}
+
+TEST(SpanTableInvalid, DuplicateColumn) {
+  auto batch = ValidBatch();
+  auto dup = batch->AddColumn(0, arrow::field("kind", arrow::int32()),
+                              batch->GetColumnByName("kind"))
+                 .ValueOrDie();
+  ExpectRefused(*dup, HasSubstr("duplicate column 'kind'"));
+}
+
+TEST(SpanTableInvalid, WrongType) {
+  auto batch = ValidBatch();
+  arrow::Int64Builder b;
+  for (int64_t i = 0; i < batch->num_rows(); ++i) ASSERT_TRUE(b.Append(1).ok());
+  auto bad = Replace(batch, column::kKind, b.Finish().ValueOrDie());
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'kind'"), HasSubstr("expected type int32"),
+                            HasSubstr("got int64")));
+}
+
+TEST(SpanTableInvalid, WrongNestedType) {
+  auto batch = ValidBatch();
+  // events with `name` as binary instead of utf8.
+  auto events = batch->GetColumnByName("events");
+  auto bad_type = arrow::list(arrow::field(
+      "item", arrow::struct_({arrow::field("time_unix_nano", arrow::uint64()),
+                              arrow::field("name", arrow::binary()),
+                              arrow::field("attributes", AttributesType()),
+                              arrow::field("dropped_attributes_count", arrow::uint32())})));
+  auto data = events->data()->Copy();
+  data->type = bad_type;
+  auto& child = data->child_data[0];
+  child = child->Copy();
+  child->type = bad_type->field(0)->type();
+  child->child_data[1] = child->child_data[1]->Copy();
+  child->child_data[1]->type = arrow::binary();
+  auto bad = Replace(batch, column::kEvents, arrow::MakeArray(data));
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'events.name'"), HasSubstr("got binary")));
+}
+
+TEST(SpanTableInvalid, NullInRequiredColumn) {
+  auto batch = ValidBatch();
+  auto ids = std::static_pointer_cast<arrow::FixedSizeBinaryArray>(
+      batch->GetColumnByName("span_id"));
+  arrow::FixedSizeBinaryBuilder b(arrow::fixed_size_binary(8));
+  for (int64_t i = 0; i < ids->length(); ++i) {
+    ASSERT_TRUE((i == 3 ? b.AppendNull() : b.Append(ids->GetValue(i))).ok());
+  }
+  auto bad = Replace(batch, column::kSpanId, b.Finish().ValueOrDie());
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'span_id' row 3"), HasSubstr("null")));
+}
+
+TEST(SpanTableInvalid, WrongFixedSizeBinaryWidth) {
+  auto batch = ValidBatch();
+  arrow::FixedSizeBinaryBuilder b(arrow::fixed_size_binary(15));
+  const std::string id(15, 'x');
+  for (int64_t i = 0; i < batch->num_rows(); ++i) ASSERT_TRUE(b.Append(id).ok());
+  auto bad = Replace(batch, column::kTraceId, b.Finish().ValueOrDie());
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'trace_id'"),
+                            HasSubstr("fixed_size_binary[16]"),
+                            HasSubstr("fixed_size_binary[15]")));
+}
+
+std::shared_ptr<arrow::Array> Int32WithValueAt(const arrow::Array& original, int64_t row,
+                                               int32_t value) {
+  const auto& ints = static_cast<const arrow::Int32Array&>(original);
+  arrow::Int32Builder b;
+  for (int64_t i = 0; i < ints.length(); ++i) {
+    EXPECT_TRUE(b.Append(i == row ? value : ints.Value(i)).ok());
+  }
+  return b.Finish().ValueOrDie();
+}
+
+TEST(SpanTableInvalid, OutOfRangeSpanKind) {
+  auto batch = ValidBatch();
+  auto bad = Replace(batch, column::kKind,
+                     Int32WithValueAt(*batch->GetColumnByName("kind"), 2, 9));
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'kind' row 2"), HasSubstr("9 is not a SpanKind")));
+}
+
+TEST(SpanTableInvalid, OutOfRangeStatusCode) {
+  auto batch = ValidBatch();
+  auto bad = Replace(batch, column::kStatusCode,
+                     Int32WithValueAt(*batch->GetColumnByName("status_code"), 7, -1));
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'status_code' row 7"),
+                            HasSubstr("-1 is not a StatusCode")));
+}
+
+// A one-row attribute map holding one entry, with the value struct given column by column.
+std::shared_ptr<arrow::Array> OneAttribute(uint8_t type, std::shared_ptr<arrow::Array> str,
+                                           std::shared_ptr<arrow::Array> ser) {
+  auto u8 = arrow::json::ArrayFromJSONString(arrow::uint8(), "[" + std::to_string(type) + "]");
+  auto nulls = [](std::shared_ptr<arrow::DataType> t) {
+    return arrow::MakeArrayOfNull(t, 1).ValueOrDie();
+  };
+  const auto& value_type = AttributeValueType();
+  arrow::ArrayVector children = {*u8,
+                                 str,
+                                 nulls(arrow::int64()),
+                                 nulls(arrow::float64()),
+                                 nulls(arrow::boolean()),
+                                 nulls(arrow::binary()),
+                                 ser};
+  auto value = arrow::StructArray::Make(children, value_type->fields())
+                   .ValueOrDie();
+  auto keys = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["k"])");
+  auto offsets = *arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 1]");
+  return arrow::MapArray::FromArrays(AttributesType(), offsets, keys, value).ValueOrDie();
+}
+
+std::shared_ptr<arrow::RecordBatch> OneRowWithAttributes(std::shared_ptr<arrow::Array> attrs) {
+  auto one = SpanTableEncoder::Encode(model::SeedSpans(1)).ValueOrDie();
+  return Replace(one, column::kAttributes, attrs, AttributesType());
+}
+
+TEST(SpanTableInvalid, UnknownAttributeType) {
+  auto str = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["x"])");
+  auto ser = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();
+  auto bad = OneRowWithAttributes(OneAttribute(42, str, ser));
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'attributes.value.type' row 0 entry 0"),
+                            HasSubstr("42 is not an attribute type")));
+}
+
+TEST(SpanTableInvalid, AttributeValueMissingFromItsTypedField) {
+  auto str = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();
+  auto ser = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();
+  auto bad = OneRowWithAttributes(OneAttribute(1, str, ser));
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'attributes.value.str' row 0 entry 0"),
+                            HasSubstr("null")));
+}
+
+TEST(SpanTableInvalid, NestedValueThatIsNotOtlpJson) {
+  auto str = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();
+  auto ser = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["{\"values\": 12"])");
+  auto bad = OneRowWithAttributes(OneAttribute(6, str, ser));
+  EXPECT_TRUE(ValidateSpanTable(*bad).ok());  // well-formed columns; the JSON is read on decode
+  otlp::ExportTraceServiceRequest out;
+  auto status = DecodeSpanTable(*bad, &out);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("column 'attributes.value.ser'"),
+                                      HasSubstr("ArrayValue")));
+}
+
+TEST(SpanTableInvalid, InvalidUtf8) {
+  auto batch = ValidBatch();
+  arrow::BinaryBuilder b;
+  for (int64_t i = 0; i < batch->num_rows(); ++i) {
+    ASSERT_TRUE(b.Append(i == 4 ? std::string("\xff\xfe") : std::string("ok")).ok());
+  }
+  auto binary = b.Finish().ValueOrDie();
+  auto as_utf8 = binary->data()->Copy();
+  as_utf8->type = arrow::utf8();
+  auto bad = Replace(batch, column::kName, arrow::MakeArray(as_utf8));
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'name'"), HasSubstr("UTF8")));
+}
+
+TEST(SpanTableInvalid, CorruptOffsets) {
+  auto batch = ValidBatch();
+  auto name = batch->GetColumnByName("name");
+  auto data = name->data()->Copy();
+  // Point the last offset far past the end of the character data.
+  auto offsets = arrow::AllocateBuffer(data->buffers[1]->size()).ValueOrDie();
+  std::memcpy(offsets->mutable_data(), data->buffers[1]->data(), data->buffers[1]->size());
+  reinterpret_cast<int32_t*>(offsets->mutable_data())[data->length] = 1 << 30;
+  data->buffers[1] = std::move(offsets);
+  auto bad = Replace(batch, column::kName, arrow::MakeArray(data));
+  ExpectRefused(*bad, HasSubstr("column 'name'"));
+}
+
+TEST(SpanTableInvalid, DictionaryIndexOutOfRange) {
+  auto batch = ValidBatch();
+  auto indices = *arrow::json::ArrayFromJSONString(arrow::int32(), "[0]");
+  auto values = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["scope"])");
+  arrow::Int32Builder b;
+  for (int64_t i = 0; i < batch->num_rows(); ++i) ASSERT_TRUE(b.Append(i == 1 ? 5 : 0).ok());
+  auto dict = std::make_shared<arrow::DictionaryArray>(
+      arrow::dictionary(arrow::int32(), arrow::utf8()), b.Finish().ValueOrDie(), values);
+  auto bad = Replace(batch, column::kScopeName, dict);
+  ExpectRefused(*bad, HasSubstr("column 'scope_name'"));
+}
+
+TEST(SpanTableInvalid, PlainStringsAreAcceptedForDictionaryColumns) {
+  auto batch = ValidBatch();
+  auto dict = batch->GetColumnByName("scope_name");
+  const auto& d = static_cast<const arrow::DictionaryArray&>(*dict);
+  const auto& v = static_cast<const arrow::StringArray&>(*d.dictionary());
+  arrow::StringBuilder b;
+  for (int64_t i = 0; i < d.length(); ++i) {
+    ASSERT_TRUE((d.IsNull(i) ? b.AppendNull() : b.Append(v.GetView(d.GetValueIndex(i)))).ok());
+  }
+  auto replaced = Replace(batch, column::kScopeName, b.Finish().ValueOrDie());
+  otlp::ExportTraceServiceRequest a, c;
+  ASSERT_TRUE(DecodeSpanTable(*batch, &a).ok());
+  auto status = DecodeSpanTable(*replaced, &c);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(a.SerializeAsString(), c.SerializeAsString());
+}
+
+// --- the encoder refuses OTLP it cannot represent faithfully -------------------------------
+
+TEST(SpanTableEncoderInvalid, TraceIdOfWrongWidth) {
+  auto in = model::SeedSpans(3);
+  in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(2)->set_trace_id("abc");
+  auto result = SpanTableEncoder::Encode(in);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(result.status().message(),
+              AllOf(HasSubstr("resource_spans[0].scope_spans[0].spans[2].trace_id"),
+                    HasSubstr("expected 16 bytes, got 3")));
+}
+
+TEST(SpanTableEncoderInvalid, LinkSpanIdOfWrongWidth) {
+  auto in = model::SeedSpans(1);
+  auto* link = in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->add_links();
+  link->set_trace_id(std::string(16, 'a'));
+  link->set_span_id("short");
+  auto result = SpanTableEncoder::Encode(in);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(result.status().message(), HasSubstr("spans[0].links[0].span_id"));
+}
+
+TEST(SpanTableEncoderInvalid, UnknownSpanKind) {
+  auto in = model::SeedSpans(1);
+  in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->set_kind(
+      static_cast<otlp::Span::SpanKind>(9));
+  auto result = SpanTableEncoder::Encode(in);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(result.status().message(), HasSubstr("9 is not a SpanKind"));
+}
+
+TEST(SpanTableEncoderInvalid, ProfilesOnlyFields) {
+  auto in = model::SeedSpans(1);
+  auto* span = in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0);
+  span->mutable_attributes(1)->mutable_value()->set_string_value_strindex(3);
+  auto result = SpanTableEncoder::Encode(in);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(result.status().message(),
+              AllOf(HasSubstr("spans[0].attributes[1]"), HasSubstr("string_value_strindex")));
+}
+
+TEST(SpanTableEncoderInvalid, FailedAppendLeavesNoPartialRows) {
+  SpanTableEncoder encoder;
+  ASSERT_TRUE(encoder.Append(model::SeedSpans(5)).ok());
+  auto bad = model::SeedSpans(5);
+  bad.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(4)->set_span_id("");
+  EXPECT_FALSE(encoder.Append(bad).ok());
+  EXPECT_EQ(encoder.num_rows(), 0);
+  ASSERT_TRUE(encoder.Append(model::SeedSpans(2)).ok());
+  auto batch = encoder.Finish();
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ((*batch)->num_rows(), 2);
+  EXPECT_TRUE((*batch)->ValidateFull().ok());
+}
+
+}  // namespace
+}  // namespace otlp_arrow::convert
