@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include <arrow/array/array_nested.h>
+#include <arrow/buffer.h>
+#include <arrow/util/bit_util.h>
 #include <arrow/util/checked_cast.h>
 
 #include "attributes_internal.h"
@@ -10,60 +12,74 @@
 
 namespace otlp_arrow::convert::internal {
 
-
-AttributesBuilder::AttributesBuilder(arrow::MemoryPool* pool) {
-  const auto& value_type = AttributeValueType();
-  std::vector<std::shared_ptr<arrow::ArrayBuilder>> children = {
-      std::make_shared<arrow::UInt8Builder>(pool),
-      std::make_shared<arrow::StringBuilder>(pool),
-      std::make_shared<arrow::Int64Builder>(pool),
-      std::make_shared<arrow::DoubleBuilder>(pool),
-      std::make_shared<arrow::BooleanBuilder>(pool),
-      std::make_shared<arrow::BinaryBuilder>(pool),
-      std::make_shared<arrow::StringBuilder>(pool),
-  };
-  type_ = static_cast<arrow::UInt8Builder*>(children[0].get());
-  str_ = static_cast<arrow::StringBuilder*>(children[1].get());
-  int_ = static_cast<arrow::Int64Builder*>(children[2].get());
-  double_ = static_cast<arrow::DoubleBuilder*>(children[3].get());
-  bool_ = static_cast<arrow::BooleanBuilder*>(children[4].get());
-  bytes_ = static_cast<arrow::BinaryBuilder*>(children[5].get());
-  ser_ = static_cast<arrow::StringBuilder*>(children[6].get());
-  auto value = std::make_shared<arrow::StructBuilder>(value_type, pool, std::move(children));
-  auto key = std::make_shared<arrow::StringBuilder>(pool);
-  key_ = key.get();
-  value_ = value.get();
-  map_ = std::make_shared<arrow::MapBuilder>(pool, key, value, AttributesType());
+arrow::Result<std::shared_ptr<arrow::Buffer>> PackBits(const uint8_t* bytes, int64_t n,
+                                                       arrow::MemoryPool* pool) {
+  ARROW_ASSIGN_OR_RAISE(auto bitmap, arrow::AllocateEmptyBitmap(n, pool));
+  uint8_t* out = bitmap->mutable_data();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    out[i / 8] = static_cast<uint8_t>(
+        bytes[i] | bytes[i + 1] << 1 | bytes[i + 2] << 2 | bytes[i + 3] << 3 |
+        bytes[i + 4] << 4 | bytes[i + 5] << 5 | bytes[i + 6] << 6 | bytes[i + 7] << 7);
+  }
+  for (; i < n; ++i) {
+    if (bytes[i]) arrow::bit_util::SetBit(out, i);
+  }
+  return std::shared_ptr<arrow::Buffer>(std::move(bitmap));
 }
 
-// Nested AnyValues (arrays and kvlists) have no fixed Arrow type, so they are kept as their
-// OTLP/JSON encoding: lossless (int64 as strings, bytes as base64, NaN and infinities as
-// strings) and queryable with the JSON functions of DuckDB, Spark and Trino.
-arrow::Status AttributesBuilder::AppendSerialized(const otlp::AnyValue& value) {
+AttributesWriter::AttributesWriter(arrow::MemoryPool* pool)
+    : pool_(pool),
+      offsets_(pool),
+      key_(pool),
+      type_(pool),
+      str_(pool),
+      int_(pool),
+      double_(pool),
+      bool_(pool),
+      bytes_(pool),
+      ser_(pool) {}
+
+// Nested AnyValues (arrays and kvlists) have no fixed Arrow type, so they are kept as
+// their OTLP/JSON encoding: lossless (int64 as strings, bytes as base64, NaN and
+// infinities as strings) and queryable with the JSON functions of DuckDB, Spark and
+// Trino.
+arrow::Status AttributesWriter::AppendSerialized(const otlp::AnyValue& value) {
   scratch_.clear();
   const bool is_array = value.value_case() == otlp::AnyValue::kArrayValue;
-  ARROW_RETURN_NOT_OK(is_array ? model::ArrayValueToJson(value.array_value(), &scratch_)
-                               : model::KeyValueListToJson(value.kvlist_value(), &scratch_));
-  const auto type = is_array ? AttributeType::kArray : AttributeType::kKvlist;
-  type_->UnsafeAppend(static_cast<uint8_t>(type));
-  ARROW_RETURN_NOT_OK(str_->AppendNull());
-  int_->UnsafeAppendNull();
-  double_->UnsafeAppendNull();
-  bool_->UnsafeAppendNull();
-  ARROW_RETURN_NOT_OK(bytes_->AppendNull());
-  return ser_->Append(scratch_);
-}
-
-arrow::Status AttributesBuilder::AppendCopies(const arrow::ArrayData& source, int64_t row,
-                                              int64_t count) {
-  arrow::ArraySpan span(source);
-  for (int64_t i = 0; i < count; ++i) {
-    ARROW_RETURN_NOT_OK(map_->AppendArraySlice(span, row, 1));
-  }
+  ARROW_RETURN_NOT_OK(is_array
+                          ? model::ArrayValueToJson(value.array_value(), &scratch_)
+                          : model::KeyValueListToJson(value.kvlist_value(), &scratch_));
+  ser_.Append(scratch_);
+  NullsExcept(is_array ? AttributeType::kArray : AttributeType::kKvlist);
   return arrow::Status::OK();
 }
 
-// --- AttributesColumn --------------------------------------------------------------------
+arrow::Result<std::shared_ptr<arrow::ArrayData>> AttributesWriter::Finish() {
+  const auto& map_type = static_cast<const arrow::MapType&>(*AttributesType());
+  const auto& value_type = AttributeValueType();
+  ARROW_ASSIGN_OR_RAISE(auto type, type_.Finish(arrow::uint8()));
+  ARROW_ASSIGN_OR_RAISE(auto str, str_.Finish(arrow::utf8()));
+  ARROW_ASSIGN_OR_RAISE(auto i64, int_.Finish(arrow::int64()));
+  ARROW_ASSIGN_OR_RAISE(auto f64, double_.Finish(arrow::float64()));
+  ARROW_ASSIGN_OR_RAISE(auto b, bool_.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto bytes, bytes_.Finish(arrow::binary()));
+  ARROW_ASSIGN_OR_RAISE(auto ser, ser_.Finish(arrow::utf8()));
+  ARROW_ASSIGN_OR_RAISE(auto keys, key_.Finish(arrow::utf8()));
+  auto value = arrow::ArrayData::Make(value_type, entries_, {nullptr}, 0);
+  value->child_data = {type, str, i64, f64, b, bytes, ser};
+  auto entries = arrow::ArrayData::Make(map_type.value_type(), entries_, {nullptr}, 0);
+  entries->child_data = {keys, value};
+  const int64_t slots = offsets_.slots();
+  ARROW_ASSIGN_OR_RAISE(auto offsets, offsets_.Finish(entries_));
+  auto map = arrow::ArrayData::Make(AttributesType(), slots, {nullptr, offsets}, 0);
+  map->child_data = {entries};
+  entries_ = 0;
+  return map;
+}
+
+// --- AttributesColumn
+// --------------------------------------------------------------------
 
 arrow::Status AttributesColumn::Bind(const std::shared_ptr<arrow::Array>& array,
                                      std::string name, std::string row_label) {
@@ -76,13 +92,14 @@ arrow::Status AttributesColumn::Bind(const std::shared_ptr<arrow::Array>& array,
   type_ = arrow::internal::checked_cast<const arrow::UInt8Array*>(items.field(0).get());
   str_ = arrow::internal::checked_cast<const arrow::StringArray*>(items.field(1).get());
   int_ = arrow::internal::checked_cast<const arrow::Int64Array*>(items.field(2).get());
-  double_ = arrow::internal::checked_cast<const arrow::DoubleArray*>(items.field(3).get());
+  double_ =
+      arrow::internal::checked_cast<const arrow::DoubleArray*>(items.field(3).get());
   bool_ = arrow::internal::checked_cast<const arrow::BooleanArray*>(items.field(4).get());
   bytes_ = arrow::internal::checked_cast<const arrow::BinaryArray*>(items.field(5).get());
   ser_ = arrow::internal::checked_cast<const arrow::StringArray*>(items.field(6).get());
 
-  // Validate every slot and every entry a slot reaches: a key, a known type, and the child
-  // that type names. Entries no slot reaches are never read.
+  // Validate every slot and every entry a slot reaches: a key, a known type, and the
+  // child that type names. Entries no slot reaches are never read.
   for (int64_t row = 0; row < map_->length(); ++row) {
     if (map_->IsNull(row)) {
       return arrow::Status::Invalid("column '", name_, "' ", row_label_, " ", row,
@@ -104,7 +121,8 @@ arrow::Status AttributesColumn::ValidateEntry(int64_t row, int64_t e,
   }
   if (items.IsNull(e) || type_->IsNull(e)) {
     return arrow::Status::Invalid("column '", name_, ".value' ", row_label_, " ", row,
-                                  " entry ", index, ": null value (an empty value has type 0)");
+                                  " entry ", index,
+                                  ": null value (an empty value has type 0)");
   }
   const uint8_t t = type_->Value(e);
   bool present = true;
@@ -144,8 +162,8 @@ arrow::Status AttributesColumn::ValidateEntry(int64_t row, int64_t e,
                                     static_cast<int>(kMaxAttributeType), ")");
   }
   if (!present) {
-    return arrow::Status::Invalid("column '", name_, ".value.", child, "' ", row_label_, " ",
-                                  row, " entry ", index, ": null, but type ",
+    return arrow::Status::Invalid("column '", name_, ".value.", child, "' ", row_label_,
+                                  " ", row, " entry ", index, ": null, but type ",
                                   static_cast<int>(t), " keeps its value there");
   }
   return arrow::Status::OK();
@@ -192,13 +210,13 @@ arrow::Status AttributesColumn::DecodeValue(int64_t entry, otlp::AnyValue* out) 
       const std::string_view v = ser_->GetView(entry);
       const bool is_array =
           type_->Value(entry) == static_cast<uint8_t>(AttributeType::kArray);
-      auto status = is_array ? model::ArrayValueFromJson(v, out->mutable_array_value())
-                             : model::KeyValueListFromJson(v, out->mutable_kvlist_value());
+      auto status = is_array
+                        ? model::ArrayValueFromJson(v, out->mutable_array_value())
+                        : model::KeyValueListFromJson(v, out->mutable_kvlist_value());
       if (!status.ok()) {
-        return arrow::Status::Invalid("column '", name_, ".value.ser' entry ", entry,
-                                      ": not an OTLP/JSON ",
-                                      is_array ? "ArrayValue" : "KeyValueList", ": ",
-                                      status.message());
+        return arrow::Status::Invalid(
+            "column '", name_, ".value.ser' entry ", entry, ": not an OTLP/JSON ",
+            is_array ? "ArrayValue" : "KeyValueList", ": ", status.message());
       }
       return arrow::Status::OK();
     }

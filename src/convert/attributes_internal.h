@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Attribute lists as map<utf8, struct<type, str, int, double, bool, bytes, ser>>: the builder
-// the encoder appends to, and the typed view the decoder reads from.
+// Attribute lists as map<utf8, struct<type, str, int, double, bool, bytes, ser>>: the
+// builder the encoder appends to, and the typed view the decoder reads from.
 
 #pragma once
 
@@ -10,9 +10,9 @@
 #include <string_view>
 
 #include <arrow/array.h>
-#include <arrow/builder.h>
 #include <arrow/status.h>
 
+#include "column_writers_internal.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/model/otlp.h"
 
@@ -20,52 +20,91 @@ namespace otlp_arrow::convert::internal {
 
 using KeyValues = google::protobuf::RepeatedPtrField<otlp::KeyValue>;
 
-/// \brief Appends OTLP attribute lists to a map column. Keeps raw pointers to the child
-/// builders so the per-attribute path makes no virtual calls or lookups.
-class AttributesBuilder {
+/// \brief Writes OTLP attribute lists as a map column (see column_writers_internal.h for
+/// why not ArrayBuilders).
+class AttributesWriter {
  public:
-  explicit AttributesBuilder(arrow::MemoryPool* pool);
+  explicit AttributesWriter(arrow::MemoryPool* pool);
 
-  /// \brief The map builder, to be owned by a parent builder or finished directly.
-  const std::shared_ptr<arrow::MapBuilder>& builder() const { return map_; }
-
-  /// \brief Appends one map slot holding `attributes` in order. `path` names the OTLP field
-  /// for error messages and is only evaluated on error.
+  /// \brief Appends one map slot holding `attributes` in order. `path` names the OTLP
+  /// field for error messages and is only evaluated on error.
   template <typename PathFn>
   arrow::Status Append(const KeyValues& attributes, PathFn&& path) {
-    ARROW_RETURN_NOT_OK(map_->Append());
     for (int i = 0; i < attributes.size(); ++i) {
       const otlp::KeyValue& kv = attributes[i];
-      if (kv.key_strindex() != 0) {
+      if (ARROW_PREDICT_FALSE(kv.key_strindex() != 0)) {
         return arrow::Status::Invalid(path(), ".attributes[", i,
                                       "]: key_strindex is only valid in profiles");
       }
-      ARROW_RETURN_NOT_OK(key_->Append(kv.key()));
+      key_.Append(kv.key());
       ARROW_RETURN_NOT_OK(AppendValue(kv.value(), [&] {
         return std::string(path()) + ".attributes[" + std::to_string(i) + "]";
       }));
     }
+    entries_ += attributes.size();
+    offsets_.Append(entries_);
     return arrow::Status::OK();
   }
 
-  /// \brief Appends `count` copies of row `row` of a finished map array of this type.
-  arrow::Status AppendCopies(const arrow::ArrayData& source, int64_t row, int64_t count);
+  /// \brief Appends `attributes` to `count` slots: encoded once, then copied.
+  template <typename PathFn>
+  arrow::Status AppendRepeated(const KeyValues& attributes, int64_t count,
+                               PathFn&& path) {
+    if (count == 0) return arrow::Status::OK();
+    if (attributes.empty()) {
+      offsets_.AppendEmpty(count);
+      return arrow::Status::OK();
+    }
+    const int64_t begin = entries_;
+    ARROW_RETURN_NOT_OK(Append(attributes, path));
+    const int64_t end = entries_;
+    const int64_t times = count - 1;
+    key_.RepeatRange(begin, end, times);
+    type_.RepeatRange(begin, end, times);
+    str_.RepeatRange(begin, end, times);
+    int_.RepeatRange(begin, end, times);
+    double_.RepeatRange(begin, end, times);
+    bool_.RepeatRange(begin, end, times);
+    bytes_.RepeatRange(begin, end, times);
+    ser_.RepeatRange(begin, end, times);
+    for (int64_t t = 0; t < times; ++t) {
+      entries_ += end - begin;
+      offsets_.Append(entries_);
+    }
+    return arrow::Status::OK();
+  }
+
+  /// \brief The finished map column (AttributesType()); resets for the next batch.
+  arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish();
 
  private:
   template <typename PathFn>
   arrow::Status AppendValue(const otlp::AnyValue& value, PathFn&& path);
   arrow::Status AppendSerialized(const otlp::AnyValue& value);
 
-  std::shared_ptr<arrow::MapBuilder> map_;
-  arrow::StringBuilder* key_;
-  arrow::StructBuilder* value_;
-  arrow::UInt8Builder* type_;
-  arrow::StringBuilder* str_;
-  arrow::Int64Builder* int_;
-  arrow::DoubleBuilder* double_;
-  arrow::BooleanBuilder* bool_;
-  arrow::BinaryBuilder* bytes_;
-  arrow::StringBuilder* ser_;
+  // One null in every value child except the one named by the type.
+  void NullsExcept(AttributeType type) {
+    if (type != AttributeType::kString) str_.AppendNull();
+    if (type != AttributeType::kInt) int_.AppendNull();
+    if (type != AttributeType::kDouble) double_.AppendNull();
+    if (type != AttributeType::kBool) bool_.AppendNull();
+    if (type != AttributeType::kBytes) bytes_.AppendNull();
+    if (type != AttributeType::kArray && type != AttributeType::kKvlist)
+      ser_.AppendNull();
+    type_.Append(static_cast<uint8_t>(type));
+  }
+
+  arrow::MemoryPool* pool_;
+  int64_t entries_ = 0;
+  OffsetsWriter offsets_;
+  StringWriter key_;
+  FixedWriter<uint8_t> type_;
+  StringWriter str_;
+  FixedWriter<int64_t> int_;
+  FixedWriter<double> double_;
+  BoolWriter bool_;
+  StringWriter bytes_;
+  StringWriter ser_;
   std::string scratch_;
 };
 
@@ -107,58 +146,33 @@ class AttributesColumn {
   const arrow::StringArray* ser_ = nullptr;
 };
 
-// --- implementation of the templates --------------------------------------------------------
+// --- implementation of the templates
+// --------------------------------------------------------
 
 template <typename PathFn>
-arrow::Status AttributesBuilder::AppendValue(const otlp::AnyValue& value, PathFn&& path) {
+arrow::Status AttributesWriter::AppendValue(const otlp::AnyValue& value, PathFn&& path) {
   using C = otlp::AnyValue::ValueCase;
-  ARROW_RETURN_NOT_OK(value_->Append());
-  // Exactly one child holds the value; the others get a null, so all stay the same length.
-  ARROW_RETURN_NOT_OK(type_->Reserve(1));
-  ARROW_RETURN_NOT_OK(int_->Reserve(1));
-  ARROW_RETURN_NOT_OK(double_->Reserve(1));
-  ARROW_RETURN_NOT_OK(bool_->Reserve(1));
   switch (value.value_case()) {
     case C::kStringValue:
-      type_->UnsafeAppend(static_cast<uint8_t>(AttributeType::kString));
-      ARROW_RETURN_NOT_OK(str_->Append(value.string_value()));
-      int_->UnsafeAppendNull();
-      double_->UnsafeAppendNull();
-      bool_->UnsafeAppendNull();
-      ARROW_RETURN_NOT_OK(bytes_->AppendNull());
-      return ser_->AppendNull();
+      str_.Append(value.string_value());
+      NullsExcept(AttributeType::kString);
+      return arrow::Status::OK();
     case C::kIntValue:
-      type_->UnsafeAppend(static_cast<uint8_t>(AttributeType::kInt));
-      ARROW_RETURN_NOT_OK(str_->AppendNull());
-      int_->UnsafeAppend(value.int_value());
-      double_->UnsafeAppendNull();
-      bool_->UnsafeAppendNull();
-      ARROW_RETURN_NOT_OK(bytes_->AppendNull());
-      return ser_->AppendNull();
+      int_.Append(value.int_value());
+      NullsExcept(AttributeType::kInt);
+      return arrow::Status::OK();
     case C::kDoubleValue:
-      type_->UnsafeAppend(static_cast<uint8_t>(AttributeType::kDouble));
-      ARROW_RETURN_NOT_OK(str_->AppendNull());
-      int_->UnsafeAppendNull();
-      double_->UnsafeAppend(value.double_value());
-      bool_->UnsafeAppendNull();
-      ARROW_RETURN_NOT_OK(bytes_->AppendNull());
-      return ser_->AppendNull();
+      double_.Append(value.double_value());
+      NullsExcept(AttributeType::kDouble);
+      return arrow::Status::OK();
     case C::kBoolValue:
-      type_->UnsafeAppend(static_cast<uint8_t>(AttributeType::kBool));
-      ARROW_RETURN_NOT_OK(str_->AppendNull());
-      int_->UnsafeAppendNull();
-      double_->UnsafeAppendNull();
-      bool_->UnsafeAppend(value.bool_value());
-      ARROW_RETURN_NOT_OK(bytes_->AppendNull());
-      return ser_->AppendNull();
+      bool_.Append(value.bool_value());
+      NullsExcept(AttributeType::kBool);
+      return arrow::Status::OK();
     case C::kBytesValue:
-      type_->UnsafeAppend(static_cast<uint8_t>(AttributeType::kBytes));
-      ARROW_RETURN_NOT_OK(str_->AppendNull());
-      int_->UnsafeAppendNull();
-      double_->UnsafeAppendNull();
-      bool_->UnsafeAppendNull();
-      ARROW_RETURN_NOT_OK(bytes_->Append(value.bytes_value()));
-      return ser_->AppendNull();
+      bytes_.Append(value.bytes_value());
+      NullsExcept(AttributeType::kBytes);
+      return arrow::Status::OK();
     case C::kArrayValue:
     case C::kKvlistValue:
       return AppendSerialized(value);
@@ -168,13 +182,8 @@ arrow::Status AttributesBuilder::AppendValue(const otlp::AnyValue& value, PathFn
     case C::VALUE_NOT_SET:
       break;
   }
-  type_->UnsafeAppend(static_cast<uint8_t>(AttributeType::kEmpty));
-  ARROW_RETURN_NOT_OK(str_->AppendNull());
-  int_->UnsafeAppendNull();
-  double_->UnsafeAppendNull();
-  bool_->UnsafeAppendNull();
-  ARROW_RETURN_NOT_OK(bytes_->AppendNull());
-  return ser_->AppendNull();
+  NullsExcept(AttributeType::kEmpty);
+  return arrow::Status::OK();
 }
 
 }  // namespace otlp_arrow::convert::internal

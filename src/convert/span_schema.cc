@@ -16,9 +16,9 @@ std::shared_ptr<arrow::Field> F(std::string_view name,
   return arrow::field(std::string(name), std::move(type), nullable);
 }
 
-// Strings shared by every span of a resource or scope: dictionary-encoded, so a batch carries
-// each distinct value once. Span names are not: their cardinality is unbounded in the wild
-// (the design document's own workload names every span differently), and Parquet
+// Strings shared by every span of a resource or scope: dictionary-encoded, so a batch
+// carries each distinct value once. Span names are not: their cardinality is unbounded in
+// the wild (the design document's own workload names every span differently), and Parquet
 // dictionary-encodes them on disk anyway.
 std::shared_ptr<arrow::DataType> DictString() {
   return arrow::dictionary(arrow::int32(), arrow::utf8());
@@ -40,39 +40,36 @@ const std::shared_ptr<arrow::DataType>& AttributeValueType() {
 }
 
 const std::shared_ptr<arrow::DataType>& AttributesType() {
-  static const std::shared_ptr<arrow::DataType> type =
-      std::make_shared<arrow::MapType>(F("key", arrow::utf8(), false),
-                                       F("value", AttributeValueType(), false));
+  static const std::shared_ptr<arrow::DataType> type = std::make_shared<arrow::MapType>(
+      F("key", arrow::utf8(), false), F("value", AttributeValueType(), false));
   return type;
 }
 
 const std::shared_ptr<arrow::DataType>& EventsType() {
-  static const auto type = arrow::list(F("item",
-                                         arrow::struct_({
-                                             F("time_unix_nano", arrow::uint64(), false),
-                                             F("name", arrow::utf8(), false),
-                                             F("attributes", AttributesType(), false),
-                                             F("dropped_attributes_count",
-                                               arrow::uint32(), false),
-                                         }),
-                                         false));
+  static const auto type =
+      arrow::list(F("item",
+                    arrow::struct_({
+                        F("time_unix_nano", arrow::uint64(), false),
+                        F("name", arrow::utf8(), false),
+                        F("attributes", AttributesType(), false),
+                        F("dropped_attributes_count", arrow::uint32(), false),
+                    }),
+                    false));
   return type;
 }
 
 const std::shared_ptr<arrow::DataType>& LinksType() {
-  static const auto type = arrow::list(F("item",
-                                         arrow::struct_({
-                                             F("trace_id", arrow::fixed_size_binary(16),
-                                               false),
-                                             F("span_id", arrow::fixed_size_binary(8),
-                                               false),
-                                             F("trace_state", arrow::utf8(), true),
-                                             F("attributes", AttributesType(), false),
-                                             F("dropped_attributes_count",
-                                               arrow::uint32(), false),
-                                             F("flags", arrow::uint32(), false),
-                                         }),
-                                         false));
+  static const auto type =
+      arrow::list(F("item",
+                    arrow::struct_({
+                        F("trace_id", arrow::fixed_size_binary(16), false),
+                        F("span_id", arrow::fixed_size_binary(8), false),
+                        F("trace_state", arrow::utf8(), true),
+                        F("attributes", AttributesType(), false),
+                        F("dropped_attributes_count", arrow::uint32(), false),
+                        F("flags", arrow::uint32(), false),
+                    }),
+                    false));
   return type;
 }
 

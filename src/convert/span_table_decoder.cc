@@ -23,14 +23,15 @@ using internal::AttributesColumn;
 constexpr int kMaxSpanKind = 5;
 constexpr int kMaxStatusCode = 2;
 
-/// Structural type check with a message naming the (nested) column. Field names of structs
-/// must match; the names and nullability flags of list and map entries are not compared, so
-/// batches written by other Arrow implementations (or read back from Parquet) are accepted.
+/// Structural type check with a message naming the (nested) column. Field names of
+/// structs must match; the names and nullability flags of list and map entries are not
+/// compared, so batches written by other Arrow implementations (or read back from
+/// Parquet) are accepted.
 arrow::Status CheckType(const arrow::DataType& actual, const arrow::DataType& expected,
                         const std::string& path) {
   auto mismatch = [&] {
-    return arrow::Status::Invalid("column '", path, "': expected type ", expected.ToString(),
-                                  ", got ", actual.ToString());
+    return arrow::Status::Invalid("column '", path, "': expected type ",
+                                  expected.ToString(), ", got ", actual.ToString());
   };
   if (actual.id() != expected.id()) return mismatch();
   switch (expected.id()) {
@@ -49,7 +50,8 @@ arrow::Status CheckType(const arrow::DataType& actual, const arrow::DataType& ex
           return arrow::Status::Invalid("column '", path, "': field ", i, " is '",
                                         got->name(), "', expected '", want->name(), "'");
         }
-        ARROW_RETURN_NOT_OK(CheckType(*got->type(), *want->type(), path + "." + want->name()));
+        ARROW_RETURN_NOT_OK(
+            CheckType(*got->type(), *want->type(), path + "." + want->name()));
       }
       return arrow::Status::OK();
     }
@@ -81,7 +83,8 @@ arrow::Status CheckNoNulls(const arrow::Array& array, const std::string& path,
 /// A utf8 column that may arrive plain or dictionary-encoded. Null reads as "" (proto3).
 class StringColumn {
  public:
-  arrow::Status Bind(const std::shared_ptr<arrow::Array>& array, const std::string& name) {
+  arrow::Status Bind(const std::shared_ptr<arrow::Array>& array,
+                     const std::string& name) {
     if (array->type_id() == arrow::Type::STRING) {
       plain_ = checked_cast<const arrow::StringArray*>(array.get());
       return arrow::Status::OK();
@@ -99,7 +102,8 @@ class StringColumn {
                                   array->type()->ToString());
   }
   std::string_view View(int64_t i) const {
-    if (plain_ != nullptr) return plain_->IsNull(i) ? std::string_view() : plain_->GetView(i);
+    if (plain_ != nullptr)
+      return plain_->IsNull(i) ? std::string_view() : plain_->GetView(i);
     if (dict_->IsNull(i)) return {};
     return values_->GetView(dict_->GetValueIndex(i));
   }
@@ -224,12 +228,13 @@ arrow::Status Enum(const ArrayType& array, std::string_view name, int max,
 
 arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
   namespace c = column;
-  // Offsets, dictionary indices, UTF-8 and lengths first: the batch may come off the network.
+  // Offsets, dictionary indices, UTF-8 and lengths first: the batch may come off the
+  // network.
   for (int i = 0; i < batch.num_columns(); ++i) {
     const auto& array = *batch.column(i);
     if (array.length() != batch.num_rows()) {
-      return arrow::Status::Invalid("column '", batch.schema()->field(i)->name(), "': ",
-                                    array.length(), " rows, the batch has ",
+      return arrow::Status::Invalid("column '", batch.schema()->field(i)->name(),
+                                    "': ", array.length(), " rows, the batch has ",
                                     batch.num_rows());
     }
     auto status = array.ValidateFull();
@@ -239,8 +244,10 @@ arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
     }
   }
 
-  ARROW_ASSIGN_OR_RAISE(trace_id, RequiredColumn<arrow::FixedSizeBinaryArray>(batch, c::kTraceId));
-  ARROW_ASSIGN_OR_RAISE(span_id, RequiredColumn<arrow::FixedSizeBinaryArray>(batch, c::kSpanId));
+  ARROW_ASSIGN_OR_RAISE(trace_id,
+                        RequiredColumn<arrow::FixedSizeBinaryArray>(batch, c::kTraceId));
+  ARROW_ASSIGN_OR_RAISE(span_id,
+                        RequiredColumn<arrow::FixedSizeBinaryArray>(batch, c::kSpanId));
   ARROW_ASSIGN_OR_RAISE(auto parent, Column(batch, c::kParentSpanId));
   parent_span_id = checked_cast<const arrow::FixedSizeBinaryArray*>(parent.get());
   ARROW_RETURN_NOT_OK(BindStringColumn(batch, c::kTraceState, false, &trace_state));
@@ -252,12 +259,13 @@ arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
                         RequiredColumn<arrow::UInt64Array>(batch, c::kStartTimeUnixNano));
   ARROW_ASSIGN_OR_RAISE(end_time_unix_nano,
                         RequiredColumn<arrow::UInt64Array>(batch, c::kEndTimeUnixNano));
-  ARROW_ASSIGN_OR_RAISE(status_code, RequiredColumn<arrow::Int32Array>(batch, c::kStatusCode));
+  ARROW_ASSIGN_OR_RAISE(status_code,
+                        RequiredColumn<arrow::Int32Array>(batch, c::kStatusCode));
   ARROW_RETURN_NOT_OK(Enum(*status_code, c::kStatusCode, kMaxStatusCode, "StatusCode"));
   ARROW_RETURN_NOT_OK(BindStringColumn(batch, c::kStatusMessage, false, &status_message));
   ARROW_RETURN_NOT_OK(BindAttributes(batch, c::kAttributes, &attributes));
-  ARROW_ASSIGN_OR_RAISE(dropped_attributes_count,
-                        RequiredColumn<arrow::UInt32Array>(batch, c::kDroppedAttributesCount));
+  ARROW_ASSIGN_OR_RAISE(dropped_attributes_count, RequiredColumn<arrow::UInt32Array>(
+                                                      batch, c::kDroppedAttributesCount));
 
   // events: list<struct<time_unix_nano, name, attributes, dropped_attributes_count>>
   ARROW_ASSIGN_OR_RAISE(events, RequiredColumn<arrow::ListArray>(batch, c::kEvents));
@@ -271,10 +279,11 @@ arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
     ARROW_RETURN_NOT_OK(CheckNoNulls(*event_name, "events.name", "event"));
     ARROW_RETURN_NOT_OK(
         CheckNoNulls(*event_dropped, "events.dropped_attributes_count", "event"));
-    ARROW_RETURN_NOT_OK(event_attributes.Bind(event.field(2), "events.attributes", "event"));
+    ARROW_RETURN_NOT_OK(
+        event_attributes.Bind(event.field(2), "events.attributes", "event"));
   }
-  ARROW_ASSIGN_OR_RAISE(dropped_events_count,
-                        RequiredColumn<arrow::UInt32Array>(batch, c::kDroppedEventsCount));
+  ARROW_ASSIGN_OR_RAISE(dropped_events_count, RequiredColumn<arrow::UInt32Array>(
+                                                  batch, c::kDroppedEventsCount));
 
   // links: list<struct<trace_id, span_id, trace_state, attributes, dropped, flags>>
   ARROW_ASSIGN_OR_RAISE(links, RequiredColumn<arrow::ListArray>(batch, c::kLinks));
@@ -296,7 +305,8 @@ arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
   ARROW_ASSIGN_OR_RAISE(dropped_links_count,
                         RequiredColumn<arrow::UInt32Array>(batch, c::kDroppedLinksCount));
 
-  ARROW_RETURN_NOT_OK(BindAttributes(batch, c::kResourceAttributes, &resource_attributes));
+  ARROW_RETURN_NOT_OK(
+      BindAttributes(batch, c::kResourceAttributes, &resource_attributes));
   ARROW_ASSIGN_OR_RAISE(resource_dropped, RequiredColumn<arrow::UInt32Array>(
                                               batch, c::kResourceDroppedAttributesCount));
   ARROW_RETURN_NOT_OK(
@@ -321,7 +331,8 @@ void SetString(std::string_view value, Setter&& set) {
 arrow::Status DecodeSpan(const SpanTableColumns& c, int64_t i, otlp::Span* span) {
   SetId(*c.trace_id, i, span->mutable_trace_id());
   SetId(*c.span_id, i, span->mutable_span_id());
-  if (c.parent_span_id->IsValid(i)) SetId(*c.parent_span_id, i, span->mutable_parent_span_id());
+  if (c.parent_span_id->IsValid(i))
+    SetId(*c.parent_span_id, i, span->mutable_parent_span_id());
   SetString(c.trace_state.View(i),
             [&](const char* p, size_t n) { span->set_trace_state(p, n); });
   span->set_flags(c.flags->Value(i));
@@ -391,7 +402,8 @@ arrow::Status DecodeSpanTable(const arrow::RecordBatch& batch,
     if (new_resource) {
       rs = out->add_resource_spans();
       otlp::Resource* resource = rs->mutable_resource();
-      ARROW_RETURN_NOT_OK(c.resource_attributes.Decode(i, resource->mutable_attributes()));
+      ARROW_RETURN_NOT_OK(
+          c.resource_attributes.Decode(i, resource->mutable_attributes()));
       resource->set_dropped_attributes_count(c.resource_dropped->Value(i));
       SetString(c.resource_schema_url.View(i),
                 [&](const char* p, size_t len) { rs->set_schema_url(p, len); });
@@ -399,7 +411,8 @@ arrow::Status DecodeSpanTable(const arrow::RecordBatch& batch,
     if (new_resource || !c.SameScope(group_start, i)) {
       ss = rs->add_scope_spans();
       otlp::InstrumentationScope* scope = ss->mutable_scope();
-      SetString(c.scope_name.View(i), [&](const char* p, size_t len) { scope->set_name(p, len); });
+      SetString(c.scope_name.View(i),
+                [&](const char* p, size_t len) { scope->set_name(p, len); });
       SetString(c.scope_version.View(i),
                 [&](const char* p, size_t len) { scope->set_version(p, len); });
       ARROW_RETURN_NOT_OK(c.scope_attributes.Decode(i, scope->mutable_attributes()));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Bad input gets an arrow::Status naming the column (and row) — never a crash or a default.
+// Bad input gets an arrow::Status naming the column (and row) — never a crash or a
+// default.
 
 #include <arrow/api.h>
 #include <arrow/json/from_string.h>
@@ -27,10 +28,10 @@ int Index(const arrow::RecordBatch& batch, std::string_view name) {
   return batch.schema()->GetFieldIndex(std::string(name));
 }
 
-std::shared_ptr<arrow::RecordBatch> Replace(const std::shared_ptr<arrow::RecordBatch>& batch,
-                                            std::string_view name,
-                                            const std::shared_ptr<arrow::Array>& array,
-                                            std::shared_ptr<arrow::DataType> type = nullptr) {
+std::shared_ptr<arrow::RecordBatch> Replace(
+    const std::shared_ptr<arrow::RecordBatch>& batch, std::string_view name,
+    const std::shared_ptr<arrow::Array>& array,
+    std::shared_ptr<arrow::DataType> type = nullptr) {
   const int i = Index(*batch, name);
   auto field = arrow::field(std::string(name), type ? type : array->type());
   return batch->SetColumn(i, field, array).ValueOrDie();
@@ -64,8 +65,9 @@ TEST(SpanTableInvalid, MissingColumn) {
 
 TEST(SpanTableInvalid, DuplicateColumn) {
   auto batch = ValidBatch();
-  auto dup = batch->AddColumn(0, arrow::field("kind", arrow::int32()),
-                              batch->GetColumnByName("kind"))
+  auto dup = batch
+                 ->AddColumn(0, arrow::field("kind", arrow::int32()),
+                             batch->GetColumnByName("kind"))
                  .ValueOrDie();
   ExpectRefused(*dup, HasSubstr("duplicate column 'kind'"));
 }
@@ -84,10 +86,11 @@ TEST(SpanTableInvalid, WrongNestedType) {
   // events with `name` as binary instead of utf8.
   auto events = batch->GetColumnByName("events");
   auto bad_type = arrow::list(arrow::field(
-      "item", arrow::struct_({arrow::field("time_unix_nano", arrow::uint64()),
-                              arrow::field("name", arrow::binary()),
-                              arrow::field("attributes", AttributesType()),
-                              arrow::field("dropped_attributes_count", arrow::uint32())})));
+      "item",
+      arrow::struct_({arrow::field("time_unix_nano", arrow::uint64()),
+                      arrow::field("name", arrow::binary()),
+                      arrow::field("attributes", AttributesType()),
+                      arrow::field("dropped_attributes_count", arrow::uint32())})));
   auto data = events->data()->Copy();
   data->type = bad_type;
   auto& child = data->child_data[0];
@@ -117,9 +120,9 @@ TEST(SpanTableInvalid, WrongFixedSizeBinaryWidth) {
   const std::string id(15, 'x');
   for (int64_t i = 0; i < batch->num_rows(); ++i) ASSERT_TRUE(b.Append(id).ok());
   auto bad = Replace(batch, column::kTraceId, b.Finish().ValueOrDie());
-  ExpectRefused(*bad, AllOf(HasSubstr("column 'trace_id'"),
-                            HasSubstr("fixed_size_binary[16]"),
-                            HasSubstr("fixed_size_binary[15]")));
+  ExpectRefused(*bad,
+                AllOf(HasSubstr("column 'trace_id'"), HasSubstr("fixed_size_binary[16]"),
+                      HasSubstr("fixed_size_binary[15]")));
 }
 
 std::shared_ptr<arrow::Array> Int32WithValueAt(const arrow::Array& original, int64_t row,
@@ -136,7 +139,8 @@ TEST(SpanTableInvalid, OutOfRangeSpanKind) {
   auto batch = ValidBatch();
   auto bad = Replace(batch, column::kKind,
                      Int32WithValueAt(*batch->GetColumnByName("kind"), 2, 9));
-  ExpectRefused(*bad, AllOf(HasSubstr("column 'kind' row 2"), HasSubstr("9 is not a SpanKind")));
+  ExpectRefused(
+      *bad, AllOf(HasSubstr("column 'kind' row 2"), HasSubstr("9 is not a SpanKind")));
 }
 
 TEST(SpanTableInvalid, OutOfRangeStatusCode) {
@@ -147,10 +151,13 @@ TEST(SpanTableInvalid, OutOfRangeStatusCode) {
                             HasSubstr("-1 is not a StatusCode")));
 }
 
-// A one-row attribute map holding one entry, with the value struct given column by column.
-std::shared_ptr<arrow::Array> OneAttribute(uint8_t type, std::shared_ptr<arrow::Array> str,
+// A one-row attribute map holding one entry, with the value struct given column by
+// column.
+std::shared_ptr<arrow::Array> OneAttribute(uint8_t type,
+                                           std::shared_ptr<arrow::Array> str,
                                            std::shared_ptr<arrow::Array> ser) {
-  auto u8 = arrow::json::ArrayFromJSONString(arrow::uint8(), "[" + std::to_string(type) + "]");
+  auto u8 =
+      arrow::json::ArrayFromJSONString(arrow::uint8(), "[" + std::to_string(type) + "]");
   auto nulls = [](std::shared_ptr<arrow::DataType> t) {
     return arrow::MakeArrayOfNull(t, 1).ValueOrDie();
   };
@@ -162,14 +169,14 @@ std::shared_ptr<arrow::Array> OneAttribute(uint8_t type, std::shared_ptr<arrow::
                                  nulls(arrow::boolean()),
                                  nulls(arrow::binary()),
                                  ser};
-  auto value = arrow::StructArray::Make(children, value_type->fields())
-                   .ValueOrDie();
+  auto value = arrow::StructArray::Make(children, value_type->fields()).ValueOrDie();
   auto keys = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["k"])");
   auto offsets = *arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 1]");
   return arrow::MapArray::FromArrays(AttributesType(), offsets, keys, value).ValueOrDie();
 }
 
-std::shared_ptr<arrow::RecordBatch> OneRowWithAttributes(std::shared_ptr<arrow::Array> attrs) {
+std::shared_ptr<arrow::RecordBatch> OneRowWithAttributes(
+    std::shared_ptr<arrow::Array> attrs) {
   auto one = SpanTableEncoder::Encode(model::SeedSpans(1)).ValueOrDie();
   return Replace(one, column::kAttributes, attrs, AttributesType());
 }
@@ -194,12 +201,13 @@ TEST(SpanTableInvalid, NestedValueThatIsNotOtlpJson) {
   auto str = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();
   auto ser = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["{\"values\": 12"])");
   auto bad = OneRowWithAttributes(OneAttribute(6, str, ser));
-  EXPECT_TRUE(ValidateSpanTable(*bad).ok());  // well-formed columns; the JSON is read on decode
+  EXPECT_TRUE(
+      ValidateSpanTable(*bad).ok());  // well-formed columns; the JSON is read on decode
   otlp::ExportTraceServiceRequest out;
   auto status = DecodeSpanTable(*bad, &out);
   ASSERT_FALSE(status.ok());
-  EXPECT_THAT(status.message(), AllOf(HasSubstr("column 'attributes.value.ser'"),
-                                      HasSubstr("ArrayValue")));
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("column 'attributes.value.ser'"), HasSubstr("ArrayValue")));
 }
 
 TEST(SpanTableInvalid, InvalidUtf8) {
@@ -221,7 +229,8 @@ TEST(SpanTableInvalid, CorruptOffsets) {
   auto data = name->data()->Copy();
   // Point the last offset far past the end of the character data.
   auto offsets = arrow::AllocateBuffer(data->buffers[1]->size()).ValueOrDie();
-  std::memcpy(offsets->mutable_data(), data->buffers[1]->data(), data->buffers[1]->size());
+  std::memcpy(offsets->mutable_data(), data->buffers[1]->data(),
+              data->buffers[1]->size());
   reinterpret_cast<int32_t*>(offsets->mutable_data())[data->length] = 1 << 30;
   data->buffers[1] = std::move(offsets);
   auto bad = Replace(batch, column::kName, arrow::MakeArray(data));
@@ -233,7 +242,8 @@ TEST(SpanTableInvalid, DictionaryIndexOutOfRange) {
   auto indices = *arrow::json::ArrayFromJSONString(arrow::int32(), "[0]");
   auto values = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["scope"])");
   arrow::Int32Builder b;
-  for (int64_t i = 0; i < batch->num_rows(); ++i) ASSERT_TRUE(b.Append(i == 1 ? 5 : 0).ok());
+  for (int64_t i = 0; i < batch->num_rows(); ++i)
+    ASSERT_TRUE(b.Append(i == 1 ? 5 : 0).ok());
   auto dict = std::make_shared<arrow::DictionaryArray>(
       arrow::dictionary(arrow::int32(), arrow::utf8()), b.Finish().ValueOrDie(), values);
   auto bad = Replace(batch, column::kScopeName, dict);
@@ -247,7 +257,8 @@ TEST(SpanTableInvalid, PlainStringsAreAcceptedForDictionaryColumns) {
   const auto& v = static_cast<const arrow::StringArray&>(*d.dictionary());
   arrow::StringBuilder b;
   for (int64_t i = 0; i < d.length(); ++i) {
-    ASSERT_TRUE((d.IsNull(i) ? b.AppendNull() : b.Append(v.GetView(d.GetValueIndex(i)))).ok());
+    ASSERT_TRUE(
+        (d.IsNull(i) ? b.AppendNull() : b.Append(v.GetView(d.GetValueIndex(i)))).ok());
   }
   auto replaced = Replace(batch, column::kScopeName, b.Finish().ValueOrDie());
   otlp::ExportTraceServiceRequest a, c;
@@ -257,11 +268,13 @@ TEST(SpanTableInvalid, PlainStringsAreAcceptedForDictionaryColumns) {
   EXPECT_EQ(a.SerializeAsString(), c.SerializeAsString());
 }
 
-// --- the encoder refuses OTLP it cannot represent faithfully -------------------------------
+// --- the encoder refuses OTLP it cannot represent faithfully
+// -------------------------------
 
 TEST(SpanTableEncoderInvalid, TraceIdOfWrongWidth) {
   auto in = model::SeedSpans(3);
-  in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(2)->set_trace_id("abc");
+  in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(2)->set_trace_id(
+      "abc");
   auto result = SpanTableEncoder::Encode(in);
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(result.status().message(),
@@ -271,7 +284,8 @@ TEST(SpanTableEncoderInvalid, TraceIdOfWrongWidth) {
 
 TEST(SpanTableEncoderInvalid, LinkSpanIdOfWrongWidth) {
   auto in = model::SeedSpans(1);
-  auto* link = in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->add_links();
+  auto* link =
+      in.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->add_links();
   link->set_trace_id(std::string(16, 'a'));
   link->set_span_id("short");
   auto result = SpanTableEncoder::Encode(in);
@@ -294,15 +308,16 @@ TEST(SpanTableEncoderInvalid, ProfilesOnlyFields) {
   span->mutable_attributes(1)->mutable_value()->set_string_value_strindex(3);
   auto result = SpanTableEncoder::Encode(in);
   ASSERT_FALSE(result.ok());
-  EXPECT_THAT(result.status().message(),
-              AllOf(HasSubstr("spans[0].attributes[1]"), HasSubstr("string_value_strindex")));
+  EXPECT_THAT(result.status().message(), AllOf(HasSubstr("spans[0].attributes[1]"),
+                                               HasSubstr("string_value_strindex")));
 }
 
 TEST(SpanTableEncoderInvalid, FailedAppendLeavesNoPartialRows) {
   SpanTableEncoder encoder;
   ASSERT_TRUE(encoder.Append(model::SeedSpans(5)).ok());
   auto bad = model::SeedSpans(5);
-  bad.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(4)->set_span_id("");
+  bad.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(4)->set_span_id(
+      "");
   EXPECT_FALSE(encoder.Append(bad).ok());
   EXPECT_EQ(encoder.num_rows(), 0);
   ASSERT_TRUE(encoder.Append(model::SeedSpans(2)).ok());

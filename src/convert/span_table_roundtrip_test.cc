@@ -35,8 +35,8 @@ otlp::ExportTraceServiceRequest RoundTrip(const otlp::ExportTraceServiceRequest&
 }
 
 TEST(SpanTableRoundTrip, RandomSpansAreLossless) {
-  // 4 × 5,000 random spans: every AnyValue kind, nested arrays and kvlists, unicode, empty
-  // strings, extremes, absent optional fields, several resources and scopes.
+  // 4 × 5,000 random spans: every AnyValue kind, nested arrays and kvlists, unicode,
+  // empty strings, extremes, absent optional fields, several resources and scopes.
   int64_t total = 0;
   for (uint64_t seed : {1, 2, 3, 4}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -69,7 +69,8 @@ TEST(SpanTableRoundTrip, EmptyRequestGivesEmptyBatch) {
 
 TEST(SpanTableRoundTrip, AdjacentEqualResourcesAreMergedOthersKept) {
   otlp::ExportTraceServiceRequest in = model::SeedSpans(3);
-  // A second ResourceSpans equal to the first, then a different one, then the first again.
+  // A second ResourceSpans equal to the first, then a different one, then the first
+  // again.
   *in.add_resource_spans() = in.resource_spans(0);
   auto* other = in.add_resource_spans();
   *other = in.resource_spans(0);
@@ -103,7 +104,8 @@ TEST(SpanTableRoundTrip, DecodesIntoArena) {
   auto batch = SpanTableEncoder::Encode(in);
   ASSERT_TRUE(batch.ok());
   google::protobuf::Arena arena;
-  auto* out = google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
+  auto* out =
+      google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
   ASSERT_TRUE(DecodeSpanTable(**batch, out).ok());
   ExpectSameOtlp(Canonical(in), *out);
 }
@@ -137,7 +139,8 @@ TEST(SpanTableRoundTrip, SurvivesIpcStreamWithEachCodec) {
       options.codec = std::move(*created);
     }
     auto sink = arrow::io::BufferOutputStream::Create().ValueOrDie();
-    auto writer = arrow::ipc::MakeStreamWriter(sink, SpanTableSchema(), options).ValueOrDie();
+    auto writer =
+        arrow::ipc::MakeStreamWriter(sink, SpanTableSchema(), options).ValueOrDie();
     ASSERT_TRUE(writer->WriteRecordBatch(**batch).ok());
     ASSERT_TRUE(writer->Close().ok());
     auto buffer = sink->Finish().ValueOrDie();

@@ -5,18 +5,18 @@
 
 #include <string>
 
-#include <gtest/gtest.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/field_comparator.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
 
 #include "otlp_arrow/model/otlp.h"
 
 namespace otlp_arrow::testing {
 
-/// Deterministic bytes of a message: equal bytes mean equal messages, bit for bit (keeps -0.0
-/// apart from 0.0 and compares NaN payloads), which MessageDifferencer does not.
+/// Deterministic bytes of a message: equal bytes mean equal messages, bit for bit (keeps
+/// -0.0 apart from 0.0 and compares NaN payloads), which MessageDifferencer does not.
 inline std::string ExactBytes(const google::protobuf::Message& message) {
   std::string out;
   google::protobuf::io::StringOutputStream stream(&out);
@@ -32,10 +32,11 @@ inline void MakeValuesPresent(google::protobuf::RepeatedPtrField<otlp::KeyValue>
 }
 
 /// The canonical form the span table gives back (docs/span-table.md, "Round trip"):
-/// ResourceSpans and ScopeSpans without spans are dropped; adjacent ResourceSpans with equal
-/// resource and schema URL are merged, and so are adjacent ScopeSpans with equal scope and
-/// schema URL; resource, scope, status and every attribute's value are present.
-inline otlp::ExportTraceServiceRequest Canonical(const otlp::ExportTraceServiceRequest& in) {
+/// ResourceSpans and ScopeSpans without spans are dropped; adjacent ResourceSpans with
+/// equal resource and schema URL are merged, and so are adjacent ScopeSpans with equal
+/// scope and schema URL; resource, scope, status and every attribute's value are present.
+inline otlp::ExportTraceServiceRequest Canonical(
+    const otlp::ExportTraceServiceRequest& in) {
   otlp::ExportTraceServiceRequest out;
   for (const auto& rs_in : in.resource_spans()) {
     for (const auto& ss_in : rs_in.scope_spans()) {

@@ -49,8 +49,9 @@ inline constexpr std::string_view kScopeDroppedAttributesCount =
 inline constexpr std::string_view kScopeSchemaUrl = "scope_schema_url";
 }  // namespace column
 
-/// \brief Type codes of the `type` field of an attribute value. The numbers are those of the
-/// OpenTelemetry Arrow Protocol (OTAP) attribute tables, so the two stay interchangeable.
+/// \brief Type codes of the `type` field of an attribute value. The numbers are those of
+/// the OpenTelemetry Arrow Protocol (OTAP) attribute tables, so the two stay
+/// interchangeable.
 enum class AttributeType : uint8_t {
   kEmpty = 0,
   kString = 1,
@@ -64,7 +65,8 @@ enum class AttributeType : uint8_t {
 inline constexpr uint8_t kMaxAttributeType = 7;
 
 /// \brief struct<type: uint8, str: utf8, int: int64, double: float64, bool: bool,
-/// bytes: binary, ser: utf8>: one OTLP AnyValue; exactly the field named by `type` is set.
+/// bytes: binary, ser: utf8>: one OTLP AnyValue; exactly the field named by `type` is
+/// set.
 const std::shared_ptr<arrow::DataType>& AttributeValueType();
 
 /// \brief map<utf8, AttributeValueType()>: an OTLP attribute list, in its original order.
@@ -73,8 +75,8 @@ const std::shared_ptr<arrow::DataType>& AttributesType();
 /// \brief list<struct<time_unix_nano, name, attributes, dropped_attributes_count>>.
 const std::shared_ptr<arrow::DataType>& EventsType();
 
-/// \brief list<struct<trace_id, span_id, trace_state, attributes, dropped_attributes_count,
-/// flags>>.
+/// \brief list<struct<trace_id, span_id, trace_state, attributes,
+/// dropped_attributes_count, flags>>.
 const std::shared_ptr<arrow::DataType>& LinksType();
 
 /// \brief The span table schema (with its version in the metadata).

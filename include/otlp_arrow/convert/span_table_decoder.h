@@ -11,9 +11,10 @@
 namespace otlp_arrow::convert {
 
 /// \brief Checks that `batch` is a well-formed span table without converting it: every
-/// required column present (looked up by name) with the expected type, no null in a required
-/// column, ids of the right width, enums in range, attribute values consistent with their
-/// type. Errors are Status::Invalid naming the column and, where it applies, the row.
+/// required column present (looked up by name) with the expected type, no null in a
+/// required column, ids of the right width, enums in range, attribute values consistent
+/// with their type. Errors are Status::Invalid naming the column and, where it applies,
+/// the row.
 ///
 /// String columns may be plain utf8 or dictionary<int, utf8>. The derived columns
 /// (`start_time`, `duration_ns`, `service_name`) are optional and ignored.
@@ -21,14 +22,14 @@ arrow::Status ValidateSpanTable(const arrow::RecordBatch& batch);
 
 /// \brief Converts a span table back to OTLP, appending to `out`.
 ///
-/// Rows are grouped canonically: consecutive rows with an equal resource (attributes, dropped
-/// count, schema URL) share one ResourceSpans, and consecutive rows of that group with an
-/// equal scope share one ScopeSpans. Resource, scope, status and every attribute value are
-/// always present in the output (proto3 defaults when empty). If `out` lives on a protobuf
-/// Arena, so does everything decoded into it.
+/// Rows are grouped canonically: consecutive rows with an equal resource (attributes,
+/// dropped count, schema URL) share one ResourceSpans, and consecutive rows of that group
+/// with an equal scope share one ScopeSpans. Resource, scope, status and every attribute
+/// value are always present in the output (proto3 defaults when empty). If `out` lives on
+/// a protobuf Arena, so does everything decoded into it.
 ///
-/// The batch is validated first (see ValidateSpanTable); on error `out` may hold a partial
-/// result and should be discarded.
+/// The batch is validated first (see ValidateSpanTable); on error `out` may hold a
+/// partial result and should be discarded.
 arrow::Status DecodeSpanTable(const arrow::RecordBatch& batch,
                               otlp::ExportTraceServiceRequest* out);
 

@@ -17,13 +17,15 @@ namespace otlp_arrow::convert {
 
 /// \brief Builds span-table RecordBatches (SpanTableSchema()) from OTLP trace data.
 ///
-/// Spans go from the protobuf messages directly into Arrow builders; there is no intermediate
-/// span object. Values shared by a resource or scope are encoded once per group and repeated.
-/// An encoder can be reused: Finish() returns the batch and starts the next one.
+/// Spans go from the protobuf messages directly into Arrow builders; there is no
+/// intermediate span object. Values shared by a resource or scope are encoded once per
+/// group and repeated. An encoder can be reused: Finish() returns the batch and starts
+/// the next one.
 ///
-/// Bad input (an id of the wrong width, a profiles-only field such as `key_strindex`) fails
-/// with Status::Invalid naming the OTLP field path. After a failed Append the encoder is
-/// reset: rows appended since the last Finish() are discarded, never half-written.
+/// Bad input (an id of the wrong width, a profiles-only field such as `key_strindex`)
+/// fails with Status::Invalid naming the OTLP field path. After a failed Append the
+/// encoder is reset: rows appended since the last Finish() are discarded, never
+/// half-written.
 class SpanTableEncoder {
  public:
   explicit SpanTableEncoder(arrow::MemoryPool* pool = arrow::default_memory_pool());
@@ -49,6 +51,8 @@ class SpanTableEncoder {
       arrow::MemoryPool* pool = arrow::default_memory_pool());
 
  private:
+  arrow::Status AppendResourceSpans(const otlp::ResourceSpans& resource_spans, int index);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
