@@ -248,9 +248,29 @@ TEST(Base64, UrlSafeAndUnpadded) {
 
 TEST(Base64, RejectsBadInput) {
   std::string decoded;
-  for (const char* bad : {"Zm9v!", "Zm 9v", "Zm9v\n", "Zg=a", "Z", "Zm9vY", "Zm9\x80"}) {
+  for (const char* bad : {"Zm9v!", "Zm 9v", "Zm9v\n", "Zg=a", "Z", "Zm9vY", "Zm9\x80",
+                          "Zg===", "Zh==", "Zm9=", "Zg="}) {
     EXPECT_TRUE(IsInvalidWith(Base64Decode(bad, &decoded), "not base64")) << bad;
   }
+}
+
+TEST(AnyValueJson, DeepNestingIsRefusedNotACrash) {
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "{\"arrayValue\":{\"values\":[";
+  for (int i = 0; i < 100000; ++i) deep += "]}}";
+  otlp::AnyValue value;
+  EXPECT_FALSE(AnyValueFromJson(deep, &value).ok());
+  otlp::ArrayValue array;
+  EXPECT_FALSE(ArrayValueFromJson("{\"values\":[" + deep + "]}", &array).ok());
+}
+
+TEST(AnyValueJson, StrindexOutOfInt32RangeIsRefused) {
+  otlp::AnyValue value;
+  EXPECT_FALSE(AnyValueFromJson(R"({"stringValueStrindex": 4294967297})", &value).ok());
+  otlp::KeyValueList list;
+  EXPECT_FALSE(
+      KeyValueListFromJson(R"({"values":[{"key":"k","keyStrindex":"-4294967297"}]})", &list)
+          .ok());
 }
 
 // --- whole requests: round trips -------------------------------------------------------

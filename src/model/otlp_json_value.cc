@@ -151,6 +151,8 @@ arrow::Status AppendAnyValue(const otlp::AnyValue& value, std::string* out) {
 // --- parsing ---------------------------------------------------------------------------------
 
 arrow::Status ParseJsonDocument(std::string_view text, nlohmann::json* out) {
+  // ParseAnyValue recurses once per nesting level: refuse what could exhaust the stack.
+  ARROW_RETURN_NOT_OK(CheckJsonDepth(text, kMaxJsonDepth));
   *out = nlohmann::json::parse(text.begin(), text.end(), /*cb=*/nullptr,
                                /*allow_exceptions=*/false);
   if (out->is_discarded()) return arrow::Status::Invalid("not valid JSON");
@@ -296,9 +298,9 @@ arrow::Status ParseKeyValues(const nlohmann::json& j, const std::string& path,
       ARROW_RETURN_NOT_OK(ParseAnyValue(*value, item + ".value", kv->mutable_value()));
     }
     if (const auto* strindex = Member(kv_json, "keyStrindex", "key_strindex")) {
-      int64_t v = 0;
-      ARROW_RETURN_NOT_OK(ParseInt64(*strindex, item + ".keyStrindex", &v));
-      kv->set_key_strindex(static_cast<int32_t>(v));
+      int32_t v = 0;
+      ARROW_RETURN_NOT_OK(ParseInteger(*strindex, item + ".keyStrindex", &v));
+      kv->set_key_strindex(v);
     }
   }
   return arrow::Status::OK();
@@ -336,9 +338,9 @@ arrow::Status ParseAnyValue(const nlohmann::json& j, const std::string& path,
       ARROW_RETURN_NOT_OK(
           ParseKeyValueList(member, path + ".kvlistValue", out->mutable_kvlist_value()));
     } else if (key == "stringValueStrindex" || key == "string_value_strindex") {
-      int64_t v = 0;
-      ARROW_RETURN_NOT_OK(ParseInt64(member, path + ".stringValueStrindex", &v));
-      out->set_string_value_strindex(static_cast<int32_t>(v));
+      int32_t v = 0;
+      ARROW_RETURN_NOT_OK(ParseInteger(member, path + ".stringValueStrindex", &v));
+      out->set_string_value_strindex(v);
     } else {
       continue;  // unknown keys are ignored, as the OTLP specification asks of receivers
     }
@@ -424,7 +426,15 @@ arrow::Status Base64Decode(std::string_view text, std::string* out) {
     t['_'] = 63;
     return t;
   }();
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  // Padding is optional, but when present it must complete the last 4-character group.
+  size_t padding = 0;
+  while (!text.empty() && text.back() == '=' && padding < 2) {
+    text.remove_suffix(1);
+    ++padding;
+  }
+  if (padding > 0 && (text.size() + padding) % 4 != 0) {
+    return arrow::Status::Invalid("not base64: bad padding");
+  }
   if (text.size() % 4 == 1) return arrow::Status::Invalid("not base64: bad length");
   out->clear();
   out->reserve(text.size() * 3 / 4);
@@ -439,6 +449,10 @@ arrow::Status Base64Decode(std::string_view text, std::string* out) {
       bits -= 8;
       out->push_back(static_cast<char>((acc >> bits) & 0xff));
     }
+  }
+  // Canonical encodings leave the unused low bits of the last character zero (RFC 4648 §3.5).
+  if ((acc & ((1u << bits) - 1)) != 0) {
+    return arrow::Status::Invalid("not base64: non-zero trailing bits");
   }
   return arrow::Status::OK();
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test: unit tests in the release build and under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the interop tests against independent
+# implementations (pyarrow, DuckDB). Exits non-zero if anything fails.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+./scripts/setup.sh --test-peers
+
+echo "== release build"
+./scripts/build.sh
+echo "== unit tests (release)"
+ctest --test-dir build --output-on-failure -j2
+
+echo "== sanitizer build (ASan + UBSan)"
+./scripts/build.sh --asan
+echo "== unit tests (ASan + UBSan)"
+ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1" \
+  ctest --test-dir build-asan --output-on-failure -j2
+
+echo "== benchmarks run (smoke: they build and run; figures come from 'otlp-arrow bench')"
+./build/src/convert/span_table_benchmark --benchmark_min_time=0.01 \
+  --benchmark_filter='/100$' >/dev/null
+
+echo "== interop tests (pyarrow, DuckDB)"
+OTLP_ARROW_BIN="${ROOT}/build/otlp-arrow" .deps/venv/bin/python -m pytest -q tests/interop
