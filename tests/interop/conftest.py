@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Fixtures of the interop tests: the otlp-arrow binary and the data its demo writes."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_SPANS = 5000
+
+
+@pytest.fixture(scope="session")
+def otlp_arrow_bin() -> Path:
+    """build/otlp-arrow, or the program named by $OTLP_ARROW_BIN."""
+    path = Path(os.environ.get("OTLP_ARROW_BIN", REPO / "build" / "otlp-arrow"))
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"no otlp-arrow program at {path}: build it or set OTLP_ARROW_BIN")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_data(otlp_arrow_bin, tmp_path_factory):
+    """demo_data(workload) -> the data dir of one `otlp-arrow demo` run of that workload.
+
+    Each workload runs once per session; the readers only read, so tests may share it.
+    """
+    data_dirs = {}
+
+    def make(workload: str) -> Path:
+        if workload not in data_dirs:
+            data_dir = tmp_path_factory.mktemp(f"demo-{workload}")
+            command = [str(otlp_arrow_bin), "demo", "--data-dir", str(data_dir),
+                       "--spans", str(DEMO_SPANS), "--workload", workload]
+            run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, (
+                f"{' '.join(command)} exited {run.returncode}\n{run.stdout}\n{run.stderr}")
+            assert "round trip: OK" in run.stdout, run.stdout
+            data_dirs[workload] = data_dir
+        return data_dirs[workload]
+
+    return make
