@@ -44,6 +44,7 @@ class PodBuffer {
     data_[size_++] = value;
   }
   void Append(const T* values, int64_t n) {
+    if (n == 0) return;  // memcpy must not see the null data_ of an empty buffer
     if (ARROW_PREDICT_FALSE(size_ + n > capacity_) && !Grow(size_ + n)) return;
     std::memcpy(data_ + size_, values, static_cast<size_t>(n) * sizeof(T));
     size_ += n;
