@@ -19,7 +19,7 @@ echo "== unit tests (ASan + UBSan)"
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1" \
   ctest --test-dir build-asan --output-on-failure -j2
 
-echo "== benchmarks run (smoke: they build and run; figures come from 'otlp-arrow bench')"
+echo "== benchmarks (smoke run: they build and run; docs/benchmarks.md has the figures)"
 ./build/src/convert/span_table_benchmark --benchmark_min_time=0.01 \
   --benchmark_filter='/100$' >/dev/null
 

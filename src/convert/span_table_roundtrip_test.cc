@@ -159,3 +159,44 @@ TEST(SpanTableRoundTrip, SurvivesIpcStreamWithEachCodec) {
 
 }  // namespace
 }  // namespace otlp_arrow::convert
+
+namespace otlp_arrow::convert {
+namespace {
+
+TEST(SpanTableToOtlpProtobuf, GivesTheBytesOfDecodeThenSerialize) {
+  for (uint64_t seed : {21, 22, 23}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const auto in = model::RandomSpans(3000, seed);
+    auto batch = SpanTableEncoder::Encode(in);
+    ASSERT_TRUE(batch.ok());
+    otlp::ExportTraceServiceRequest decoded;
+    ASSERT_TRUE(DecodeSpanTable(**batch, &decoded).ok());
+    std::string wire;
+    auto status = SpanTableToOtlpProtobuf(**batch, &wire);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(wire, decoded.SerializeAsString());
+    otlp::ExportTraceServiceRequest parsed;
+    ASSERT_TRUE(parsed.ParseFromString(wire));
+    testing::ExpectSameOtlp(testing::Canonical(in), parsed);
+  }
+  for (const char* name : {"seed", "otel", "realistic"}) {
+    SCOPED_TRACE(name);
+    const auto in = model::MakeWorkload(name, 1500).ValueOrDie();
+    auto batch = SpanTableEncoder::Encode(in).ValueOrDie();
+    otlp::ExportTraceServiceRequest decoded;
+    ASSERT_TRUE(DecodeSpanTable(*batch, &decoded).ok());
+    std::string wire;
+    ASSERT_TRUE(SpanTableToOtlpProtobuf(*batch, &wire).ok());
+    EXPECT_EQ(wire, decoded.SerializeAsString());
+  }
+}
+
+TEST(SpanTableToOtlpProtobuf, EmptyBatchIsAnEmptyRequest) {
+  auto batch = SpanTableEncoder::Encode(otlp::ExportTraceServiceRequest()).ValueOrDie();
+  std::string wire = "stale";
+  ASSERT_TRUE(SpanTableToOtlpProtobuf(*batch, &wire).ok());
+  EXPECT_TRUE(wire.empty());
+}
+
+}  // namespace
+}  // namespace otlp_arrow::convert

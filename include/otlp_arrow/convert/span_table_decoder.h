@@ -3,6 +3,8 @@
 
 #pragma once
 
+#include <string>
+
 #include <arrow/status.h>
 #include <arrow/type_fwd.h>
 
@@ -32,5 +34,12 @@ arrow::Status ValidateSpanTable(const arrow::RecordBatch& batch);
 /// partial result and should be discarded.
 arrow::Status DecodeSpanTable(const arrow::RecordBatch& batch,
                               otlp::ExportTraceServiceRequest* out);
+
+/// \brief Converts a span table straight to the protobuf wire format of an
+/// ExportTraceServiceRequest: the bytes that DecodeSpanTable() followed by
+/// SerializeAsString() give, without building protobuf objects. For forwarding to OTLP
+/// endpoints; same validation, same canonical grouping. `out` is replaced; its capacity
+/// is reused, so a caller that keeps one string per thread writes into warm memory.
+arrow::Status SpanTableToOtlpProtobuf(const arrow::RecordBatch& batch, std::string* out);
 
 }  // namespace otlp_arrow::convert
