@@ -51,30 +51,116 @@ arrow::Status AttributesWriter::AppendSerialized(const otlp::AnyValue& value) {
                           ? model::ArrayValueToJson(value.array_value(), &scratch_)
                           : model::KeyValueListToJson(value.kvlist_value(), &scratch_));
   ser_.Append(scratch_);
-  NullsExcept(is_array ? AttributeType::kArray : AttributeType::kKvlist);
+  type_.Append(
+      static_cast<uint8_t>(is_array ? AttributeType::kArray : AttributeType::kKvlist));
   return arrow::Status::OK();
 }
 
+namespace {
+
+bool Holds(uint8_t type, AttributeType a, AttributeType b) {
+  return type == static_cast<uint8_t>(a) || type == static_cast<uint8_t>(b);
+}
+
+// Spreads the compact values of one type over a child with one slot per entry: the value
+// where the entry has that type, a null elsewhere.
+template <typename T>
+arrow::Result<std::shared_ptr<arrow::ArrayData>> ExpandFixed(
+    const std::shared_ptr<arrow::DataType>& type, PodBuffer<T>* compact,
+    const uint8_t* types, int64_t n, AttributeType which, arrow::MemoryPool* pool) {
+  ARROW_RETURN_NOT_OK(compact->status());
+  ARROW_ASSIGN_OR_RAISE(auto values, arrow::AllocateBuffer(n * sizeof(T), pool));
+  ARROW_ASSIGN_OR_RAISE(auto bitmap, arrow::AllocateEmptyBitmap(n, pool));
+  T* out = reinterpret_cast<T*>(values->mutable_data());
+  uint8_t* valid = bitmap->mutable_data();
+  const T* in = compact->data();
+  int64_t j = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    if (types[e] == static_cast<uint8_t>(which)) {
+      out[e] = in[j++];
+      arrow::bit_util::SetBit(valid, e);
+    } else {
+      out[e] = T{};
+    }
+  }
+  compact->Reset();
+  return arrow::ArrayData::Make(type, n, {std::move(bitmap), std::move(values)}, n - j);
+}
+
+arrow::Result<std::shared_ptr<arrow::ArrayData>> ExpandBool(PodBuffer<uint8_t>* compact,
+                                                            const uint8_t* types,
+                                                            int64_t n,
+                                                            arrow::MemoryPool* pool) {
+  ARROW_RETURN_NOT_OK(compact->status());
+  ARROW_ASSIGN_OR_RAISE(auto values, arrow::AllocateEmptyBitmap(n, pool));
+  ARROW_ASSIGN_OR_RAISE(auto bitmap, arrow::AllocateEmptyBitmap(n, pool));
+  int64_t j = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    if (types[e] == static_cast<uint8_t>(AttributeType::kBool)) {
+      if (compact->data()[j++]) arrow::bit_util::SetBit(values->mutable_data(), e);
+      arrow::bit_util::SetBit(bitmap->mutable_data(), e);
+    }
+  }
+  compact->Reset();
+  return arrow::ArrayData::Make(arrow::boolean(), n,
+                                {std::move(bitmap), std::move(values)}, n - j);
+}
+
+// The character data is used as it is; only the offsets are spread out.
+arrow::Result<std::shared_ptr<arrow::ArrayData>> ExpandString(
+    const std::shared_ptr<arrow::DataType>& type, StringWriter* compact,
+    const uint8_t* types, int64_t n, AttributeType a, AttributeType b,
+    arrow::MemoryPool* pool) {
+  ARROW_ASSIGN_OR_RAISE(auto packed, compact->Finish(type));
+  const int32_t* in = packed->GetValues<int32_t>(1);
+  ARROW_ASSIGN_OR_RAISE(auto offsets,
+                        arrow::AllocateBuffer((n + 1) * sizeof(int32_t), pool));
+  ARROW_ASSIGN_OR_RAISE(auto bitmap, arrow::AllocateEmptyBitmap(n, pool));
+  int32_t* out = reinterpret_cast<int32_t*>(offsets->mutable_data());
+  uint8_t* valid = bitmap->mutable_data();
+  int64_t j = 0;
+  out[0] = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    if (Holds(types[e], a, b)) {
+      ++j;
+      arrow::bit_util::SetBit(valid, e);
+    }
+    out[e + 1] = in[j];
+  }
+  return arrow::ArrayData::Make(
+      type, n, {std::move(bitmap), std::move(offsets), packed->buffers[2]}, n - j);
+}
+
+}  // namespace
+
 arrow::Result<std::shared_ptr<arrow::ArrayData>> AttributesWriter::Finish() {
+  using T = AttributeType;
   const auto& map_type = static_cast<const arrow::MapType&>(*AttributesType());
-  const auto& value_type = AttributeValueType();
-  ARROW_ASSIGN_OR_RAISE(auto type, type_.Finish(arrow::uint8()));
-  ARROW_ASSIGN_OR_RAISE(auto str, str_.Finish(arrow::utf8()));
-  ARROW_ASSIGN_OR_RAISE(auto i64, int_.Finish(arrow::int64()));
-  ARROW_ASSIGN_OR_RAISE(auto f64, double_.Finish(arrow::float64()));
-  ARROW_ASSIGN_OR_RAISE(auto b, bool_.Finish());
-  ARROW_ASSIGN_OR_RAISE(auto bytes, bytes_.Finish(arrow::binary()));
-  ARROW_ASSIGN_OR_RAISE(auto ser, ser_.Finish(arrow::utf8()));
+  const int64_t n = type_.size();
+  const uint8_t* types = type_.data();
+  ARROW_ASSIGN_OR_RAISE(auto str, ExpandString(arrow::utf8(), &str_, types, n, T::kString,
+                                               T::kString, pool_));
+  ARROW_ASSIGN_OR_RAISE(auto i64,
+                        ExpandFixed(arrow::int64(), &int_, types, n, T::kInt, pool_));
+  ARROW_ASSIGN_OR_RAISE(
+      auto f64, ExpandFixed(arrow::float64(), &double_, types, n, T::kDouble, pool_));
+  ARROW_ASSIGN_OR_RAISE(auto b, ExpandBool(&bool_, types, n, pool_));
+  ARROW_ASSIGN_OR_RAISE(auto bytes, ExpandString(arrow::binary(), &bytes_, types, n,
+                                                 T::kBytes, T::kBytes, pool_));
+  ARROW_ASSIGN_OR_RAISE(auto ser, ExpandString(arrow::utf8(), &ser_, types, n, T::kArray,
+                                               T::kKvlist, pool_));
+  ARROW_ASSIGN_OR_RAISE(auto type_values, type_.Finish());
+  auto type =
+      arrow::ArrayData::Make(arrow::uint8(), n, {nullptr, std::move(type_values)}, 0);
   ARROW_ASSIGN_OR_RAISE(auto keys, key_.Finish(arrow::utf8()));
-  auto value = arrow::ArrayData::Make(value_type, entries_, {nullptr}, 0);
+  auto value = arrow::ArrayData::Make(AttributeValueType(), n, {nullptr}, 0);
   value->child_data = {type, str, i64, f64, b, bytes, ser};
-  auto entries = arrow::ArrayData::Make(map_type.value_type(), entries_, {nullptr}, 0);
+  auto entries = arrow::ArrayData::Make(map_type.value_type(), n, {nullptr}, 0);
   entries->child_data = {keys, value};
   const int64_t slots = offsets_.slots();
-  ARROW_ASSIGN_OR_RAISE(auto offsets, offsets_.Finish(entries_));
+  ARROW_ASSIGN_OR_RAISE(auto offsets, offsets_.Finish(n));
   auto map = arrow::ArrayData::Make(AttributesType(), slots, {nullptr, offsets}, 0);
   map->child_data = {entries};
-  entries_ = 0;
   return map;
 }
 

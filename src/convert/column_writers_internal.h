@@ -46,8 +46,19 @@ class PodBuffer {
   void Append(const T* values, int64_t n) {
     if (n == 0) return;  // memcpy must not see the null data_ of an empty buffer
     if (ARROW_PREDICT_FALSE(size_ + n > capacity_) && !Grow(size_ + n)) return;
-    std::memcpy(data_ + size_, values, static_cast<size_t>(n) * sizeof(T));
+    if (n <= 16) {  // attribute keys and values are short: no call into libc
+      for (int64_t i = 0; i < n; ++i) data_[size_ + i] = values[i];
+    } else {
+      std::memcpy(data_ + size_, values, static_cast<size_t>(n) * sizeof(T));
+    }
     size_ += n;
+  }
+  /// Appends exactly N elements; N is known at compile time, so the copy is inlined.
+  template <int N>
+  void AppendFixed(const T* values) {
+    if (ARROW_PREDICT_FALSE(size_ + N > capacity_) && !Grow(size_ + N)) return;
+    std::memcpy(data_ + size_, values, N * sizeof(T));
+    size_ += N;
   }
   void AppendRepeated(T value, int64_t n) {
     if (ARROW_PREDICT_FALSE(size_ + n > capacity_) && !Grow(size_ + n)) return;
@@ -256,18 +267,18 @@ class BoolWriter {
   ValidityWriter validity_;
 };
 
-/// A fixed_size_binary column of `width` bytes per value.
+/// A fixed_size_binary column of Width bytes per value (ids: 16 or 8).
+template <int Width>
 class FixedBinaryWriter {
  public:
-  FixedBinaryWriter(arrow::MemoryPool* pool, int width)
-      : width_(width), bytes_(pool), validity_(pool) {}
-  /// `value` must hold `width` bytes (the caller has checked).
+  explicit FixedBinaryWriter(arrow::MemoryPool* pool) : bytes_(pool), validity_(pool) {}
+  /// `value` must hold Width bytes (the caller has checked).
   void Append(const char* value) {
-    bytes_.Append(reinterpret_cast<const uint8_t*>(value), width_);
+    bytes_.template AppendFixed<Width>(reinterpret_cast<const uint8_t*>(value));
     validity_.AppendValid();
   }
   void AppendNull() {
-    bytes_.AppendRepeated(0, width_);
+    bytes_.AppendRepeated(0, Width);
     validity_.AppendNull();
   }
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish() {
@@ -275,12 +286,11 @@ class FixedBinaryWriter {
     const int64_t nulls = validity_.null_count();
     ARROW_ASSIGN_OR_RAISE(auto bitmap, validity_.Finish());
     ARROW_ASSIGN_OR_RAISE(auto values, bytes_.Finish());
-    return arrow::ArrayData::Make(arrow::fixed_size_binary(width_), length,
+    return arrow::ArrayData::Make(arrow::fixed_size_binary(Width), length,
                                   {std::move(bitmap), std::move(values)}, nulls);
   }
 
  private:
-  int width_;
   PodBuffer<uint8_t> bytes_;
   ValidityWriter validity_;
 };

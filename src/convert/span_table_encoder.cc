@@ -18,7 +18,8 @@ namespace otlp_arrow::convert {
 namespace {
 
 using internal::AttributesWriter;
-using internal::FixedBinaryWriter;
+using TraceIdWriter = internal::FixedBinaryWriter<otlp::kTraceIdSize>;
+using SpanIdWriter = internal::FixedBinaryWriter<otlp::kSpanIdSize>;
 using internal::FixedWriter;
 using internal::OffsetsWriter;
 using internal::StringWriter;
@@ -102,9 +103,9 @@ void AppendOptional(StringWriter* writer, const std::string& value) {
 struct SpanTableEncoder::Impl {
   explicit Impl(arrow::MemoryPool* pool)
       : pool(pool),
-        trace_id(pool, otlp::kTraceIdSize),
-        span_id(pool, otlp::kSpanIdSize),
-        parent_span_id(pool, otlp::kSpanIdSize),
+        trace_id(pool),
+        span_id(pool),
+        parent_span_id(pool),
         trace_state(pool),
         flags(pool),
         name(pool),
@@ -124,8 +125,8 @@ struct SpanTableEncoder::Impl {
         event_dropped(pool),
         dropped_events_count(pool),
         links(pool),
-        link_trace_id(pool, otlp::kTraceIdSize),
-        link_span_id(pool, otlp::kSpanIdSize),
+        link_trace_id(pool),
+        link_span_id(pool),
         link_trace_state(pool),
         link_attributes(pool),
         link_dropped(pool),
@@ -151,9 +152,9 @@ struct SpanTableEncoder::Impl {
   arrow::MemoryPool* pool;
   int64_t rows = 0;
 
-  FixedBinaryWriter trace_id;
-  FixedBinaryWriter span_id;
-  FixedBinaryWriter parent_span_id;
+  TraceIdWriter trace_id;
+  SpanIdWriter span_id;
+  SpanIdWriter parent_span_id;
   StringWriter trace_state;
   FixedWriter<uint32_t> flags;
   StringWriter name;
@@ -175,8 +176,8 @@ struct SpanTableEncoder::Impl {
   FixedWriter<uint32_t> dropped_events_count;
   OffsetsWriter links;
   int64_t num_links = 0;
-  FixedBinaryWriter link_trace_id;
-  FixedBinaryWriter link_span_id;
+  TraceIdWriter link_trace_id;
+  SpanIdWriter link_span_id;
   StringWriter link_trace_state;
   AttributesWriter link_attributes;
   FixedWriter<uint32_t> link_dropped;
