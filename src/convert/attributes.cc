@@ -5,9 +5,11 @@
 #include <arrow/array/array_nested.h>
 #include <arrow/buffer.h>
 #include <arrow/util/bit_util.h>
+#include <arrow/util/utf8.h>
 #include <arrow/util/checked_cast.h>
 
 #include "attributes_internal.h"
+#include "proto_reader_internal.h"
 #include "otlp_arrow/model/otlp_json.h"
 
 namespace otlp_arrow::convert::internal {
@@ -54,6 +56,183 @@ arrow::Status AttributesWriter::AppendSerialized(const otlp::AnyValue& value) {
   type_.Append(
       static_cast<uint8_t>(is_array ? AttributeType::kArray : AttributeType::kKvlist));
   return arrow::Status::OK();
+}
+
+bool ValidUtf8(std::string_view s) {
+  [[maybe_unused]] static const bool tables_ready = (arrow::util::InitializeUTF8(), true);
+  return arrow::util::ValidateUTF8(s);
+}
+
+namespace {
+
+arrow::Status Malformed(const FieldPath& where, const char* what) {
+  return arrow::Status::Invalid(where.ToString(), ": malformed protobuf (", what, ")");
+}
+
+arrow::Status NotUtf8(const FieldPath& where, const char* what) {
+  return arrow::Status::Invalid(where.ToString(), ": ", what, " is not valid UTF-8");
+}
+
+}  // namespace
+
+arrow::Status AttributesWriter::AppendWireEntry(std::string_view key_value,
+                                                const FieldPath& where) {
+  ProtoReader r(key_value);
+  std::string_view key, value;
+  int values = 0;
+  uint32_t field, type;
+  while (!r.done()) {
+    if (!r.Tag(&field, &type)) return Malformed(where, "KeyValue tag");
+    if (field == 1 && type == ProtoReader::kLen) {
+      if (!r.Len(&key)) return Malformed(where, "KeyValue.key");
+      // Every occurrence is checked, as protobuf's parser does, not just the last one.
+      if (!ValidUtf8(key)) return NotUtf8(where, "key");
+    } else if (field == 2 && type == ProtoReader::kLen) {
+      if (!r.Len(&value)) return Malformed(where, "KeyValue.value");
+      ++values;
+    } else if (field == 3 && type == ProtoReader::kVarint) {
+      uint64_t strindex;
+      if (!r.Varint(&strindex)) return Malformed(where, "KeyValue.key_strindex");
+      if (strindex != 0) {
+        return arrow::Status::Invalid(where.ToString(),
+                                      ": key_strindex is only valid in profiles");
+      }
+    } else if (!r.Skip(type)) {
+      return Malformed(where, "KeyValue field");
+    }
+  }
+  if (ARROW_PREDICT_FALSE(values > 1)) {
+    // Repeated occurrences of a message field merge in protobuf; let protobuf do it.
+    otlp::KeyValue kv;
+    if (!kv.ParseFromArray(key_value.data(), static_cast<int>(key_value.size()))) {
+      return Malformed(where, "KeyValue");
+    }
+    key_.Append(kv.key());
+    return AppendValue(kv.value(), [&] { return where.ToString(); });
+  }
+  key_.Append(key);
+  return AppendWireValue(value, where);
+}
+
+arrow::Status AttributesWriter::AppendWireValue(std::string_view any_value,
+                                                const FieldPath& where) {
+  // A oneof: when several members are on the wire the last one wins, as in protobuf.
+  AttributeType kind = AttributeType::kEmpty;
+  std::string_view text;
+  uint64_t number = 0;
+  bool nested = false;
+  ProtoReader r(any_value);
+  uint32_t field, type;
+  while (!r.done()) {
+    if (!r.Tag(&field, &type)) return Malformed(where, "AnyValue tag");
+    bool ok = true;
+    if (type == ProtoReader::kLen && (field == 1 || field == 5 || field == 6 || field == 7)) {
+      ok = r.Len(&text);
+      if (ok && field == 1 && !ValidUtf8(text)) {
+        return NotUtf8(where, "value");
+      }
+      nested |= field == 5 || field == 6;
+      kind = field == 1   ? AttributeType::kString
+             : field == 5 ? AttributeType::kArray
+             : field == 6 ? AttributeType::kKvlist
+                          : AttributeType::kBytes;
+    } else if (type == ProtoReader::kVarint && (field == 2 || field == 3)) {
+      ok = r.Varint(&number);
+      kind = field == 2 ? AttributeType::kBool : AttributeType::kInt;
+    } else if (type == ProtoReader::kFixed64 && field == 4) {
+      ok = r.Fixed64(&number);
+      kind = AttributeType::kDouble;
+    } else if (type == ProtoReader::kVarint && field == 8) {
+      return arrow::Status::Invalid(where.ToString(),
+                                    ": string_value_strindex is only valid in profiles");
+    } else {
+      ok = r.Skip(type);
+    }
+    if (!ok) return Malformed(where, "AnyValue");
+  }
+  if (ARROW_PREDICT_FALSE(nested)) {
+    // Rare: arrays and kvlists (and anything that once held one) go through protobuf, which
+    // checks every nested level, on their way to OTLP/JSON.
+    otlp::AnyValue message;
+    if (!message.ParseFromArray(any_value.data(), static_cast<int>(any_value.size()))) {
+      return Malformed(where, "nested AnyValue");
+    }
+    return AppendValue(message, [&] { return where.ToString(); });
+  }
+  switch (kind) {
+    case AttributeType::kString:
+      str_.Append(text);
+      break;
+    case AttributeType::kBool:
+      bool_.Append(number != 0 ? 1 : 0);
+      break;
+    case AttributeType::kInt:
+      int_.Append(static_cast<int64_t>(number));
+      break;
+    case AttributeType::kDouble: {
+      double d;
+      std::memcpy(&d, &number, sizeof d);
+      double_.Append(d);
+      break;
+    }
+    case AttributeType::kBytes:
+      bytes_.Append(text);
+      break;
+    default:
+      break;
+  }
+  type_.Append(static_cast<uint8_t>(kind));
+  return arrow::Status::OK();
+}
+
+arrow::Status AttributesWriter::AppendWireRepeated(
+    const std::vector<std::string_view>& key_values, int64_t count, const FieldPath& where) {
+  if (count == 0) return arrow::Status::OK();
+  if (key_values.empty()) {
+    offsets_.AppendEmpty(count);
+    return arrow::Status::OK();
+  }
+  const Sizes begin = sizes();
+  for (size_t i = 0; i < key_values.size(); ++i) {
+    const FieldPath attribute{&where, "attributes", static_cast<int64_t>(i)};
+    ARROW_RETURN_NOT_OK(AppendWireEntry(key_values[i], attribute));
+  }
+  CloseSlot();
+  RepeatSlot(begin, count - 1);
+  return arrow::Status::OK();
+}
+
+std::string_view ServiceNameFromWire(const std::vector<std::string_view>& key_values) {
+  for (std::string_view kv : key_values) {
+    ProtoReader r(kv);
+    std::string_view key, value;
+    uint32_t field, type;
+    while (!r.done() && r.Tag(&field, &type)) {
+      if (field == 1 && type == ProtoReader::kLen) {
+        if (!r.Len(&key)) break;
+      } else if (field == 2 && type == ProtoReader::kLen) {
+        if (!r.Len(&value)) break;
+      } else if (!r.Skip(type)) {
+        break;
+      }
+    }
+    if (key != "service.name") continue;
+    ProtoReader v(value);
+    std::string_view text;
+    bool is_string = false;
+    while (!v.done() && v.Tag(&field, &type)) {
+      if (field == 1 && type == ProtoReader::kLen) {
+        if (!v.Len(&text)) break;
+        is_string = true;
+      } else if (!v.Skip(type)) {
+        break;
+      } else {
+        is_string = false;  // a later member of the oneof wins
+      }
+    }
+    return is_string ? text : std::string_view();
+  }
+  return {};
 }
 
 namespace {

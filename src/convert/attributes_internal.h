@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <arrow/array.h>
 #include <arrow/status.h>
@@ -20,6 +21,21 @@
 namespace otlp_arrow::convert::internal {
 
 using KeyValues = google::protobuf::RepeatedPtrField<otlp::KeyValue>;
+
+/// \brief An OTLP field path for error messages ("resource_spans[0].scope_spans[1].spans[7]"),
+/// built on the stack as a chain and turned into a string only when an error is reported.
+struct FieldPath {
+  const FieldPath* parent = nullptr;
+  const char* name = "";
+  int64_t index = -1;  ///< -1 for a field that is not repeated
+
+  std::string ToString() const {
+    std::string out = parent != nullptr ? parent->ToString() + "." : std::string();
+    out += name;
+    if (index >= 0) out += "[" + std::to_string(index) + "]";
+    return out;
+  }
+};
 
 /// \brief Writes OTLP attribute lists as a map column (see column_writers_internal.h for
 /// why not ArrayBuilders).
@@ -63,8 +79,35 @@ class AttributesWriter {
     }
     const Sizes begin = sizes();
     ARROW_RETURN_NOT_OK(Append(attributes, path));
+    RepeatSlot(begin, count - 1);
+    return arrow::Status::OK();
+  }
+
+  /// \brief Wire-format input (OTLP bytes, no protobuf objects): appends one KeyValue to
+  /// the open slot; CloseSlot() ends the slot. `where` names the field for errors.
+  arrow::Status AppendWireEntry(std::string_view key_value, const FieldPath& where);
+  void CloseSlot() { offsets_.Append(type_.size()); }
+
+  /// \brief Wire-format AppendRepeated: one slot of `key_values`, copied to `count` slots.
+  arrow::Status AppendWireRepeated(const std::vector<std::string_view>& key_values,
+                                   int64_t count, const FieldPath& where);
+
+  /// \brief The finished map column (AttributesType()); resets for the next batch.
+  arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish();
+
+ private:
+  arrow::Status AppendWireValue(std::string_view any_value, const FieldPath& where);
+
+  struct Sizes {
+    int64_t entries, str, i64, f64, b, bytes, ser;
+  };
+  Sizes sizes() const {
+    return {type_.size(), str_.length(),   int_.size(),  double_.size(),
+            bool_.size(), bytes_.length(), ser_.length()};
+  }
+  /// Copies the slot written since `begin` `times` more times.
+  void RepeatSlot(const Sizes& begin, int64_t times) {
     const Sizes end = sizes();
-    const int64_t times = count - 1;
     key_.RepeatRange(begin.entries, end.entries, times);
     type_.RepeatRange(begin.entries, end.entries, times);
     str_.RepeatRange(begin.str, end.str, times);
@@ -76,19 +119,6 @@ class AttributesWriter {
     for (int64_t t = 1; t <= times; ++t) {
       offsets_.Append(end.entries + t * (end.entries - begin.entries));
     }
-    return arrow::Status::OK();
-  }
-
-  /// \brief The finished map column (AttributesType()); resets for the next batch.
-  arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish();
-
- private:
-  struct Sizes {
-    int64_t entries, str, i64, f64, b, bytes, ser;
-  };
-  Sizes sizes() const {
-    return {type_.size(), str_.length(),   int_.size(),  double_.size(),
-            bool_.size(), bytes_.length(), ser_.length()};
   }
 
   template <typename PathFn>
@@ -107,6 +137,13 @@ class AttributesWriter {
   StringWriter ser_;          // compact: only the arrays and kvlists, as OTLP/JSON
   std::string scratch_;
 };
+
+/// \brief Whether `s` is valid UTF-8 (proto3 strings must be).
+bool ValidUtf8(std::string_view s);
+
+/// \brief The string value of the `service.name` attribute among wire-format KeyValues, or
+/// an empty view.
+std::string_view ServiceNameFromWire(const std::vector<std::string_view>& key_values);
 
 /// \brief Typed, validated view of a map column of attributes.
 class AttributesColumn {

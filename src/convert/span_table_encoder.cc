@@ -11,6 +11,7 @@
 #include <arrow/record_batch.h>
 
 #include "attributes_internal.h"
+#include "proto_reader_internal.h"
 #include "otlp_arrow/convert/span_schema.h"
 
 namespace otlp_arrow::convert {
@@ -90,7 +91,7 @@ arrow::Status IdWidthError(const std::string& path, const char* field, size_t wi
                                 got);
 }
 
-void AppendOptional(StringWriter* writer, const std::string& value) {
+void AppendOptional(StringWriter* writer, std::string_view value) {
   if (value.empty()) {
     writer->AppendNull();
   } else {
@@ -148,6 +149,15 @@ struct SpanTableEncoder::Impl {
   arrow::Status AppendEvents(const otlp::Span& span, int r, int k, int j);
   arrow::Status AppendLinks(const otlp::Span& span, int r, int k, int j);
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Finish();
+
+  // Wire-format input (AppendOtlpProtobuf).
+  arrow::Status AppendResourceSpansWire(std::string_view bytes, int r);
+  arrow::Status AppendScopeSpansWire(const struct WireResource& resource,
+                                     std::string_view bytes,
+                                     const internal::FieldPath& resource_spans, int k);
+  arrow::Status AppendSpanWire(std::string_view bytes, const internal::FieldPath& where);
+  arrow::Status AppendEventWire(std::string_view bytes, const internal::FieldPath& where);
+  arrow::Status AppendLinkWire(std::string_view bytes, const internal::FieldPath& where);
 
   arrow::MemoryPool* pool;
   int64_t rows = 0;
@@ -399,6 +409,402 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SpanTableEncoder::Impl::Finis
   return arrow::RecordBatch::Make(schema, n, std::move(c));
 }
 
+
+// --- wire-format input -----------------------------------------------------------------------
+// Field numbers are those of trace.proto / common.proto / resource.proto. A field with a known
+// number but an unexpected wire type is skipped like an unknown field, as protobuf does.
+
+namespace {
+
+using internal::FieldPath;
+using internal::ProtoReader;
+using internal::ValidUtf8;
+
+arrow::Status Malformed(const FieldPath& where) {
+  return arrow::Status::Invalid(where.ToString(), ": malformed protobuf");
+}
+
+arrow::Status CheckUtf8(std::string_view s, const FieldPath& where, const char* field) {
+  if (ARROW_PREDICT_TRUE(ValidUtf8(s))) return arrow::Status::OK();
+  return arrow::Status::Invalid(where.ToString(), ".", field, ": not valid UTF-8");
+}
+
+}  // namespace
+
+struct WireResource {
+  std::vector<std::string_view> attributes;
+  uint32_t dropped_attributes_count = 0;
+  std::string_view schema_url;
+  std::string_view service_name;
+};
+
+arrow::Status SpanTableEncoder::Impl::AppendResourceSpansWire(std::string_view bytes, int r) {
+  const FieldPath where{nullptr, "resource_spans", r};
+  const FieldPath resource_path{&where, "resource"};
+  WireResource resource;
+  std::vector<std::string_view> scope_spans;
+  ProtoReader reader(bytes);
+  uint32_t field, type;
+  while (!reader.done()) {
+    if (!reader.Tag(&field, &type)) return Malformed(where);
+    std::string_view value;
+    if (type == ProtoReader::kLen && field >= 1 && field <= 3) {
+      if (!reader.Len(&value)) return Malformed(where);
+      if (field == 2) {
+        scope_spans.push_back(value);
+      } else if (field == 3) {
+        ARROW_RETURN_NOT_OK(CheckUtf8(value, where, "schema_url"));
+        resource.schema_url = value;
+      } else {
+        // Resource: repeated messages merge, as in protobuf. It comes once per ResourceSpans,
+        // so protobuf's own parser checks it whole (entity_refs included), and the fields
+        // this encoder needs are then read from the bytes.
+        otlp::Resource check;
+        if (!check.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return Malformed(resource_path);
+        }
+        ProtoReader res(value);
+        while (!res.done()) {
+          if (!res.Tag(&field, &type)) return Malformed(resource_path);
+          std::string_view kv;
+          uint64_t n;
+          if (field == 1 && type == ProtoReader::kLen) {
+            if (!res.Len(&kv)) return Malformed(resource_path);
+            resource.attributes.push_back(kv);
+          } else if (field == 2 && type == ProtoReader::kVarint) {
+            if (!res.Varint(&n)) return Malformed(resource_path);
+            resource.dropped_attributes_count = static_cast<uint32_t>(n);
+          } else if (!res.Skip(type)) {
+            return Malformed(resource_path);
+          }
+        }
+      }
+    } else if (!reader.Skip(type)) {
+      return Malformed(where);
+    }
+  }
+  resource.service_name = internal::ServiceNameFromWire(resource.attributes);
+  for (int k = 0; k < static_cast<int>(scope_spans.size()); ++k) {
+    ARROW_RETURN_NOT_OK(AppendScopeSpansWire(resource, scope_spans[k], where, k));
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status SpanTableEncoder::Impl::AppendScopeSpansWire(const WireResource& resource,
+                                                           std::string_view bytes,
+                                                           const FieldPath& rs, int k) {
+  const FieldPath where{&rs, "scope_spans", k};
+  const FieldPath scope_path{&where, "scope"};
+  std::string_view name, version, schema_url;
+  std::vector<std::string_view> attributes;
+  uint32_t dropped = 0;
+  int j = 0;
+  ProtoReader reader(bytes);
+  uint32_t field, type;
+  // Spans are appended as they are read; the scope's fields may come after them on the wire,
+  // so the group columns are written once the whole ScopeSpans has been read.
+  while (!reader.done()) {
+    if (!reader.Tag(&field, &type)) return Malformed(where);
+    std::string_view value;
+    if (type == ProtoReader::kLen && field >= 1 && field <= 3) {
+      if (!reader.Len(&value)) return Malformed(where);
+      if (field == 2) {
+        ARROW_RETURN_NOT_OK(AppendSpanWire(value, FieldPath{&where, "spans", j++}));
+      } else if (field == 3) {
+        ARROW_RETURN_NOT_OK(CheckUtf8(value, where, "schema_url"));
+        schema_url = value;
+      } else {
+        // Once per ScopeSpans: checked whole by protobuf, like the resource.
+        otlp::InstrumentationScope check;
+        if (!check.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return Malformed(scope_path);
+        }
+        ProtoReader scope(value);
+        while (!scope.done()) {
+          if (!scope.Tag(&field, &type)) return Malformed(scope_path);
+          std::string_view s;
+          uint64_t n;
+          if (type == ProtoReader::kLen && field >= 1 && field <= 3) {
+            if (!scope.Len(&s)) return Malformed(scope_path);
+            if (field == 1) ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "scope.name"));
+            if (field == 2) ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "scope.version"));
+            if (field == 1) name = s;
+            if (field == 2) version = s;
+            if (field == 3) attributes.push_back(s);
+          } else if (field == 4 && type == ProtoReader::kVarint) {
+            if (!scope.Varint(&n)) return Malformed(scope_path);
+            dropped = static_cast<uint32_t>(n);
+          } else if (!scope.Skip(type)) {
+            return Malformed(scope_path);
+          }
+        }
+      }
+    } else if (!reader.Skip(type)) {
+      return Malformed(where);
+    }
+  }
+  const int64_t n = j;
+  if (n == 0) return arrow::Status::OK();
+  service_name.AppendRepeated(resource.service_name, n);
+  const FieldPath resource_path{&rs, "resource"};
+  ARROW_RETURN_NOT_OK(
+      resource_attributes.AppendWireRepeated(resource.attributes, n, resource_path));
+  resource_dropped_attributes_count.AppendRepeated(resource.dropped_attributes_count, n);
+  resource_schema_url.AppendRepeated(resource.schema_url, n);
+  scope_name.AppendRepeated(name, n);
+  scope_version.AppendRepeated(version, n);
+  ARROW_RETURN_NOT_OK(scope_attributes.AppendWireRepeated(attributes, n, scope_path));
+  scope_dropped_attributes_count.AppendRepeated(dropped, n);
+  scope_schema_url.AppendRepeated(schema_url, n);
+  rows += n;
+  return arrow::Status::OK();
+}
+
+arrow::Status SpanTableEncoder::Impl::AppendSpanWire(std::string_view bytes,
+                                                     const FieldPath& where) {
+  std::string_view tid, sid, pid, trace_state, span_name, status_message;
+  uint32_t span_flags = 0, dropped_attributes = 0, dropped_events = 0, dropped_links = 0;
+  int32_t span_kind = 0, code = 0;
+  uint64_t start = 0, end = 0;
+  int64_t n_events = 0, n_links = 0;
+  int64_t attribute_index = 0;
+  ProtoReader reader(bytes);
+  uint32_t field, type;
+  while (!reader.done()) {
+    if (!reader.Tag(&field, &type)) return Malformed(where);
+    std::string_view s;
+    uint64_t v = 0;
+    uint32_t v32 = 0;
+    bool ok = true;
+    switch (type) {
+      case ProtoReader::kLen:
+        ok = reader.Len(&s);
+        if (!ok) break;
+        switch (field) {
+          case 1: tid = s; break;
+          case 2: sid = s; break;
+          case 3:
+            ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "trace_state"));
+            trace_state = s;
+            break;
+          case 4: pid = s; break;
+          case 5:
+            ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "name"));
+            span_name = s;
+            break;
+          case 9:
+            ARROW_RETURN_NOT_OK(attributes.AppendWireEntry(
+                s, FieldPath{&where, "attributes", attribute_index++}));
+            break;
+          case 11:
+            ARROW_RETURN_NOT_OK(AppendEventWire(s, FieldPath{&where, "events", n_events}));
+            ++n_events;
+            break;
+          case 13:
+            ARROW_RETURN_NOT_OK(AppendLinkWire(s, FieldPath{&where, "links", n_links}));
+            ++n_links;
+            break;
+          case 15: {  // Status: message = 2, code = 3; repeated messages merge
+            ProtoReader status(s);
+            uint32_t f, t;
+            while (!status.done()) {
+              if (!status.Tag(&f, &t)) return Malformed(FieldPath{&where, "status"});
+              bool good;
+              if (f == 2 && t == ProtoReader::kLen) {
+                good = status.Len(&status_message);
+                if (good) {
+                  ARROW_RETURN_NOT_OK(CheckUtf8(status_message, where, "status.message"));
+                }
+              } else if (f == 3 && t == ProtoReader::kVarint) {
+                good = status.Varint(&v);
+                code = static_cast<int32_t>(v);
+              } else {
+                good = status.Skip(t);
+              }
+              if (!good) return Malformed(FieldPath{&where, "status"});
+            }
+            break;
+          }
+          default: break;
+        }
+        break;
+      case ProtoReader::kVarint:
+        ok = reader.Varint(&v);
+        if (field == 6) span_kind = static_cast<int32_t>(v);
+        if (field == 10) dropped_attributes = static_cast<uint32_t>(v);
+        if (field == 12) dropped_events = static_cast<uint32_t>(v);
+        if (field == 14) dropped_links = static_cast<uint32_t>(v);
+        break;
+      case ProtoReader::kFixed64:
+        ok = reader.Fixed64(&v);
+        if (field == 7) start = v;
+        if (field == 8) end = v;
+        break;
+      case ProtoReader::kFixed32:
+        ok = reader.Fixed32(&v32);
+        if (field == 16) span_flags = v32;
+        break;
+      default:
+        ok = reader.Skip(type);
+    }
+    if (!ok) return Malformed(where);
+  }
+  attributes.CloseSlot();
+  num_events += n_events;
+  events.Append(num_events);
+  num_links += n_links;
+  links.Append(num_links);
+
+  // The same checks, in the same order, as AppendSpan.
+  if (ARROW_PREDICT_FALSE(tid.size() != otlp::kTraceIdSize)) {
+    return IdWidthError(where.ToString(), "trace_id", otlp::kTraceIdSize, tid.size());
+  }
+  if (ARROW_PREDICT_FALSE(sid.size() != otlp::kSpanIdSize)) {
+    return IdWidthError(where.ToString(), "span_id", otlp::kSpanIdSize, sid.size());
+  }
+  if (ARROW_PREDICT_FALSE(!pid.empty() && pid.size() != otlp::kSpanIdSize)) {
+    return IdWidthError(where.ToString(), "parent_span_id", otlp::kSpanIdSize, pid.size());
+  }
+  if (ARROW_PREDICT_FALSE(span_kind < 0 || span_kind > kMaxSpanKind)) {
+    return arrow::Status::Invalid(where.ToString(), ".kind: ", span_kind,
+                                  " is not a SpanKind (0..", kMaxSpanKind, ")");
+  }
+  if (ARROW_PREDICT_FALSE(code < 0 || code > kMaxStatusCode)) {
+    return arrow::Status::Invalid(where.ToString(), ".status.code: ", code,
+                                  " is not a StatusCode (0..", kMaxStatusCode, ")");
+  }
+
+  trace_id.Append(tid.data());
+  span_id.Append(sid.data());
+  if (pid.empty()) {
+    parent_span_id.AppendNull();
+  } else {
+    parent_span_id.Append(pid.data());
+  }
+  AppendOptional(&this->trace_state, trace_state);
+  flags.Append(span_flags);
+  name.Append(span_name);
+  kind.Append(span_kind);
+  start_time_unix_nano.Append(start);
+  end_time_unix_nano.Append(end);
+  start_time.Append(static_cast<int64_t>(start / 1000));
+  duration_ns.Append(static_cast<int64_t>(end - start));
+  status_code.Append(code);
+  AppendOptional(&this->status_message, status_message);
+  dropped_attributes_count.Append(dropped_attributes);
+  dropped_events_count.Append(dropped_events);
+  dropped_links_count.Append(dropped_links);
+  return arrow::Status::OK();
+}
+
+arrow::Status SpanTableEncoder::Impl::AppendEventWire(std::string_view bytes,
+                                                      const FieldPath& where) {
+  std::string_view event_name_value;
+  uint64_t time = 0, v = 0;
+  uint32_t dropped = 0;
+  int64_t attribute_index = 0;
+  ProtoReader reader(bytes);
+  uint32_t field, type;
+  while (!reader.done()) {
+    if (!reader.Tag(&field, &type)) return Malformed(where);
+    std::string_view s;
+    bool ok;
+    if (type == ProtoReader::kLen && (field == 2 || field == 3)) {
+      ok = reader.Len(&s);
+      if (ok && field == 2) ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "name"));
+      if (ok && field == 2) event_name_value = s;
+      if (ok && field == 3) {
+        ARROW_RETURN_NOT_OK(event_attributes.AppendWireEntry(
+            s, FieldPath{&where, "attributes", attribute_index++}));
+      }
+    } else if (field == 1 && type == ProtoReader::kFixed64) {
+      ok = reader.Fixed64(&time);
+    } else if (field == 4 && type == ProtoReader::kVarint) {
+      ok = reader.Varint(&v);
+      dropped = static_cast<uint32_t>(v);
+    } else {
+      ok = reader.Skip(type);
+    }
+    if (!ok) return Malformed(where);
+  }
+  event_attributes.CloseSlot();
+  event_time.Append(time);
+  event_name.Append(event_name_value);
+  event_dropped.Append(dropped);
+  return arrow::Status::OK();
+}
+
+arrow::Status SpanTableEncoder::Impl::AppendLinkWire(std::string_view bytes,
+                                                     const FieldPath& where) {
+  std::string_view tid, sid, state;
+  uint64_t v = 0;
+  uint32_t dropped = 0, link_flag = 0;
+  int64_t attribute_index = 0;
+  ProtoReader reader(bytes);
+  uint32_t field, type;
+  while (!reader.done()) {
+    if (!reader.Tag(&field, &type)) return Malformed(where);
+    std::string_view s;
+    bool ok;
+    if (type == ProtoReader::kLen && field >= 1 && field <= 4) {
+      ok = reader.Len(&s);
+      if (ok && field == 1) tid = s;
+      if (ok && field == 2) sid = s;
+      if (ok && field == 3) ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "trace_state"));
+      if (ok && field == 3) state = s;
+      if (ok && field == 4) {
+        ARROW_RETURN_NOT_OK(link_attributes.AppendWireEntry(
+            s, FieldPath{&where, "attributes", attribute_index++}));
+      }
+    } else if (field == 5 && type == ProtoReader::kVarint) {
+      ok = reader.Varint(&v);
+      dropped = static_cast<uint32_t>(v);
+    } else if (field == 6 && type == ProtoReader::kFixed32) {
+      ok = reader.Fixed32(&link_flag);
+    } else {
+      ok = reader.Skip(type);
+    }
+    if (!ok) return Malformed(where);
+  }
+  if (tid.size() != otlp::kTraceIdSize) {
+    return IdWidthError(where.ToString(), "trace_id", otlp::kTraceIdSize, tid.size());
+  }
+  if (sid.size() != otlp::kSpanIdSize) {
+    return IdWidthError(where.ToString(), "span_id", otlp::kSpanIdSize, sid.size());
+  }
+  link_attributes.CloseSlot();
+  link_trace_id.Append(tid.data());
+  link_span_id.Append(sid.data());
+  AppendOptional(&link_trace_state, state);
+  link_dropped.Append(dropped);
+  link_flags.Append(link_flag);
+  return arrow::Status::OK();
+}
+
+arrow::Status SpanTableEncoder::AppendOtlpProtobuf(std::string_view bytes) {
+  ProtoReader reader(bytes);
+  uint32_t field, type;
+  int r = 0;
+  while (!reader.done()) {
+    const FieldPath request{nullptr, "ExportTraceServiceRequest"};
+    if (!reader.Tag(&field, &type)) return Reset(Malformed(request));
+    std::string_view value;
+    if (field == 1 && type == ProtoReader::kLen) {
+      if (!reader.Len(&value)) return Reset(Malformed(request));
+      ARROW_RETURN_NOT_OK(Reset(impl_->AppendResourceSpansWire(value, r++)));
+    } else if (!reader.Skip(type)) {
+      return Reset(Malformed(request));
+    }
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status SpanTableEncoder::Reset(arrow::Status status) {
+  // Writers may hold part of a span: start over rather than emit a torn batch.
+  if (!status.ok()) impl_ = std::make_unique<Impl>(impl_->pool);
+  return status;
+}
+
 SpanTableEncoder::SpanTableEncoder(arrow::MemoryPool* pool)
     : impl_(std::make_unique<Impl>(pool)) {}
 
@@ -420,12 +826,7 @@ arrow::Status SpanTableEncoder::Append(const otlp::ResourceSpans& resource_spans
 arrow::Status SpanTableEncoder::AppendResourceSpans(const otlp::ResourceSpans& rs,
                                                     int r) {
   for (int k = 0; k < rs.scope_spans_size(); ++k) {
-    auto status = impl_->AppendScopeSpans(rs, rs.scope_spans(k), r, k);
-    if (!status.ok()) {
-      // Writers may hold part of a span: start over rather than emit a torn batch.
-      impl_ = std::make_unique<Impl>(impl_->pool);
-      return status;
-    }
+    ARROW_RETURN_NOT_OK(Reset(impl_->AppendScopeSpans(rs, rs.scope_spans(k), r, k)));
   }
   return arrow::Status::OK();
 }
