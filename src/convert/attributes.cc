@@ -5,12 +5,12 @@
 #include <arrow/array/array_nested.h>
 #include <arrow/buffer.h>
 #include <arrow/util/bit_util.h>
-#include <arrow/util/utf8.h>
 #include <arrow/util/checked_cast.h>
+#include <arrow/util/utf8.h>
 
 #include "attributes_internal.h"
-#include "proto_reader_internal.h"
 #include "otlp_arrow/model/otlp_json.h"
+#include "proto_reader_internal.h"
 
 namespace otlp_arrow::convert::internal {
 
@@ -126,7 +126,8 @@ arrow::Status AttributesWriter::AppendWireValue(std::string_view any_value,
   while (!r.done()) {
     if (!r.Tag(&field, &type)) return Malformed(where, "AnyValue tag");
     bool ok = true;
-    if (type == ProtoReader::kLen && (field == 1 || field == 5 || field == 6 || field == 7)) {
+    if (type == ProtoReader::kLen &&
+        (field == 1 || field == 5 || field == 6 || field == 7)) {
       ok = r.Len(&text);
       if (ok && field == 1 && !ValidUtf8(text)) {
         return NotUtf8(where, "value");
@@ -151,8 +152,8 @@ arrow::Status AttributesWriter::AppendWireValue(std::string_view any_value,
     if (!ok) return Malformed(where, "AnyValue");
   }
   if (ARROW_PREDICT_FALSE(nested)) {
-    // Rare: arrays and kvlists (and anything that once held one) go through protobuf, which
-    // checks every nested level, on their way to OTLP/JSON.
+    // Rare: arrays and kvlists (and anything that once held one) go through protobuf,
+    // which checks every nested level, on their way to OTLP/JSON.
     otlp::AnyValue message;
     if (!message.ParseFromArray(any_value.data(), static_cast<int>(any_value.size()))) {
       return Malformed(where, "nested AnyValue");
@@ -186,7 +187,8 @@ arrow::Status AttributesWriter::AppendWireValue(std::string_view any_value,
 }
 
 arrow::Status AttributesWriter::AppendWireRepeated(
-    const std::vector<std::string_view>& key_values, int64_t count, const FieldPath& where) {
+    const std::vector<std::string_view>& key_values, int64_t count,
+    const FieldPath& where) {
   if (count == 0) return arrow::Status::OK();
   if (key_values.empty()) {
     offsets_.AppendEmpty(count);

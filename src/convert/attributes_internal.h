@@ -22,8 +22,9 @@ namespace otlp_arrow::convert::internal {
 
 using KeyValues = google::protobuf::RepeatedPtrField<otlp::KeyValue>;
 
-/// \brief An OTLP field path for error messages ("resource_spans[0].scope_spans[1].spans[7]"),
-/// built on the stack as a chain and turned into a string only when an error is reported.
+/// \brief An OTLP field path for error messages
+/// ("resource_spans[0].scope_spans[1].spans[7]"), built on the stack as a chain and
+/// turned into a string only when an error is reported.
 struct FieldPath {
   const FieldPath* parent = nullptr;
   const char* name = "";
@@ -88,7 +89,8 @@ class AttributesWriter {
   arrow::Status AppendWireEntry(std::string_view key_value, const FieldPath& where);
   void CloseSlot() { offsets_.Append(type_.size()); }
 
-  /// \brief Wire-format AppendRepeated: one slot of `key_values`, copied to `count` slots.
+  /// \brief Wire-format AppendRepeated: one slot of `key_values`, copied to `count`
+  /// slots.
   arrow::Status AppendWireRepeated(const std::vector<std::string_view>& key_values,
                                    int64_t count, const FieldPath& where);
 
@@ -141,8 +143,8 @@ class AttributesWriter {
 /// \brief Whether `s` is valid UTF-8 (proto3 strings must be).
 bool ValidUtf8(std::string_view s);
 
-/// \brief The string value of the `service.name` attribute among wire-format KeyValues, or
-/// an empty view.
+/// \brief The string value of the `service.name` attribute among wire-format KeyValues,
+/// or an empty view.
 std::string_view ServiceNameFromWire(const std::vector<std::string_view>& key_values);
 
 /// \brief Typed, validated view of a map column of attributes.

@@ -28,6 +28,30 @@
 
 namespace otlp_arrow::convert::internal {
 
+/// memcpy for the short strings of telemetry (keys, names, values): two overlapping
+/// fixed-size moves instead of a call into libc.
+inline void CopySmall(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+  if (n >= 8 && n <= 16) {
+    uint64_t a, b;
+    std::memcpy(&a, s, 8);
+    std::memcpy(&b, s + n - 8, 8);
+    std::memcpy(d, &a, 8);
+    std::memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, b;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + n - 4, 4);
+    std::memcpy(d, &a, 4);
+    std::memcpy(d + n - 4, &b, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; ++i) d[i] = s[i];
+  } else {
+    std::memcpy(d, s, n);
+  }
+}
+
 /// A growable buffer of trivially copyable T in memory from an arrow::MemoryPool.
 template <typename T>
 class PodBuffer {
@@ -46,11 +70,7 @@ class PodBuffer {
   void Append(const T* values, int64_t n) {
     if (n == 0) return;  // memcpy must not see the null data_ of an empty buffer
     if (ARROW_PREDICT_FALSE(size_ + n > capacity_) && !Grow(size_ + n)) return;
-    if (n <= 16) {  // attribute keys and values are short: no call into libc
-      for (int64_t i = 0; i < n; ++i) data_[size_ + i] = values[i];
-    } else {
-      std::memcpy(data_ + size_, values, static_cast<size_t>(n) * sizeof(T));
-    }
+    CopySmall(data_ + size_, values, static_cast<size_t>(n) * sizeof(T));
     size_ += n;
   }
   /// Appends exactly N elements; N is known at compile time, so the copy is inlined.

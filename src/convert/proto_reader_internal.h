@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// A bounds-checked reader of protobuf wire format, for encoding OTLP bytes into the span table
-// without building protobuf objects. Every read checks the remaining length; a malformed
-// input makes a read return false, never read past the end.
+// A bounds-checked reader of protobuf wire format, for encoding OTLP bytes into the span
+// table without building protobuf objects. Every read checks the remaining length; a
+// malformed input makes a read return false, never read past the end.
 
 #pragma once
 

@@ -11,8 +11,8 @@
 #include <arrow/record_batch.h>
 
 #include "attributes_internal.h"
-#include "proto_reader_internal.h"
 #include "otlp_arrow/convert/span_schema.h"
+#include "proto_reader_internal.h"
 
 namespace otlp_arrow::convert {
 
@@ -409,10 +409,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SpanTableEncoder::Impl::Finis
   return arrow::RecordBatch::Make(schema, n, std::move(c));
 }
 
-
-// --- wire-format input -----------------------------------------------------------------------
-// Field numbers are those of trace.proto / common.proto / resource.proto. A field with a known
-// number but an unexpected wire type is skipped like an unknown field, as protobuf does.
+// --- wire-format input
+// ----------------------------------------------------------------------- Field numbers
+// are those of trace.proto / common.proto / resource.proto. A field with a known number
+// but an unexpected wire type is skipped like an unknown field, as protobuf does.
 
 namespace {
 
@@ -438,7 +438,8 @@ struct WireResource {
   std::string_view service_name;
 };
 
-arrow::Status SpanTableEncoder::Impl::AppendResourceSpansWire(std::string_view bytes, int r) {
+arrow::Status SpanTableEncoder::Impl::AppendResourceSpansWire(std::string_view bytes,
+                                                              int r) {
   const FieldPath where{nullptr, "resource_spans", r};
   const FieldPath resource_path{&where, "resource"};
   WireResource resource;
@@ -456,9 +457,9 @@ arrow::Status SpanTableEncoder::Impl::AppendResourceSpansWire(std::string_view b
         ARROW_RETURN_NOT_OK(CheckUtf8(value, where, "schema_url"));
         resource.schema_url = value;
       } else {
-        // Resource: repeated messages merge, as in protobuf. It comes once per ResourceSpans,
-        // so protobuf's own parser checks it whole (entity_refs included), and the fields
-        // this encoder needs are then read from the bytes.
+        // Resource: repeated messages merge, as in protobuf. It comes once per
+        // ResourceSpans, so protobuf's own parser checks it whole (entity_refs included),
+        // and the fields this encoder needs are then read from the bytes.
         otlp::Resource check;
         if (!check.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           return Malformed(resource_path);
@@ -501,8 +502,8 @@ arrow::Status SpanTableEncoder::Impl::AppendScopeSpansWire(const WireResource& r
   int j = 0;
   ProtoReader reader(bytes);
   uint32_t field, type;
-  // Spans are appended as they are read; the scope's fields may come after them on the wire,
-  // so the group columns are written once the whole ScopeSpans has been read.
+  // Spans are appended as they are read; the scope's fields may come after them on the
+  // wire, so the group columns are written once the whole ScopeSpans has been read.
   while (!reader.done()) {
     if (!reader.Tag(&field, &type)) return Malformed(where);
     std::string_view value;
@@ -581,13 +582,19 @@ arrow::Status SpanTableEncoder::Impl::AppendSpanWire(std::string_view bytes,
         ok = reader.Len(&s);
         if (!ok) break;
         switch (field) {
-          case 1: tid = s; break;
-          case 2: sid = s; break;
+          case 1:
+            tid = s;
+            break;
+          case 2:
+            sid = s;
+            break;
           case 3:
             ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "trace_state"));
             trace_state = s;
             break;
-          case 4: pid = s; break;
+          case 4:
+            pid = s;
+            break;
           case 5:
             ARROW_RETURN_NOT_OK(CheckUtf8(s, where, "name"));
             span_name = s;
@@ -597,7 +604,8 @@ arrow::Status SpanTableEncoder::Impl::AppendSpanWire(std::string_view bytes,
                 s, FieldPath{&where, "attributes", attribute_index++}));
             break;
           case 11:
-            ARROW_RETURN_NOT_OK(AppendEventWire(s, FieldPath{&where, "events", n_events}));
+            ARROW_RETURN_NOT_OK(
+                AppendEventWire(s, FieldPath{&where, "events", n_events}));
             ++n_events;
             break;
           case 13:
@@ -625,7 +633,8 @@ arrow::Status SpanTableEncoder::Impl::AppendSpanWire(std::string_view bytes,
             }
             break;
           }
-          default: break;
+          default:
+            break;
         }
         break;
       case ProtoReader::kVarint:
@@ -663,7 +672,8 @@ arrow::Status SpanTableEncoder::Impl::AppendSpanWire(std::string_view bytes,
     return IdWidthError(where.ToString(), "span_id", otlp::kSpanIdSize, sid.size());
   }
   if (ARROW_PREDICT_FALSE(!pid.empty() && pid.size() != otlp::kSpanIdSize)) {
-    return IdWidthError(where.ToString(), "parent_span_id", otlp::kSpanIdSize, pid.size());
+    return IdWidthError(where.ToString(), "parent_span_id", otlp::kSpanIdSize,
+                        pid.size());
   }
   if (ARROW_PREDICT_FALSE(span_kind < 0 || span_kind > kMaxSpanKind)) {
     return arrow::Status::Invalid(where.ToString(), ".kind: ", span_kind,

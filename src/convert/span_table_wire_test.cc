@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// SpanTableEncoder::AppendOtlpProtobuf (OTLP bytes → span table, no protobuf objects) gives
-// exactly what parsing the bytes and encoding the message gives.
+// SpanTableEncoder::AppendOtlpProtobuf (OTLP bytes → span table, no protobuf objects)
+// gives exactly what parsing the bytes and encoding the message gives.
 
 #include <fstream>
 #include <random>
 #include <sstream>
 
 #include <arrow/api.h>
-#include <google/protobuf/unknown_field_set.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <gtest/gtest.h>
 
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -36,14 +36,15 @@ void ExpectSameAsParsing(std::string_view bytes) {
     return;
   }
   auto message = SpanTableEncoder::Encode(parsed);
-  ASSERT_EQ(wire.ok(), message.ok())
-      << "wire: " << wire.status().ToString() << " / message: " << message.status().ToString();
+  ASSERT_EQ(wire.ok(), message.ok()) << "wire: " << wire.status().ToString()
+                                     << " / message: " << message.status().ToString();
   if (!wire.ok()) {
     EXPECT_EQ(wire.status().message(), message.status().message());
     return;
   }
   // NaN attribute values must compare equal to themselves here.
-  const auto options = arrow::EqualOptions::Defaults().nans_equal(true).signed_zeros_equal(false);
+  const auto options =
+      arrow::EqualOptions::Defaults().nans_equal(true).signed_zeros_equal(false);
   EXPECT_TRUE((*wire)->Equals(**message, /*check_metadata=*/true, options));
   for (int i = 0; i < (*wire)->num_columns(); ++i) {
     EXPECT_TRUE((*wire)->column(i)->Equals(*(*message)->column(i), options))
@@ -64,9 +65,9 @@ TEST(SpanTableWire, RandomSpansAndWorkloads) {
 }
 
 TEST(SpanTableWire, RequestMadeByThePythonSdk) {
-  std::ifstream in(std::string(OTLP_ARROW_SOURCE_DIR) +
-                       "/tests/fixtures/python_sdk_traces.binpb",
-                   std::ios::binary);
+  std::ifstream in(
+      std::string(OTLP_ARROW_SOURCE_DIR) + "/tests/fixtures/python_sdk_traces.binpb",
+      std::ios::binary);
   ASSERT_TRUE(in.good());
   std::stringstream bytes;
   bytes << in.rdbuf();
@@ -78,7 +79,8 @@ TEST(SpanTableWire, RequestMadeByThePythonSdk) {
 
 TEST(SpanTableWire, UnknownFieldsAreSkipped) {
   auto request = model::RandomSpans(200, 5);
-  auto* span = request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0);
+  auto* span =
+      request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0);
   auto* unknown = span->GetReflection()->MutableUnknownFields(span);
   unknown->AddVarint(77, 5);
   unknown->AddLengthDelimited(78, "future field");
@@ -90,8 +92,8 @@ TEST(SpanTableWire, UnknownFieldsAreSkipped) {
 }
 
 TEST(SpanTableWire, FieldsInAnyOrder) {
-  // A ScopeSpans whose scope and schema URL come after its spans, and a span whose id comes
-  // last: legal protobuf that protobuf's own serializer never writes.
+  // A ScopeSpans whose scope and schema URL come after its spans, and a span whose id
+  // comes last: legal protobuf that protobuf's own serializer never writes.
   auto request = model::RandomSpans(20, 6);
   const auto& ss = request.resource_spans(0).scope_spans(0);
   std::string scope_spans;
@@ -162,7 +164,8 @@ TEST(SpanTableWire, RandomCorruptionNeverCrashesAndAgreesWithProtobuf) {
   for (int i = 0; i < 5000; ++i) {
     std::string bytes = original;
     const int flips = 1 + static_cast<int>(rng() % 4);
-    for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+    for (int f = 0; f < flips; ++f)
+      bytes[rng() % bytes.size()] = static_cast<char>(rng());
     SCOPED_TRACE(i);
     ExpectSameAsParsing(bytes);
     if (::testing::Test::HasFailure()) break;
@@ -171,11 +174,15 @@ TEST(SpanTableWire, RandomCorruptionNeverCrashesAndAgreesWithProtobuf) {
 
 TEST(SpanTableWire, ErrorsNameTheField) {
   auto request = model::SeedSpans(3);
-  request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(1)->set_span_id("x");
+  request.mutable_resource_spans(0)
+      ->mutable_scope_spans(0)
+      ->mutable_spans(1)
+      ->set_span_id("x");
   auto wire = FromWire(request.SerializeAsString());
   ASSERT_FALSE(wire.ok());
-  EXPECT_THAT(wire.status().message(),
-              HasSubstr("resource_spans[0].scope_spans[0].spans[1].span_id: expected 8 bytes"));
+  EXPECT_THAT(
+      wire.status().message(),
+      HasSubstr("resource_spans[0].scope_spans[0].spans[1].span_id: expected 8 bytes"));
   auto garbage = FromWire("\x0a\x05\x12\x03\x12\x01");
   ASSERT_FALSE(garbage.ok());
   EXPECT_THAT(garbage.status().message(), HasSubstr("malformed protobuf"));
