@@ -66,16 +66,6 @@ arrow::Result<otlp::ExportTraceServiceRequest> MakeSpans(const DemoOptions& opti
   return model::MakeWorkload(options.workload, options.spans);
 }
 
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
 // One string per span: the span with its resource, scope and schema URLs, serialized.
 // Equal strings mean equal spans in equal context, whatever the order of rows or files.
 void AppendFlattenedSpans(const otlp::ExportTraceServiceRequest& request,
@@ -90,7 +80,7 @@ void AppendFlattenedSpans(const otlp::ExportTraceServiceRequest& request,
         *scope->mutable_scope() = scope_spans.scope();
         scope->set_schema_url(scope_spans.schema_url());
         *scope->add_spans() = span;
-        out->push_back(DeterministicBytes(single));
+        out->push_back(otlp::DeterministicBytes(single));
       }
     }
   }

@@ -15,16 +15,9 @@
 
 namespace otlp_arrow::testing {
 
-/// Deterministic bytes of a message: equal bytes mean equal messages, bit for bit (keeps
-/// -0.0 apart from 0.0 and compares NaN payloads), which MessageDifferencer does not.
+/// Equal bytes mean equal messages, bit for bit (see otlp::DeterministicBytes).
 inline std::string ExactBytes(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
+  return otlp::DeterministicBytes(message);
 }
 
 inline void MakeValuesPresent(google::protobuf::RepeatedPtrField<otlp::KeyValue>* kvs) {

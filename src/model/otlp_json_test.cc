@@ -45,18 +45,6 @@ using ::testing::HasSubstr;
          << "expected Invalid containing \"" << needle << "\", got " << st.ToString();
 }
 
-// Deterministic wire bytes: equal bytes mean equal messages, NaN payloads and the sign of
-// zero included, which MessageDifferencer's float comparison would not check.
-std::string Bytes(const google::protobuf::MessageLite& message) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
 std::string ToJson(const otlp::ExportTraceServiceRequest& request) {
   std::string json;
   EXPECT_OK(TraceRequestToJson(request, &json));
@@ -73,7 +61,7 @@ void ExpectRoundTrip(const otlp::ExportTraceServiceRequest& request) {
   const std::string json = ToJson(request);
   otlp::ExportTraceServiceRequest parsed;
   ASSERT_OK(TraceRequestFromJson(json, &parsed));
-  ASSERT_EQ(Bytes(parsed), Bytes(request));
+  ASSERT_EQ(otlp::DeterministicBytes(parsed), otlp::DeterministicBytes(request));
   // Encoding is a function of the message: the parsed copy writes the same text.
   EXPECT_EQ(ToJson(parsed), json);
 }
@@ -136,7 +124,8 @@ TEST(AnyValueJson, EachKind) {
   v.mutable_array_value()->add_values()->set_int_value(1);
   v.mutable_array_value()->add_values();
   EXPECT_EQ(AnyJson(v), R"({"arrayValue":{"values":[{"intValue":"1"},{}]}})");
-  EXPECT_EQ(Bytes(AnyFromJson(AnyJson(v))), Bytes(v));
+  EXPECT_EQ(otlp::DeterministicBytes(AnyFromJson(AnyJson(v))),
+            otlp::DeterministicBytes(v));
 
   auto* kv = v.mutable_kvlist_value()->add_values();
   kv->set_key("k");
@@ -145,7 +134,8 @@ TEST(AnyValueJson, EachKind) {
   EXPECT_EQ(AnyJson(v),
             R"({"kvlistValue":{"values":[{"key":"k","value":{"boolValue":true}},)"
             R"({"key":"no value"}]}})");
-  EXPECT_EQ(Bytes(AnyFromJson(AnyJson(v))), Bytes(v));
+  EXPECT_EQ(otlp::DeterministicBytes(AnyFromJson(AnyJson(v))),
+            otlp::DeterministicBytes(v));
 
   v.set_string_value_strindex(7);
   EXPECT_EQ(AnyJson(v), R"({"stringValueStrindex":7})");
@@ -268,9 +258,9 @@ TEST(AnyValueJson, StrindexOutOfInt32RangeIsRefused) {
   otlp::AnyValue value;
   EXPECT_FALSE(AnyValueFromJson(R"({"stringValueStrindex": 4294967297})", &value).ok());
   otlp::KeyValueList list;
-  EXPECT_FALSE(
-      KeyValueListFromJson(R"({"values":[{"key":"k","keyStrindex":"-4294967297"}]})", &list)
-          .ok());
+  EXPECT_FALSE(KeyValueListFromJson(
+                   R"({"values":[{"key":"k","keyStrindex":"-4294967297"}]})", &list)
+                   .ok());
 }
 
 // --- whole requests: round trips -------------------------------------------------------
@@ -328,7 +318,7 @@ TEST(TraceRequestJson, ParsesIntoArena) {
   auto* parsed =
       google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
   ASSERT_OK(TraceRequestFromJson(ToJson(request), parsed));
-  EXPECT_EQ(Bytes(*parsed), Bytes(request));
+  EXPECT_EQ(otlp::DeterministicBytes(*parsed), otlp::DeterministicBytes(request));
 }
 
 TEST(TraceRequestJson, FromJsonReplacesContents) {
@@ -467,7 +457,8 @@ TEST(TraceRequestJson, ParsesSpecificationExample) {
 }
 
 TEST(TraceRequestJson, SnakeCaseAndEnumNamesParseTheSame) {
-  EXPECT_EQ(Bytes(FromJson(kSnakeCaseExample)), Bytes(FromJson(kSpecExample)));
+  EXPECT_EQ(otlp::DeterministicBytes(FromJson(kSnakeCaseExample)),
+            otlp::DeterministicBytes(FromJson(kSpecExample)));
 }
 
 TEST(TraceRequestJson, NullIsAbsentAndUnknownKeysAreIgnored) {
@@ -488,10 +479,10 @@ TEST(TraceRequestJson, NullIsAbsentAndUnknownKeysAreIgnored) {
   EXPECT_FALSE(request.resource_spans(0).has_resource());
   EXPECT_FALSE(request.resource_spans(0).scope_spans(0).has_scope());
   const auto& span = request.resource_spans(0).scope_spans(0).spans(0);
-  EXPECT_EQ(Bytes(span.links(0)), "");
+  EXPECT_EQ(otlp::DeterministicBytes(span.links(0)), "");
   otlp::Span expected;
   expected.add_links();
-  EXPECT_EQ(Bytes(span), Bytes(expected));
+  EXPECT_EQ(otlp::DeterministicBytes(span), otlp::DeterministicBytes(expected));
 }
 
 TEST(TraceRequestJson, EntityRefsBothWays) {

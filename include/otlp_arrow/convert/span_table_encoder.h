@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include <arrow/memory_pool.h>
 #include <arrow/result.h>
@@ -39,6 +40,14 @@ class SpanTableEncoder {
   /// \brief Appends every span of one ResourceSpans.
   arrow::Status Append(const otlp::ResourceSpans& resource_spans);
 
+  /// \brief Appends the spans of an ExportTraceServiceRequest in protobuf wire format —
+  /// the bytes OTLP/gRPC and OTLP/HTTP carry — without building protobuf objects: the
+  /// same rows and the same checks as parsing the bytes and calling Append(request).
+  /// Malformed bytes and strings that are not UTF-8 (which protobuf's parser also
+  /// refuses) are Status::Invalid. The strings are copied: `bytes` need not outlive the
+  /// call.
+  arrow::Status AppendOtlpProtobuf(std::string_view bytes);
+
   /// \brief Rows appended since the last Finish().
   int64_t num_rows() const;
 
@@ -51,6 +60,7 @@ class SpanTableEncoder {
       arrow::MemoryPool* pool = arrow::default_memory_pool());
 
  private:
+  arrow::Status Reset(arrow::Status status);
   arrow::Status AppendResourceSpans(const otlp::ResourceSpans& resource_spans, int index);
 
   struct Impl;
