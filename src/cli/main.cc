@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "demo_command.h"
+#include "diagnose_command.h"
 
 namespace {
 
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   otlp_arrow::cli::AddDemoCommand(app, &exit_code);
+  otlp_arrow::cli::AddDiagnoseCommand(app, &exit_code);
 
   try {
     app.parse(argc, argv);
