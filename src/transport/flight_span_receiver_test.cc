@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: Apache-2.0
+// FlightSpanReceiver over loopback, driven by Arrow's own Flight client, on an in-memory
+// store.
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arrow/api.h>
+#include <arrow/flight/api.h>
+#include <arrow/util/byte_size.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "otlp_arrow/convert/span_schema.h"
+#include "otlp_arrow/convert/span_table_encoder.h"
+#include "otlp_arrow/model/workloads.h"
+#include "otlp_arrow/storage/span_sink.h"
+#include "otlp_arrow/transport/flight_protocol.h"
+#include "otlp_arrow/transport/flight_span_receiver.h"
+
+namespace otlp_arrow::transport {
+namespace {
+
+namespace flight = arrow::flight;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+#define ASSERT_OK(expr)                                       \
+  do {                                                        \
+    const ::arrow::Status _st = (expr);                       \
+    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
+  } while (false)
+
+#define RECEIVER_TEST_CONCAT_INNER(a, b) a##b
+#define RECEIVER_TEST_CONCAT(a, b) RECEIVER_TEST_CONCAT_INNER(a, b)
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(RECEIVER_TEST_CONCAT(_result_, __LINE__), lhs, rexpr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(result, lhs, rexpr)                       \
+  auto&& result = (rexpr);                                                  \
+  ASSERT_TRUE(result.ok()) << #rexpr << ": " << result.status().ToString(); \
+  lhs = std::move(result).ValueOrDie()
+
+// ---------------------------------------------------------------------------------------
+// In-memory store: keeps every appended batch; Scan filters rows like a real store would.
+
+bool Matches(const storage::SpanQuery& query, uint64_t start, std::string_view trace_id) {
+  if (query.start_time_min_unix_nano && start < *query.start_time_min_unix_nano) {
+    return false;
+  }
+  if (query.start_time_max_unix_nano && start >= *query.start_time_max_unix_nano) {
+    return false;
+  }
+  return !query.trace_id || *query.trace_id == trace_id;
+}
+
+class InMemorySpanStore : public storage::SpanSink, public storage::SpanSource {
+ public:
+  arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) override {
+    std::lock_guard lock(mutex_);
+    if (closed_) return arrow::Status::Invalid("store closed");
+    batches_.push_back(spans);
+    return arrow::Status::OK();
+  }
+  arrow::Status Flush() override { return arrow::Status::OK(); }
+  arrow::Status Close() override {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    return arrow::Status::OK();
+  }
+
+  arrow::Result<std::vector<storage::StoredFile>> ListFiles() override {
+    std::lock_guard lock(mutex_);
+    std::vector<storage::StoredFile> files;
+    for (size_t i = 0; i < batches_.size(); ++i) {
+      files.push_back({"memory://" + std::to_string(i), batches_[i]->num_rows(),
+                       arrow::util::TotalBufferSize(*batches_[i]), 0, 0});
+    }
+    return files;
+  }
+
+  // Matching rows as slices of consecutive matches, in append order.
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
+      const storage::SpanQuery& query) override {
+    std::vector<std::shared_ptr<arrow::RecordBatch>> out;
+    for (const auto& batch : batches()) {
+      const auto& starts = static_cast<const arrow::UInt64Array&>(
+          *batch->GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
+      const auto& traces = static_cast<const arrow::FixedSizeBinaryArray&>(
+          *batch->GetColumnByName(std::string(convert::column::kTraceId)));
+      int64_t run_start = -1;
+      for (int64_t row = 0; row <= batch->num_rows(); ++row) {
+        const bool match = row < batch->num_rows() &&
+                           Matches(query, starts.Value(row), traces.GetView(row));
+        if (match && run_start < 0) run_start = row;
+        if (!match && run_start >= 0) {
+          out.push_back(batch->Slice(run_start, row - run_start));
+          run_start = -1;
+        }
+      }
+    }
+    return arrow::RecordBatchReader::Make(std::move(out), convert::SpanTableSchema());
+  }
+
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches() const {
+    std::lock_guard lock(mutex_);
+    return batches_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
+  bool closed_ = false;
+};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+std::shared_ptr<arrow::RecordBatch> SpanBatch(int64_t spans, uint64_t seed) {
+  auto batch = convert::SpanTableEncoder::Encode(model::RandomSpans(spans, seed));
+  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+  return *batch;
+}
+
+flight::FlightDescriptor SpansDescriptor() {
+  return flight::FlightDescriptor::Path({"otlp", "spans"});
+}
+
+std::optional<flight::FlightStatusCode> FlightCode(const arrow::Status& status) {
+  auto detail = flight::FlightStatusDetail::UnwrapStatus(status);
+  if (detail == nullptr) return std::nullopt;
+  return detail->code();
+}
+
+// Every call is bounded, so a server bug fails the test instead of hanging CI.
+flight::FlightCallOptions CallOptions() {
+  flight::FlightCallOptions options;
+  options.timeout = flight::TimeoutDuration{5.0};
+  return options;
+}
+
+struct PutOutcome {
+  arrow::Status status;
+  std::vector<BatchAck> acks;
+};
+
+// One DoPut stream: writes each batch and waits for its acknowledgement before the next,
+// then half-closes and returns the server's final status.
+PutOutcome Put(flight::FlightClient& client,
+               const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+               const flight::FlightCallOptions& options = {},
+               const flight::FlightDescriptor& descriptor = SpansDescriptor(),
+               std::shared_ptr<arrow::Schema> schema = nullptr) {
+  PutOutcome outcome;
+  if (schema == nullptr) {
+    schema = batches.empty() ? convert::SpanTableSchema() : batches.front()->schema();
+  }
+  auto put = client.DoPut(options, descriptor, schema);
+  if (!put.ok()) {
+    outcome.status = put.status();
+    return outcome;
+  }
+  arrow::Status first_error;
+  for (const auto& batch : batches) {
+    first_error = put->writer->WriteRecordBatch(*batch);
+    if (!first_error.ok()) break;
+    std::shared_ptr<arrow::Buffer> metadata;
+    first_error = put->reader->ReadMetadata(&metadata);
+    if (!first_error.ok()) break;
+    if (metadata == nullptr) {
+      first_error = arrow::Status::IOError("stream ended without an acknowledgement");
+      break;
+    }
+    auto ack = BatchAck::FromJson(metadata->ToString());
+    if (!ack.ok()) {
+      first_error = ack.status();
+      break;
+    }
+    outcome.acks.push_back(*ack);
+  }
+  if (first_error.ok()) first_error = put->writer->DoneWriting();
+  const arrow::Status closed = put->writer->Close();
+  outcome.status = closed.ok() ? first_error : closed;
+  return outcome;
+}
+
+// Span tables carry NaN attribute values; equal means equal bits here.
+const arrow::EqualOptions& SameValues() {
+  static const auto options = arrow::EqualOptions::Defaults().nans_equal(true);
+  return options;
+}
+
+int64_t TotalRows(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches) {
+  int64_t rows = 0;
+  for (const auto& batch : batches) rows += batch->num_rows();
+  return rows;
+}
+
+class FlightSpanReceiverTest : public ::testing::Test {
+ protected:
+  void StartReceiver(FlightSpanReceiverOptions options = LoopbackOptions(),
+                     bool with_source = true) {
+    store_ = std::make_shared<InMemorySpanStore>();
+    receiver_ = std::make_unique<FlightSpanReceiver>(
+        std::move(options), store_,
+        with_source ? std::shared_ptr<storage::SpanSource>(store_) : nullptr);
+    ASSERT_OK(receiver_->Start());
+    ASSERT_GT(receiver_->port(), 0);
+    client_ = Connect();
+  }
+
+  static FlightSpanReceiverOptions LoopbackOptions() {
+    auto options = FlightSpanReceiverOptions::Defaults();
+    options.listen_uri = "grpc://127.0.0.1:0";
+    return options;
+  }
+
+  std::unique_ptr<flight::FlightClient> Connect() {
+    auto location = flight::Location::ForGrpcTcp("127.0.0.1", receiver_->port());
+    EXPECT_TRUE(location.ok());
+    auto client = flight::FlightClient::Connect(*location);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return std::move(*client);
+  }
+
+  void TearDown() override {
+    client_.reset();
+    if (receiver_ != nullptr) {
+      const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+      EXPECT_TRUE(receiver_->Shutdown(deadline).ok());
+    }
+  }
+
+  std::shared_ptr<InMemorySpanStore> store_;
+  std::unique_ptr<FlightSpanReceiver> receiver_;
+  std::unique_ptr<flight::FlightClient> client_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Write path
+
+TEST_F(FlightSpanReceiverTest, PutStoresBatchesAndAcknowledgesEach) {
+  StartReceiver();
+  const std::vector batches = {SpanBatch(40, 1), SpanBatch(1, 2), SpanBatch(100, 3)};
+  const auto outcome = Put(*client_, batches, CallOptions());
+  ASSERT_OK(outcome.status);
+  ASSERT_EQ(outcome.acks.size(), 3u);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    EXPECT_EQ(outcome.acks[i].batch, static_cast<int64_t>(i));
+    EXPECT_EQ(outcome.acks[i].accepted_spans, batches[i]->num_rows());
+  }
+  const auto stored = store_->batches();
+  ASSERT_EQ(stored.size(), batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) {
+    EXPECT_TRUE(stored[i]->schema()->Equals(*convert::SpanTableSchema()));
+    EXPECT_TRUE(stored[i]->Equals(*batches[i], SameValues())) << "batch " << i;
+  }
+  const auto stats = receiver_->Stats();
+  EXPECT_EQ(stats.spans_stored, 141);
+  EXPECT_EQ(stats.batches_stored, 3);
+  EXPECT_GT(stats.bytes_stored, 0);
+  EXPECT_EQ(stats.validation_failures, 0);
+}
+
+TEST_F(FlightSpanReceiverTest, ColumnsInAnotherOrderAreStoredInSchemaOrder) {
+  StartReceiver();
+  const auto batch = SpanBatch(20, 4);
+  std::vector<std::shared_ptr<arrow::Field>> fields(batch->schema()->fields().rbegin(),
+                                                    batch->schema()->fields().rend());
+  std::vector<std::shared_ptr<arrow::Array>> columns(batch->columns().rbegin(),
+                                                     batch->columns().rend());
+  const auto reversed =
+      arrow::RecordBatch::Make(arrow::schema(fields), batch->num_rows(), columns);
+  ASSERT_OK(Put(*client_, {reversed}, CallOptions()).status);
+  const auto stored = store_->batches();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_TRUE(stored[0]->Equals(*batch, SameValues()));
+}
+
+TEST_F(FlightSpanReceiverTest, OtherDescriptorsAreRefusedByName) {
+  StartReceiver();
+  const auto batch = SpanBatch(5, 5);
+  auto logs = Put(*client_, {batch}, CallOptions(),
+                  flight::FlightDescriptor::Path({"otlp", "logs"}));
+  EXPECT_TRUE(logs.status.IsKeyError()) << logs.status.ToString();
+  EXPECT_THAT(logs.status.message(), AllOf(HasSubstr(R"(path ["otlp", "logs"])"),
+                                           HasSubstr(R"(["otlp", "spans"])")));
+  auto command =
+      Put(*client_, {batch}, CallOptions(), flight::FlightDescriptor::Command("spans"));
+  EXPECT_TRUE(command.status.IsKeyError()) << command.status.ToString();
+  EXPECT_THAT(command.status.message(), HasSubstr("command of 5 bytes"));
+  EXPECT_TRUE(store_->batches().empty());
+  EXPECT_EQ(receiver_->Stats().validation_failures, 2);
+}
+
+TEST_F(FlightSpanReceiverTest, WrongSchemaIsRefusedNamingTheFieldAndServingGoesOn) {
+  StartReceiver();
+  const auto batch = SpanBatch(10, 6);
+  const int kind = batch->schema()->GetFieldIndex("kind");
+
+  auto missing = Put(*client_, {batch->RemoveColumn(kind).ValueOrDie()}, CallOptions());
+  EXPECT_TRUE(missing.status.IsInvalid()) << missing.status.ToString();
+  EXPECT_THAT(missing.status.message(), HasSubstr("missing column 'kind'"));
+
+  arrow::Int64Builder flags;
+  for (int64_t i = 0; i < batch->num_rows(); ++i) ASSERT_OK(flags.Append(1));
+  const int flags_index = batch->schema()->GetFieldIndex("flags");
+  auto retyped_batch = batch
+                           ->SetColumn(flags_index, arrow::field("flags", arrow::int64()),
+                                       flags.Finish().ValueOrDie())
+                           .ValueOrDie();
+  auto retyped = Put(*client_, {retyped_batch}, CallOptions());
+  EXPECT_TRUE(retyped.status.IsInvalid()) << retyped.status.ToString();
+  EXPECT_THAT(retyped.status.message(),
+              AllOf(HasSubstr("column 'flags' has type int64"), HasSubstr("uint32")));
+
+  auto extra_batch =
+      batch
+          ->AddColumn(
+              0, arrow::field("tenant", arrow::utf8()),
+              arrow::MakeArrayOfNull(arrow::utf8(), batch->num_rows()).ValueOrDie())
+          .ValueOrDie();
+  auto extra = Put(*client_, {extra_batch}, CallOptions());
+  EXPECT_TRUE(extra.status.IsInvalid()) << extra.status.ToString();
+  EXPECT_THAT(extra.status.message(), HasSubstr("unknown column 'tenant'"));
+
+  auto versioned_schema = batch->schema()->WithMetadata(
+      arrow::key_value_metadata({std::string(convert::kSpanTableVersionKey)}, {"99"}));
+  auto versioned =
+      Put(*client_, {batch->ReplaceSchema(versioned_schema).ValueOrDie()}, CallOptions());
+  EXPECT_THAT(versioned.status.message(), HasSubstr("version '99'"));
+
+  EXPECT_TRUE(store_->batches().empty());
+  EXPECT_EQ(receiver_->Stats().validation_failures, 4);
+
+  // The same client and a new one are served as before.
+  ASSERT_OK(Put(*client_, {batch}, CallOptions()).status);
+  ASSERT_OK(Put(*Connect(), {batch}, CallOptions()).status);
+  EXPECT_EQ(store_->batches().size(), 2u);
+}
+
+std::shared_ptr<arrow::RecordBatch> WithKindAt(const arrow::RecordBatch& batch,
+                                               int64_t row, int32_t value) {
+  const int index = batch.schema()->GetFieldIndex("kind");
+  const auto& kinds = static_cast<const arrow::Int32Array&>(*batch.column(index));
+  arrow::Int32Builder builder;
+  for (int64_t i = 0; i < kinds.length(); ++i) {
+    EXPECT_TRUE(builder.Append(i == row ? value : kinds.Value(i)).ok());
+  }
+  return batch
+      .SetColumn(index, batch.schema()->field(index), builder.Finish().ValueOrDie())
+      .ValueOrDie();
+}
+
+TEST_F(FlightSpanReceiverTest, InvalidArraysEndTheStreamAfterTheGoodBatches) {
+  StartReceiver();
+  const auto good = SpanBatch(30, 7);
+  const auto bad = WithKindAt(*SpanBatch(30, 8), 2, 9);
+  const auto outcome = Put(*client_, {good, bad, good}, CallOptions());
+  EXPECT_TRUE(outcome.status.IsInvalid()) << outcome.status.ToString();
+  EXPECT_THAT(outcome.status.message(),
+              AllOf(HasSubstr("batch 1"), HasSubstr("column 'kind' row 2"),
+                    HasSubstr("9 is not a SpanKind")));
+  ASSERT_EQ(outcome.acks.size(), 1u);
+  EXPECT_EQ(outcome.acks[0].accepted_spans, 30);
+  ASSERT_EQ(store_->batches().size(), 1u);
+  EXPECT_TRUE(store_->batches()[0]->Equals(*good, SameValues()));
+  EXPECT_EQ(receiver_->Stats().validation_failures, 1);
+  ASSERT_OK(Put(*client_, {good}, CallOptions()).status);
+}
+
+TEST_F(FlightSpanReceiverTest, OversizeBatchIsResourceExhausted) {
+  const auto small = SpanBatch(5, 9);
+  const auto large = SpanBatch(500, 10);
+  auto options = LoopbackOptions();
+  options.max_batch_bytes = arrow::util::TotalBufferSize(*small) * 2;
+  ASSERT_LT(options.max_batch_bytes, arrow::util::TotalBufferSize(*large));
+  StartReceiver(options);
+  const auto outcome = Put(*client_, {small, large}, CallOptions());
+  EXPECT_TRUE(outcome.status.IsInvalid()) << outcome.status.ToString();
+  EXPECT_THAT(outcome.status.message(),
+              AllOf(HasSubstr("RESOURCE_EXHAUSTED"),
+                    HasSubstr("limit of " + std::to_string(options.max_batch_bytes))));
+  EXPECT_EQ(outcome.acks.size(), 1u);
+  EXPECT_EQ(store_->batches().size(), 1u);
+  EXPECT_EQ(receiver_->Stats().oversize_batches, 1);
+}
+
+TEST_F(FlightSpanReceiverTest, StreamsBeyondTheLimitAreUnavailable) {
+  auto options = LoopbackOptions();
+  options.max_concurrent_streams = 1;
+  StartReceiver(options);
+  const auto batch = SpanBatch(3, 11);
+
+  // Stream A is running once its first batch is acknowledged.
+  ASSERT_OK_AND_ASSIGN(auto a,
+                       client_->DoPut(CallOptions(), SpansDescriptor(), batch->schema()));
+  ASSERT_OK(a.writer->WriteRecordBatch(*batch));
+  std::shared_ptr<arrow::Buffer> ack;
+  ASSERT_OK(a.reader->ReadMetadata(&ack));
+  ASSERT_NE(ack, nullptr);
+
+  const auto busy = Put(*Connect(), {batch}, CallOptions());
+  EXPECT_EQ(FlightCode(busy.status), flight::FlightStatusCode::Unavailable)
+      << busy.status.ToString();
+  EXPECT_THAT(busy.status.message(), HasSubstr("too many concurrent streams"));
+
+  ASSERT_OK(a.writer->DoneWriting());
+  ASSERT_OK(a.writer->Close());
+  ASSERT_OK(Put(*Connect(), {batch}, CallOptions()).status);
+  EXPECT_EQ(receiver_->Stats().streams_rejected_busy, 1);
+  EXPECT_EQ(store_->batches().size(), 2u);
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication
+
+TEST_F(FlightSpanReceiverTest, BearerTokenIsRequiredOnEveryCall) {
+  auto options = LoopbackOptions();
+  options.bearer_token = "s3cret";
+  StartReceiver(options);
+  const auto batch = SpanBatch(4, 12);
+
+  auto without = client_->ListFlights(CallOptions(), {});
+  ASSERT_FALSE(without.ok());
+  EXPECT_EQ(FlightCode(without.status()), flight::FlightStatusCode::Unauthenticated)
+      << without.status().ToString();
+
+  auto wrong_options = CallOptions();
+  wrong_options.headers.emplace_back("authorization", "Bearer s3creT");
+  auto wrong = client_->ListFlights(wrong_options, {});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(FlightCode(wrong.status()), flight::FlightStatusCode::Unauthenticated);
+  auto wrong_put = Put(*client_, {batch}, wrong_options);
+  EXPECT_EQ(FlightCode(wrong_put.status), flight::FlightStatusCode::Unauthenticated)
+      << wrong_put.status.ToString();
+  auto no_put = Put(*client_, {batch}, CallOptions());
+  EXPECT_EQ(FlightCode(no_put.status), flight::FlightStatusCode::Unauthenticated);
+  EXPECT_TRUE(store_->batches().empty());
+
+  auto right_options = CallOptions();
+  right_options.headers.emplace_back("authorization", "Bearer s3cret");
+  ASSERT_OK(client_->ListFlights(right_options, {}).status());
+  const auto put = Put(*client_, {batch}, right_options);
+  ASSERT_OK(put.status);
+  EXPECT_EQ(put.acks.size(), 1u);
+  EXPECT_GE(receiver_->Stats().unauthenticated_calls, 4);
+}
+
+// ---------------------------------------------------------------------------------------
+// Read path
+
+std::shared_ptr<arrow::Table> GetAll(flight::FlightClient& client,
+                                     const flight::Ticket& ticket) {
+  auto stream = client.DoGet(CallOptions(), ticket);
+  EXPECT_TRUE(stream.ok()) << stream.status().ToString();
+  if (!stream.ok()) return nullptr;
+  auto table = (*stream)->ToTable();
+  EXPECT_TRUE(table.ok()) << table.status().ToString();
+  return table.ok() ? *table : nullptr;
+}
+
+std::string TraceIdAt(const arrow::RecordBatch& batch, int64_t row) {
+  const auto& ids = static_cast<const arrow::FixedSizeBinaryArray&>(
+      *batch.GetColumnByName(std::string(convert::column::kTraceId)));
+  return std::string(ids.GetView(row));
+}
+
+uint64_t StartAt(const arrow::RecordBatch& batch, int64_t row) {
+  return static_cast<const arrow::UInt64Array&>(
+             *batch.GetColumnByName(std::string(convert::column::kStartTimeUnixNano)))
+      .Value(row);
+}
+
+// Rows of `batches` matching `query`, in order, as one table.
+std::shared_ptr<arrow::Table> Expected(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+    const storage::SpanQuery& query) {
+  std::vector<std::shared_ptr<arrow::RecordBatch>> rows;
+  for (const auto& batch : batches) {
+    for (int64_t row = 0; row < batch->num_rows(); ++row) {
+      if (Matches(query, StartAt(*batch, row), TraceIdAt(*batch, row))) {
+        rows.push_back(batch->Slice(row, 1));
+      }
+    }
+  }
+  return arrow::Table::FromRecordBatches(convert::SpanTableSchema(), rows).ValueOrDie();
+}
+
+class FlightSpanReceiverReadTest : public FlightSpanReceiverTest {
+ protected:
+  void SetUp() override {
+    StartReceiver();
+    sent_ = {SpanBatch(60, 21), SpanBatch(45, 22)};
+    ASSERT_OK(Put(*client_, sent_, CallOptions()).status);
+  }
+
+  // GetFlightInfo for `descriptor`, then DoGet of its only endpoint.
+  std::shared_ptr<arrow::Table> Read(
+      const flight::FlightDescriptor& descriptor,
+      std::unique_ptr<flight::FlightInfo>* info_out = nullptr) {
+    auto info = client_->GetFlightInfo(CallOptions(), descriptor);
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    if (!info.ok()) return nullptr;
+    EXPECT_EQ((*info)->endpoints().size(), 1u);
+    if ((*info)->endpoints().size() != 1) return nullptr;
+    arrow::ipc::DictionaryMemo memo;
+    auto schema = (*info)->GetSchema(&memo);
+    EXPECT_TRUE(schema.ok() && (*schema)->Equals(*convert::SpanTableSchema()));
+    auto table = GetAll(*client_, (*info)->endpoints()[0].ticket);
+    if (info_out != nullptr) *info_out = std::move(*info);
+    return table;
+  }
+
+  std::vector<std::shared_ptr<arrow::RecordBatch>> sent_;
+};
+
+void ExpectSameRows(const std::shared_ptr<arrow::Table>& actual,
+                    const std::shared_ptr<arrow::Table>& expected) {
+  ASSERT_NE(actual, nullptr);
+  EXPECT_EQ(actual->num_rows(), expected->num_rows());
+  EXPECT_TRUE(actual->Equals(*expected, SameValues()));
+}
+
+TEST_F(FlightSpanReceiverReadTest, ListFlightsListsTheStoredSpans) {
+  ASSERT_OK_AND_ASSIGN(auto listing, client_->ListFlights(CallOptions(), {}));
+  ASSERT_OK_AND_ASSIGN(auto first, listing->Next());
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->descriptor(), SpansDescriptor());
+  EXPECT_EQ(first->total_records(), TotalRows(sent_));
+  EXPECT_GT(first->total_bytes(), 0);
+  ASSERT_OK_AND_ASSIGN(auto end, listing->Next());
+  EXPECT_EQ(end, nullptr);
+}
+
+TEST_F(FlightSpanReceiverReadTest, AllSpansByPath) {
+  std::unique_ptr<flight::FlightInfo> info;
+  auto table = Read(SpansDescriptor(), &info);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->total_records(), TotalRows(sent_));
+  ExpectSameRows(table, Expected(sent_, {}));
+}
+
+TEST_F(FlightSpanReceiverReadTest, TimeRangeByCommand) {
+  std::vector<uint64_t> starts;
+  for (const auto& batch : sent_) {
+    for (int64_t row = 0; row < batch->num_rows(); ++row) {
+      starts.push_back(StartAt(*batch, row));
+    }
+  }
+  std::sort(starts.begin(), starts.end());
+  storage::SpanQuery query;
+  query.start_time_min_unix_nano = starts[starts.size() / 4];
+  query.start_time_max_unix_nano = starts[starts.size() * 3 / 4];
+  const auto expected = Expected(sent_, query);
+  ASSERT_GT(expected->num_rows(), 0);
+  ASSERT_LT(expected->num_rows(), TotalRows(sent_));
+  ExpectSameRows(Read(flight::FlightDescriptor::Command(query.ToJson())), expected);
+}
+
+TEST_F(FlightSpanReceiverReadTest, OneTraceByTicket) {
+  storage::SpanQuery query;
+  query.trace_id = TraceIdAt(*sent_[1], 5);
+  const auto expected = Expected(sent_, query);
+  ASSERT_GT(expected->num_rows(), 0);
+  ExpectSameRows(GetAll(*client_, flight::Ticket{query.ToJson()}), expected);
+}
+
+TEST_F(FlightSpanReceiverReadTest, BadTicketsAndDescriptorsAreRefused) {
+  auto stream = client_->DoGet(CallOptions(), flight::Ticket{"not json"});
+  arrow::Status status = stream.status();
+  if (status.ok()) status = (*stream)->ToTable().status();
+  EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+  EXPECT_THAT(status.message(), HasSubstr("bad span query"));
+
+  auto info = client_->GetFlightInfo(CallOptions(),
+                                     flight::FlightDescriptor::Command(R"({"x": 1})"));
+  EXPECT_TRUE(info.status().IsInvalid()) << info.status().ToString();
+  auto unknown = client_->GetFlightInfo(CallOptions(),
+                                        flight::FlightDescriptor::Path({"otlp", "logs"}));
+  EXPECT_TRUE(unknown.status().IsKeyError()) << unknown.status().ToString();
+}
+
+TEST_F(FlightSpanReceiverTest, WithoutSourceTheReadPathIsNotImplemented) {
+  StartReceiver(LoopbackOptions(), /*with_source=*/false);
+  EXPECT_TRUE(client_->ListFlights(CallOptions(), {}).status().IsNotImplemented());
+  auto stream = client_->DoGet(CallOptions(), flight::Ticket{""});
+  arrow::Status status = stream.status();
+  if (status.ok()) status = (*stream)->ToTable().status();
+  EXPECT_TRUE(status.IsNotImplemented()) << status.ToString();
+  ASSERT_OK(Put(*client_, {SpanBatch(3, 23)}, CallOptions()).status);
+}
+
+// ---------------------------------------------------------------------------------------
+// Shutdown
+
+TEST_F(FlightSpanReceiverTest, ShutdownLetsARunningStreamFinish) {
+  StartReceiver();
+  const auto batch = SpanBatch(8, 31);
+  ASSERT_OK_AND_ASSIGN(auto put,
+                       client_->DoPut(CallOptions(), SpansDescriptor(), batch->schema()));
+  ASSERT_OK(put.writer->WriteRecordBatch(*batch));
+  std::shared_ptr<arrow::Buffer> ack;
+  ASSERT_OK(put.reader->ReadMetadata(&ack));
+  ASSERT_NE(ack, nullptr);
+
+  // Whether the second batch arrives before or after Shutdown() begins, the stream
+  // completes: Shutdown only stops new calls until its deadline.
+  auto shutdown = std::async(std::launch::async, [this] {
+    return receiver_->Shutdown(std::chrono::system_clock::now() +
+                               std::chrono::seconds(4));
+  });
+  ASSERT_OK(put.writer->WriteRecordBatch(*batch));
+  ASSERT_OK(put.reader->ReadMetadata(&ack));
+  ASSERT_NE(ack, nullptr);
+  ASSERT_OK(put.writer->DoneWriting());
+  ASSERT_OK(put.writer->Close());
+  ASSERT_OK(shutdown.get());
+  ASSERT_OK(receiver_->Wait());
+  EXPECT_EQ(store_->batches().size(), 2u);
+  EXPECT_EQ(receiver_->Stats().streams_completed, 1);
+}
+
+TEST_F(FlightSpanReceiverTest, ShutdownDeadlineCancelsAnIdleStream) {
+  StartReceiver();
+  const auto batch = SpanBatch(8, 32);
+  ASSERT_OK_AND_ASSIGN(auto put,
+                       client_->DoPut(CallOptions(), SpansDescriptor(), batch->schema()));
+  ASSERT_OK(put.writer->WriteRecordBatch(*batch));
+  std::shared_ptr<arrow::Buffer> ack;
+  ASSERT_OK(put.reader->ReadMetadata(&ack));
+  ASSERT_NE(ack, nullptr);
+
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_OK(receiver_->Shutdown(std::chrono::system_clock::now() +
+                                std::chrono::milliseconds(200)));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  ASSERT_OK(receiver_->Wait());
+  EXPECT_FALSE(put.writer->Close().ok());
+  // The acknowledged batch is stored; nothing else is.
+  EXPECT_EQ(store_->batches().size(), 1u);
+}
+
+}  // namespace
+}  // namespace otlp_arrow::transport
