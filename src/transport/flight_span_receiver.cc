@@ -257,7 +257,7 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
       return arrow::Status::OK();
     }
     if (request.type != flight::FlightDescriptor::CMD) {
-      return arrow::Status::KeyError("unknown flight ", Describe(request),
+      return arrow::Status::KeyError("unknown flight descriptor, ", Describe(request),
                                      "; stored spans are at path ", DescribeSpansPath(),
                                      " or a command holding a span query");
     }
@@ -273,7 +273,7 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
                           const flight::FlightDescriptor& request,
                           std::unique_ptr<flight::SchemaResult>* schema) override {
     if (!IsSpansPath(request) && request.type != flight::FlightDescriptor::CMD) {
-      return arrow::Status::KeyError("unknown flight ", Describe(request));
+      return arrow::Status::KeyError("unknown flight descriptor, ", Describe(request));
     }
     ARROW_ASSIGN_OR_RAISE(*schema,
                           flight::SchemaResult::Make(*convert::SpanTableSchema()));
@@ -320,9 +320,9 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
                               flight::FlightMessageReader* reader,
                               flight::FlightMetadataWriter* writer) {
     if (!IsSpansPath(reader->descriptor())) {
-      return Refuse(arrow::Status::KeyError("DoPut to ", Describe(reader->descriptor()),
-                                            ": spans are uploaded to path ",
-                                            DescribeSpansPath()));
+      return Refuse(arrow::Status::KeyError(
+          "unknown DoPut descriptor, ", Describe(reader->descriptor()),
+          ": spans are uploaded to path ", DescribeSpansPath()));
     }
     ARROW_ASSIGN_OR_RAISE(auto stream_schema, reader->GetSchema());
     auto mapped = MapToSpanTable(*stream_schema);
