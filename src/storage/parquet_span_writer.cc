@@ -26,6 +26,7 @@
 
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
+#include "parquet_files_internal.h"
 
 namespace otlp_arrow::storage {
 
@@ -33,54 +34,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kMicrosPerHour = 3'600'000'000;
-constexpr int64_t kHoursPerDay = 24;
-
-// ---------------------------------------------------------------------------------------
-// Partition names
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  const int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-struct CivilDate {
-  int64_t year;
-  unsigned month;
-  unsigned day;
-};
-
-// Howard Hinnant's civil_from_days. Not std::chrono::year_month_day: its years stop at
-// 32767, and the int64 microseconds of a `start_time` column reach ±294247.
-CivilDate CivilFromDays(int64_t days) {
-  days += 719468;
-  const int64_t era = FloorDiv(days, 146097);
-  const int64_t day_of_era = days - era * 146097;
-  const int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const int64_t day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const int64_t mp = (5 * day_of_year + 2) / 153;
-  const auto day = static_cast<unsigned>(day_of_year - (153 * mp + 2) / 5 + 1);
-  const auto month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
-  return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
-
-std::string TwoDigits(unsigned value) {
-  return std::string(value < 10 ? "0" : "") + std::to_string(value);
-}
-
-// "dt=YYYY-MM-DD/hour=HH" of an hour counted from the Unix epoch.
-fs::path PartitionDir(int64_t hours_since_epoch) {
-  const int64_t days = FloorDiv(hours_since_epoch, kHoursPerDay);
-  const auto hour = static_cast<unsigned>(hours_since_epoch - days * kHoursPerDay);
-  const CivilDate date = CivilFromDays(days);
-  std::string year = std::to_string(date.year);
-  if (date.year >= 0 && year.size() < 4) year.insert(0, 4 - year.size(), '0');
-  return fs::path("dt=" + year + "-" + TwoDigits(date.month) + "-" +
-                  TwoDigits(date.day)) /
-         ("hour=" + TwoDigits(hour));
-}
+using internal::AnnotatePath;
+using internal::ErrnoError;
+using internal::FsyncDirectory;
+using internal::ListParquetFiles;
+using internal::PartitionDir;
+using internal::RowsByHour;
+using internal::UniqueFd;
 
 // Unique across threads and processes on this host: microseconds, process id, counter.
 std::string UniquePartName() {
@@ -90,87 +50,6 @@ std::string UniquePartName() {
                           .count();
   return "part-" + std::to_string(now_us) + "-" + std::to_string(::getpid()) + "-" +
          std::to_string(counter.fetch_add(1)) + ".parquet";
-}
-
-// ---------------------------------------------------------------------------------------
-// Splitting a batch by hour
-
-// Row indices of each hour (hours since the epoch), in row order, oldest hour first.
-using RowsByHour = std::map<int64_t, std::vector<int64_t>>;
-
-arrow::Result<RowsByHour> GroupRowsByHour(const arrow::RecordBatch& spans) {
-  const std::string name(convert::column::kStartTime);
-  const std::shared_ptr<arrow::Array> column = spans.GetColumnByName(name);
-  const auto expected_type = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
-  if (column == nullptr) {
-    return arrow::Status::Invalid("span table has no '", name, "' column");
-  }
-  if (!column->type()->Equals(*expected_type)) {
-    return arrow::Status::Invalid("span table column '", name, "' is ",
-                                  column->type()->ToString(), ", expected ",
-                                  expected_type->ToString());
-  }
-  if (column->null_count() != 0) {
-    return arrow::Status::Invalid("span table column '", name, "' has nulls");
-  }
-  const auto& start_times = static_cast<const arrow::TimestampArray&>(*column);
-  RowsByHour rows_by_hour;
-  for (int64_t row = 0; row < start_times.length(); ++row) {
-    rows_by_hour[FloorDiv(start_times.Value(row), kMicrosPerHour)].push_back(row);
-  }
-  return rows_by_hour;
-}
-
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> TakeRows(
-    const arrow::RecordBatch& spans, const std::vector<int64_t>& rows,
-    arrow::MemoryPool* pool) {
-  if (static_cast<int64_t>(rows.size()) == spans.num_rows()) {  // one hour: no copy
-    return arrow::RecordBatch::Make(spans.schema(), spans.num_rows(), spans.columns());
-  }
-  arrow::Int64Builder indices_builder(pool);
-  ARROW_RETURN_NOT_OK(indices_builder.AppendValues(rows));
-  ARROW_ASSIGN_OR_RAISE(auto indices, indices_builder.Finish());
-  arrow::compute::ExecContext context(pool);
-  std::vector<std::shared_ptr<arrow::Array>> columns;
-  columns.reserve(spans.num_columns());
-  for (const auto& column : spans.columns()) {
-    ARROW_ASSIGN_OR_RAISE(
-        auto taken,
-        arrow::compute::Take(*column, *indices,
-                             arrow::compute::TakeOptions::NoBoundsCheck(), &context));
-    columns.push_back(std::move(taken));
-  }
-  return arrow::RecordBatch::Make(spans.schema(), static_cast<int64_t>(rows.size()),
-                                  std::move(columns));
-}
-
-// ---------------------------------------------------------------------------------------
-// Files
-
-arrow::Status ErrnoError(const std::string& what, const fs::path& path) {
-  return arrow::Status::IOError(what, " ", path.string(), ": ", std::strerror(errno));
-}
-
-// A file descriptor closed when it goes out of scope.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-arrow::Status FsyncDirectory(const fs::path& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError("cannot open directory", dir);
-  if (::fsync(fd.get()) != 0) return ErrnoError("cannot fsync directory", dir);
-  return arrow::Status::OK();
 }
 
 // A part written under its temporary name, waiting to be renamed.
@@ -238,11 +117,6 @@ arrow::Status WriteDurableParquet(
   return arrow::Status::OK();
 }
 
-arrow::Status AnnotatePath(const arrow::Status& status, const fs::path& path) {
-  if (status.ok()) return status;
-  return status.WithMessage(path.string(), ": ", status.message());
-}
-
 // Renames every pending file to its final name, then fsyncs each directory whose entries
 // changed: the partition folders, and the parents that may have gained a new folder.
 arrow::Result<WriteResult> Publish(std::vector<PendingFile>* pending,
@@ -271,58 +145,11 @@ arrow::Result<WriteResult> Publish(std::vector<PendingFile>* pending,
 
 arrow::Status CheckOptions(const ParquetSpanWriterOptions& options) {
   if (options.data_dir.empty()) return arrow::Status::Invalid("data_dir is empty");
-  if (options.zstd_level < 1 || options.zstd_level > 22) {
-    return arrow::Status::Invalid("zstd level ", options.zstd_level,
-                                  " is out of range 1..22");
-  }
-  if (options.max_row_group_rows < 1) {
-    return arrow::Status::Invalid("max_row_group_rows must be positive, got ",
-                                  options.max_row_group_rows);
-  }
-  return arrow::Status::OK();
-}
-
-std::shared_ptr<parquet::WriterProperties> MakeWriterProperties(
-    const ParquetSpanWriterOptions& options) {
-  parquet::WriterProperties::Builder builder;
-  builder.version(parquet::ParquetVersion::PARQUET_2_6)
-      ->compression(arrow::Compression::ZSTD)
-      ->compression_level(options.zstd_level)
-      ->max_row_group_length(options.max_row_group_rows);
-  if (options.dictionary_encoding) {
-    builder.enable_dictionary();
-  } else {
-    builder.disable_dictionary();
-  }
-  return builder.build();
-}
-
-std::shared_ptr<parquet::ArrowWriterProperties> MakeArrowWriterProperties() {
-  // The Arrow schema in the footer brings back dictionary columns and the UTC timezone.
-  return parquet::ArrowWriterProperties::Builder().store_schema()->build();
+  return internal::CheckParquetOptions(options.zstd_level, options.max_row_group_rows);
 }
 
 // ---------------------------------------------------------------------------------------
 // Reading
-
-arrow::Result<std::vector<fs::path>> ListParquetFiles(const fs::path& spans_dir) {
-  std::vector<fs::path> files;
-  std::error_code error;
-  if (!fs::exists(spans_dir, error)) return files;
-  for (fs::recursive_directory_iterator it(spans_dir, error), end; !error && it != end;
-       it.increment(error)) {
-    // ".parquet.tmp" has the extension ".tmp": half-written files are never read.
-    if (it->is_regular_file() && it->path().extension() == ".parquet") {
-      files.push_back(it->path());
-    }
-  }
-  if (error) {
-    return arrow::Status::IOError("cannot list ", spans_dir.string(), ": ",
-                                  error.message());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 arrow::Result<std::shared_ptr<arrow::Table>> ReadParquetTable(const fs::path& path,
                                                               arrow::MemoryPool* pool) {
@@ -355,16 +182,17 @@ arrow::Result<WriteResult> ParquetSpanWriter::Write(
     const arrow::RecordBatch& spans) const {
   ARROW_RETURN_NOT_OK(CheckOptions(options_));
   ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(spans));
-  ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour, GroupRowsByHour(spans));
+  ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour, internal::GroupRowsByHour(spans));
   const fs::path data_dir(options_.data_dir);
   const fs::path spans_dir = data_dir / "spans";
-  const auto properties = MakeWriterProperties(options_);
-  const auto arrow_properties = MakeArrowWriterProperties();
+  const auto properties = internal::MakeWriterProperties(
+      options_.zstd_level, options_.max_row_group_rows, options_.dictionary_encoding);
+  const auto arrow_properties = internal::MakeArrowWriterProperties();
 
   std::vector<PendingFile> pending;
   TemporaryFileCleanup cleanup(&pending);
   for (const auto& [hour, rows] : rows_by_hour) {
-    ARROW_ASSIGN_OR_RAISE(auto part, TakeRows(spans, rows, pool_));
+    ARROW_ASSIGN_OR_RAISE(auto part, internal::TakeRows(spans, rows, pool_));
     ARROW_ASSIGN_OR_RAISE(
         auto file, NewPendingFile(spans_dir, hour, static_cast<int64_t>(rows.size())));
     pending.push_back(std::move(file));

@@ -1,0 +1,961 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "otlp_arrow/storage/parquet_span_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <condition_variable>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <arrow/util/key_value_metadata.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/writer.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+#include <parquet/properties.h>
+#include <parquet/statistics.h>
+
+#include "otlp_arrow/convert/span_schema.h"
+#include "otlp_arrow/convert/span_table_decoder.h"
+#include "parquet_files_internal.h"
+#include "write_ahead_log.h"
+
+namespace otlp_arrow::storage {
+
+namespace fs = std::filesystem;
+using internal::ErrnoError;
+using internal::FsyncDirectory;
+using internal::RowsByHour;
+using internal::UniqueFd;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Key-value metadata of every file the store writes.
+constexpr std::string_view kStartTimeMinKey = "otlp_arrow.start_time_min_unix_nano";
+constexpr std::string_view kStartTimeMaxKey = "otlp_arrow.start_time_max_unix_nano";
+constexpr std::string_view kWalSegmentKey = "otlp_arrow.wal_segment";
+
+constexpr std::string_view kPartPrefix = "part-s";
+constexpr std::string_view kParquetSuffix = ".parquet";
+constexpr std::string_view kTemporarySuffix = ".parquet.tmp";
+constexpr size_t kSegmentDigits = 20;
+
+// Compressed Parquet bytes per raw Arrow IPC byte, until published files tell better.
+constexpr double kInitialCompressionRatio = 0.5;
+
+// "part-s<20-digit segment>.parquet": the one file of WAL segment `segment` in an hour.
+std::string PartFileName(uint64_t segment) {
+  std::string digits = std::to_string(segment);
+  digits.insert(0, kSegmentDigits - digits.size(), '0');
+  return std::string(kPartPrefix) + digits + std::string(kParquetSuffix);
+}
+
+std::optional<uint64_t> SegmentOfPartFile(const fs::path& path) {
+  const std::string name = path.filename().string();
+  if (name.size() != kPartPrefix.size() + kSegmentDigits + kParquetSuffix.size() ||
+      name.rfind(kPartPrefix, 0) != 0 ||
+      name.compare(kPartPrefix.size() + kSegmentDigits, std::string::npos,
+                   kParquetSuffix) != 0) {
+    return std::nullopt;
+  }
+  uint64_t segment = 0;
+  const char* begin = name.data() + kPartPrefix.size();
+  const auto [end, error] = std::from_chars(begin, begin + kSegmentDigits, segment);
+  if (error != std::errc() || end != begin + kSegmentDigits) return std::nullopt;
+  return segment;
+}
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::optional<uint64_t> ParseUInt64(const std::string& text) {
+  uint64_t value = 0;
+  const auto [end, error] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// The batch, with exactly the span table's schema, if it is a valid span table whose
+// columns have the span table's names and types in order. Nullability and metadata may
+// differ (other Arrow implementations declare fields nullable by default); the rest must
+// match, since every batch of a generation goes into one Parquet writer.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
+    const std::shared_ptr<arrow::RecordBatch>& spans) {
+  if (spans == nullptr) return arrow::Status::Invalid("span batch is null");
+  const auto& expected = convert::SpanTableSchema();
+  const auto& schema = *spans->schema();
+  if (schema.num_fields() != expected->num_fields()) {
+    return arrow::Status::Invalid("span table has ", schema.num_fields(),
+                                  " columns, expected ", expected->num_fields());
+  }
+  for (int i = 0; i < expected->num_fields(); ++i) {
+    const auto& want = *expected->field(i);
+    const auto& got = *schema.field(i);
+    if (got.name() != want.name()) {
+      return arrow::Status::Invalid("span table column ", i, " is '", got.name(),
+                                    "', expected '", want.name(), "'");
+    }
+    if (!got.type()->Equals(*want.type())) {
+      return arrow::Status::Invalid("span table column '", got.name(), "' is ",
+                                    got.type()->ToString(), ", expected ",
+                                    want.type()->ToString());
+    }
+    if (!want.nullable() && spans->column(i)->null_count() != 0) {
+      return arrow::Status::Invalid("span table column '", got.name(), "' has nulls");
+    }
+  }
+  ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(*spans));
+  // The hour folder follows start_time, queries and pruning follow the nanoseconds: they
+  // must agree.
+  const auto& nanos = static_cast<const arrow::UInt64Array&>(
+      *spans->GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
+  const auto& micros = static_cast<const arrow::TimestampArray&>(
+      *spans->GetColumnByName(std::string(convert::column::kStartTime)));
+  for (int64_t row = 0; row < spans->num_rows(); ++row) {
+    if (static_cast<uint64_t>(micros.Value(row)) != nanos.Value(row) / 1000) {
+      return arrow::Status::Invalid("span table row ", row, ": '",
+                                    convert::column::kStartTime, "' is not '",
+                                    convert::column::kStartTimeUnixNano, "' / 1000");
+    }
+  }
+  if (schema.Equals(*expected, /*check_metadata=*/true)) return spans;
+  return arrow::RecordBatch::Make(expected, spans->num_rows(), spans->columns());
+}
+
+arrow::Status CheckOptions(const ParquetSpanStoreOptions& options) {
+  if (options.data_dir.empty()) return arrow::Status::Invalid("data_dir is empty");
+  if (options.max_file_bytes < 1) {
+    return arrow::Status::Invalid("max_file_bytes must be positive, got ",
+                                  options.max_file_bytes);
+  }
+  if (options.max_file_age.count() < 0) {
+    return arrow::Status::Invalid("max_file_age must not be negative");
+  }
+  return internal::CheckParquetOptions(options.zstd_level, options.max_row_group_rows);
+}
+
+// Where files go and how they are written; shared by every generation of a store.
+struct StoreLayout {
+  fs::path data_dir;
+  fs::path spans_dir;
+  fs::path wal_dir;
+  std::shared_ptr<parquet::WriterProperties> properties;
+  std::shared_ptr<parquet::ArrowWriterProperties> arrow_properties;
+  int64_t max_row_group_rows;
+  arrow::MemoryPool* pool;
+};
+
+// ---------------------------------------------------------------------------------------
+// A generation: one open Parquet file per hour, holding exactly the rows of one WAL
+// segment for that hour.
+
+class OpenParquetFile {
+ public:
+  static arrow::Result<std::unique_ptr<OpenParquetFile>> Create(const StoreLayout& layout,
+                                                                fs::path final_path) {
+    auto file = std::unique_ptr<OpenParquetFile>(new OpenParquetFile());
+    file->final_path_ = std::move(final_path);
+    file->temporary_path_ = file->final_path_;
+    file->temporary_path_ += ".tmp";
+    const fs::path& path = file->temporary_path_;
+    // O_TRUNC: a temporary file of an earlier, failed attempt is garbage.
+    file->fd_ =
+        UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!file->fd_.valid()) return ErrnoError("cannot create", path);
+    // Arrow's stream writes through a duplicate; the original is the one fsynced, so a
+    // write-back error cannot be missed.
+    const int stream_fd = ::dup(file->fd_.get());
+    if (stream_fd < 0) return ErrnoError("cannot dup descriptor of", path);
+    ARROW_ASSIGN_OR_RAISE(file->sink_, arrow::io::FileOutputStream::Open(stream_fd));
+    ARROW_ASSIGN_OR_RAISE(file->writer_,
+                          parquet::arrow::FileWriter::Open(
+                              *convert::SpanTableSchema(), layout.pool, file->sink_,
+                              layout.properties, layout.arrow_properties));
+    return file;
+  }
+
+  ~OpenParquetFile() { Abandon(); }
+
+  arrow::Status Write(const arrow::RecordBatch& part, int64_t raw_bytes) {
+    ARROW_RETURN_NOT_OK(writer_->WriteRecordBatch(part));
+    const auto& start_times = static_cast<const arrow::UInt64Array&>(
+        *part.GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
+    for (int64_t row = 0; row < start_times.length(); ++row) {
+      start_time_min_ = std::min(start_time_min_, start_times.Value(row));
+      start_time_max_ = std::max(start_time_max_, start_times.Value(row));
+    }
+    num_rows_ += part.num_rows();
+    raw_bytes_ += raw_bytes;
+    return arrow::Status::OK();
+  }
+
+  // Bytes in the file so far plus the buffered row group, compressed at `ratio`.
+  int64_t EstimatedBytes(int64_t max_row_group_rows, double ratio) const {
+    if (num_rows_ == 0) return 0;
+    int64_t buffered_rows = num_rows_ % max_row_group_rows;
+    if (buffered_rows == 0) buffered_rows = max_row_group_rows;
+    const double raw_per_row = static_cast<double>(raw_bytes_) / num_rows_;
+    const auto written = sink_->Tell();
+    return (written.ok() ? *written : 0) +
+           static_cast<int64_t>(buffered_rows * raw_per_row * ratio);
+  }
+
+  // Writes the footer (with the start-time bounds) and makes the temporary file durable.
+  arrow::Status Finish(uint64_t segment) {
+    ARROW_RETURN_NOT_OK(writer_->AddKeyValueMetadata(arrow::key_value_metadata(
+        {std::string(kStartTimeMinKey), std::string(kStartTimeMaxKey),
+         std::string(kWalSegmentKey)},
+        {std::to_string(start_time_min_), std::to_string(start_time_max_),
+         std::to_string(segment)})));
+    ARROW_RETURN_NOT_OK(writer_->Close());
+    ARROW_RETURN_NOT_OK(sink_->Close());
+    writer_.reset();
+    if (::fsync(fd_.get()) != 0) return ErrnoError("cannot fsync", temporary_path_);
+    fd_.Reset();
+    return arrow::Status::OK();
+  }
+
+  // Stops writing without a footer, as a crash would; the temporary file stays.
+  void Abandon() {
+    if (sink_ != nullptr && !sink_->closed()) {
+      // Closed first: the Parquet writer's destructor tries to write a footer, which must
+      // fail rather than make a complete-looking file.
+      (void)sink_->Close();
+    }
+    writer_.reset();
+    fd_.Reset();
+  }
+
+  const fs::path& temporary_path() const { return temporary_path_; }
+  const fs::path& final_path() const { return final_path_; }
+  int64_t num_rows() const { return num_rows_; }
+  int64_t raw_bytes() const { return raw_bytes_; }
+  uint64_t start_time_min() const { return start_time_min_; }
+  uint64_t start_time_max() const { return start_time_max_; }
+
+ private:
+  OpenParquetFile() = default;
+
+  fs::path temporary_path_;
+  fs::path final_path_;
+  UniqueFd fd_;
+  std::shared_ptr<arrow::io::FileOutputStream> sink_;
+  std::unique_ptr<parquet::arrow::FileWriter> writer_;
+  int64_t num_rows_ = 0;
+  int64_t raw_bytes_ = 0;
+  uint64_t start_time_min_ = std::numeric_limits<uint64_t>::max();
+  uint64_t start_time_max_ = 0;
+};
+
+class Generation {
+ public:
+  Generation(const StoreLayout* layout, uint64_t segment)
+      : layout_(layout), segment_(segment) {}
+  ~Generation() { Abandon(/*remove_temporary_files=*/true); }
+
+  // Adds the rows of one WAL record. An hour whose file of this segment is already
+  // published (by a run that crashed before deleting the segment) is skipped: that file
+  // holds every row of the segment for the hour.
+  arrow::Status Add(const arrow::RecordBatch& spans, const RowsByHour& rows_by_hour,
+                    int64_t raw_bytes) {
+    if (files_.empty() && skipped_hours_.empty()) first_row_time_ = Clock::now();
+    for (const auto& [hour, rows] : rows_by_hour) {
+      const auto num_rows = static_cast<int64_t>(rows.size());
+      if (skipped_hours_.count(hour) != 0) {
+        rows_already_published_ += num_rows;
+        continue;
+      }
+      auto it = files_.find(hour);
+      if (it == files_.end()) {
+        const fs::path dir = layout_->spans_dir / internal::PartitionDir(hour);
+        const fs::path final_path = dir / PartFileName(segment_);
+        std::error_code error;
+        if (fs::exists(final_path, error)) {
+          skipped_hours_.insert(hour);
+          rows_already_published_ += num_rows;
+          continue;
+        }
+        ARROW_RETURN_NOT_OK(internal::CreateDirectories(dir));
+        ARROW_ASSIGN_OR_RAISE(auto file, OpenParquetFile::Create(*layout_, final_path));
+        it = files_.emplace(hour, std::move(file)).first;
+      }
+      ARROW_ASSIGN_OR_RAISE(auto part, internal::TakeRows(spans, rows, layout_->pool));
+      const int64_t part_raw_bytes =
+          spans.num_rows() == 0 ? 0 : raw_bytes * num_rows / spans.num_rows();
+      ARROW_RETURN_NOT_OK(internal::AnnotatePath(it->second->Write(*part, part_raw_bytes),
+                                                 it->second->temporary_path()));
+      rows_written_ += num_rows;
+    }
+    return arrow::Status::OK();
+  }
+
+  bool empty() const { return files_.empty(); }
+  uint64_t segment() const { return segment_; }
+  Clock::time_point first_row_time() const { return first_row_time_; }
+  int64_t rows_written() const { return rows_written_; }
+  int64_t rows_already_published() const { return rows_already_published_; }
+
+  int64_t LargestFileBytes(double ratio) const {
+    int64_t largest = 0;
+    for (const auto& [hour, file] : files_) {
+      largest =
+          std::max(largest, file->EstimatedBytes(layout_->max_row_group_rows, ratio));
+    }
+    return largest;
+  }
+
+  // Closes, fsyncs and renames every file, then fsyncs the folders whose entries
+  // changed. On error some files may be published and the rest are not: a replay of the
+  // segment skips the former.
+  arrow::Result<std::vector<StoredFile>> Publish(int64_t* raw_bytes) {
+    for (auto& [hour, file] : files_) {
+      ARROW_RETURN_NOT_OK(
+          internal::AnnotatePath(file->Finish(segment_), file->temporary_path()));
+    }
+    std::set<fs::path> changed_dirs;
+    std::vector<StoredFile> published;
+    *raw_bytes = 0;
+    for (auto& [hour, file] : files_) {
+      if (::rename(file->temporary_path().c_str(), file->final_path().c_str()) != 0) {
+        return ErrnoError("cannot rename to", file->final_path());
+      }
+      std::error_code error;
+      const auto size = fs::file_size(file->final_path(), error);
+      published.push_back({file->final_path().string(), file->num_rows(),
+                           error ? 0 : static_cast<int64_t>(size), file->start_time_min(),
+                           file->start_time_max()});
+      *raw_bytes += file->raw_bytes();
+      const fs::path hour_dir = file->final_path().parent_path();
+      changed_dirs.insert(
+          {hour_dir, hour_dir.parent_path(), layout_->spans_dir, layout_->data_dir});
+    }
+    files_.clear();
+    for (const auto& dir : changed_dirs) ARROW_RETURN_NOT_OK(FsyncDirectory(dir));
+    return published;
+  }
+
+  void Abandon(bool remove_temporary_files) {
+    for (auto& [hour, file] : files_) {
+      file->Abandon();
+      if (remove_temporary_files) {
+        std::error_code ignored;  // best effort: a later Open() removes it as well
+        fs::remove(file->temporary_path(), ignored);
+      }
+    }
+    files_.clear();
+  }
+
+ private:
+  const StoreLayout* layout_;
+  uint64_t segment_;
+  std::map<int64_t, std::unique_ptr<OpenParquetFile>> files_;
+  std::set<int64_t> skipped_hours_;
+  Clock::time_point first_row_time_;
+  int64_t rows_written_ = 0;
+  int64_t rows_already_published_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+// Start-time bounds of a file: from the store's key-value metadata, else from the column
+// statistics of every row group, else unbounded.
+std::pair<uint64_t, uint64_t> StartTimeBounds(const parquet::FileMetaData& metadata) {
+  if (const auto kv = metadata.key_value_metadata()) {
+    const auto min = kv->Get(std::string(kStartTimeMinKey));
+    const auto max = kv->Get(std::string(kStartTimeMaxKey));
+    if (min.ok() && max.ok()) {
+      const auto min_value = ParseUInt64(*min);
+      const auto max_value = ParseUInt64(*max);
+      if (min_value && max_value) return {*min_value, *max_value};
+    }
+  }
+  constexpr std::pair<uint64_t, uint64_t> kUnbounded = {
+      0, std::numeric_limits<uint64_t>::max()};
+  const int column =
+      metadata.schema()->ColumnIndex(std::string(convert::column::kStartTimeUnixNano));
+  if (column < 0 || metadata.num_row_groups() == 0) return kUnbounded;
+  uint64_t min = std::numeric_limits<uint64_t>::max();
+  uint64_t max = 0;
+  for (int i = 0; i < metadata.num_row_groups(); ++i) {
+    const auto stats = metadata.RowGroup(i)->ColumnChunk(column)->statistics();
+    if (stats == nullptr || !stats->HasMinMax() ||
+        stats->physical_type() != parquet::Type::INT64) {
+      return kUnbounded;
+    }
+    // An unsigned logical type: the statistics hold the bits of unsigned values.
+    const auto& typed = static_cast<const parquet::Int64Statistics&>(*stats);
+    min = std::min(min, static_cast<uint64_t>(typed.min()));
+    max = std::max(max, static_cast<uint64_t>(typed.max()));
+  }
+  return {min, max};
+}
+
+bool Overlaps(const SpanQuery& query, uint64_t min, uint64_t max) {
+  if (query.start_time_min_unix_nano && max < *query.start_time_min_unix_nano) {
+    return false;
+  }
+  if (query.start_time_max_unix_nano && min >= *query.start_time_max_unix_nano) {
+    return false;
+  }
+  return true;
+}
+
+// Reads the matching rows of a list of files, one file at a time.
+class SpanScanReader final : public arrow::RecordBatchReader {
+ public:
+  SpanScanReader(std::vector<fs::path> files, SpanQuery query, arrow::MemoryPool* pool)
+      : files_(std::move(files)), query_(std::move(query)), pool_(pool) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override {
+    return convert::SpanTableSchema();
+  }
+
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    while (true) {
+      if (batches_ == nullptr) {
+        if (next_file_ == files_.size()) {
+          *out = nullptr;
+          return arrow::Status::OK();
+        }
+        const fs::path& path = files_[next_file_++];
+        ARROW_RETURN_NOT_OK(internal::AnnotatePath(OpenFile(path), path));
+      }
+      std::shared_ptr<arrow::RecordBatch> batch;
+      ARROW_RETURN_NOT_OK(batches_->ReadNext(&batch));
+      if (batch == nullptr) {
+        batches_.reset();
+        file_reader_.reset();
+        continue;
+      }
+      ARROW_ASSIGN_OR_RAISE(auto matching, Filter(*batch));
+      if (matching->num_rows() > 0) {
+        *out = std::move(matching);
+        return arrow::Status::OK();
+      }
+    }
+  }
+
+ private:
+  arrow::Status OpenFile(const fs::path& path) {
+    ARROW_ASSIGN_OR_RAISE(auto input,
+                          arrow::io::ReadableFile::Open(path.string(), pool_));
+    ARROW_ASSIGN_OR_RAISE(file_reader_, parquet::arrow::OpenFile(input, pool_));
+    std::shared_ptr<arrow::Schema> file_schema;
+    ARROW_RETURN_NOT_OK(file_reader_->GetSchema(&file_schema));
+    if (!file_schema->Equals(*convert::SpanTableSchema(), /*check_metadata=*/false)) {
+      return arrow::Status::Invalid("schema is not the span table's: ",
+                                    file_schema->ToString());
+    }
+    // Row groups whose start-time statistics miss the range are not read.
+    const auto metadata = file_reader_->parquet_reader()->metadata();
+    std::vector<int> row_groups;
+    const int column =
+        metadata->schema()->ColumnIndex(std::string(convert::column::kStartTimeUnixNano));
+    for (int i = 0; i < metadata->num_row_groups(); ++i) {
+      const auto row_group = metadata->RowGroup(i);
+      const auto stats =
+          column < 0 ? nullptr : row_group->ColumnChunk(column)->statistics();
+      if (stats != nullptr && stats->HasMinMax() &&
+          stats->physical_type() == parquet::Type::INT64) {
+        const auto& typed = static_cast<const parquet::Int64Statistics&>(*stats);
+        if (!Overlaps(query_, static_cast<uint64_t>(typed.min()),
+                      static_cast<uint64_t>(typed.max()))) {
+          continue;
+        }
+      }
+      row_groups.push_back(i);
+    }
+    ARROW_ASSIGN_OR_RAISE(batches_, file_reader_->GetRecordBatchReader(row_groups));
+    return arrow::Status::OK();
+  }
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Filter(
+      const arrow::RecordBatch& batch) const {
+    if (!query_.start_time_min_unix_nano && !query_.start_time_max_unix_nano &&
+        !query_.trace_id) {
+      return arrow::RecordBatch::Make(convert::SpanTableSchema(), batch.num_rows(),
+                                      batch.columns());
+    }
+    const auto& start_times = static_cast<const arrow::UInt64Array&>(
+        *batch.GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
+    const auto& trace_ids = static_cast<const arrow::FixedSizeBinaryArray&>(
+        *batch.GetColumnByName(std::string(convert::column::kTraceId)));
+    const uint64_t min = query_.start_time_min_unix_nano.value_or(0);
+    std::vector<int64_t> rows;
+    for (int64_t row = 0; row < batch.num_rows(); ++row) {
+      const uint64_t start = start_times.Value(row);
+      if (start < min) continue;
+      if (query_.start_time_max_unix_nano && start >= *query_.start_time_max_unix_nano) {
+        continue;
+      }
+      if (query_.trace_id && trace_ids.GetView(row) != *query_.trace_id) continue;
+      rows.push_back(row);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto taken, internal::TakeRows(batch, rows, pool_));
+    return arrow::RecordBatch::Make(convert::SpanTableSchema(), taken->num_rows(),
+                                    taken->columns());
+  }
+
+  std::vector<fs::path> files_;
+  SpanQuery query_;
+  arrow::MemoryPool* pool_;
+  size_t next_file_ = 0;
+  std::unique_ptr<parquet::arrow::FileReader> file_reader_;
+  std::unique_ptr<arrow::RecordBatchReader> batches_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// The store
+
+struct ParquetSpanStore::Impl {
+  ParquetSpanStoreOptions options;
+  StoreLayout layout;
+  RecoveryReport report;
+  UniqueFd lock_fd;
+
+  std::mutex mutex;  // guards everything below
+  std::condition_variable age_cv;
+  std::thread age_thread;
+  bool stopping = false;
+  bool closed = false;
+  uint64_t next_segment = 1;
+  std::unique_ptr<internal::WalSegmentWriter> wal;  // null after a failed rotation
+  std::unique_ptr<Generation> generation;           // of the segment `wal` writes
+  // Segments whose generation failed to publish: replayed from the WAL at the next
+  // rotation.
+  std::set<uint64_t> unpublished_segments;
+  arrow::Status last_publish_error;
+  int64_t published_raw_bytes = 0;
+  int64_t published_file_bytes = 0;
+
+  std::mutex cache_mutex;  // guards file_cache
+  std::map<std::string, StoredFile> file_cache;
+
+  bool fsync() const { return options.durability == WalDurability::kFsync; }
+
+  double CompressionRatio() const {
+    if (published_raw_bytes <= 0) return kInitialCompressionRatio;
+    return static_cast<double>(published_file_bytes) / published_raw_bytes;
+  }
+
+  void Remember(const std::vector<StoredFile>& files, int64_t raw_bytes) {
+    int64_t file_bytes = 0;
+    {
+      std::lock_guard<std::mutex> cache_lock(cache_mutex);
+      for (const auto& file : files) {
+        file_cache[file.path] = file;
+        file_bytes += file.num_bytes;
+      }
+    }
+    published_raw_bytes += raw_bytes;
+    published_file_bytes += file_bytes;
+  }
+
+  arrow::Status RemoveSegment(uint64_t segment) {
+    const fs::path path = internal::WalSegmentPath(layout.wal_dir, segment);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoError("cannot remove", path);
+    }
+    return FsyncDirectory(layout.wal_dir);
+  }
+
+  // Writes every record of a segment to Parquet (skipping hours already published),
+  // publishes the files and removes the segment.
+  arrow::Status ReplaySegment(uint64_t segment, RecoveryReport* counts) {
+    const fs::path path = internal::WalSegmentPath(layout.wal_dir, segment);
+    ARROW_ASSIGN_OR_RAISE(auto reader,
+                          internal::WalSegmentReader::Open(path, layout.pool));
+    Generation replay(&layout, segment);
+    int64_t records = 0;
+    while (true) {
+      ARROW_ASSIGN_OR_RAISE(auto payload, reader->Next());
+      if (payload == nullptr) break;
+      // The checksum matched: a record that does not decode is not a torn write but a
+      // bug or foreign data, and is not skipped silently.
+      auto batch = internal::DeserializeWalRecord(payload);
+      if (!batch.ok()) {
+        return batch.status().WithMessage("WAL segment ", path.string(), " record ",
+                                          records, ": ", batch.status().message());
+      }
+      ARROW_ASSIGN_OR_RAISE(auto conformed, ConformToSpanTable(*batch));
+      ARROW_ASSIGN_OR_RAISE(auto rows_by_hour, internal::GroupRowsByHour(*conformed));
+      ARROW_RETURN_NOT_OK(replay.Add(*conformed, rows_by_hour, payload->size()));
+      ++records;
+    }
+    int64_t raw_bytes = 0;
+    ARROW_ASSIGN_OR_RAISE(auto published, replay.Publish(&raw_bytes));
+    Remember(published, raw_bytes);
+    ARROW_RETURN_NOT_OK(RemoveSegment(segment));
+    counts->segments_replayed += 1;
+    counts->records_replayed += records;
+    counts->rows_written += replay.rows_written();
+    counts->rows_already_published += replay.rows_already_published();
+    counts->torn_bytes_dropped += reader->dropped_bytes();
+    return arrow::Status::OK();
+  }
+
+  arrow::Status StartSegment() {
+    ARROW_ASSIGN_OR_RAISE(
+        wal, internal::WalSegmentWriter::Create(layout.wal_dir, next_segment));
+    ++next_segment;
+    generation = std::make_unique<Generation>(&layout, wal->sequence());
+    return arrow::Status::OK();
+  }
+
+  // Publishes the current generation, starts the next segment and retries segments that
+  // failed before. Called with `mutex` held.
+  arrow::Status RotateLocked() {
+    arrow::Status status;
+    const bool has_records = wal != nullptr && wal->num_records() > 0;
+    if (wal == nullptr || has_records || wal->broken()) {
+      // The next segment exists before the old one is removed, so the WAL folder always
+      // shows the latest sequence number.
+      std::unique_ptr<internal::WalSegmentWriter> old_wal = std::move(wal);
+      std::unique_ptr<Generation> old_generation = std::move(generation);
+      status = StartSegment();
+      if (!status.ok() && old_wal != nullptr) {  // keep appending where we were
+        wal = std::move(old_wal);
+        generation = std::move(old_generation);
+        return status;
+      }
+      if (old_wal != nullptr) {
+        const uint64_t old_segment = old_wal->sequence();
+        old_wal.reset();
+        arrow::Status published = PublishGeneration(old_generation.get());
+        if (published.ok()) {
+          published = RemoveSegment(old_segment);
+        } else {
+          old_generation->Abandon(/*remove_temporary_files=*/true);
+          unpublished_segments.insert(old_segment);
+        }
+        status &= published;
+      }
+    }
+    for (auto it = unpublished_segments.begin(); it != unpublished_segments.end();) {
+      RecoveryReport ignored;
+      const arrow::Status replayed = ReplaySegment(*it, &ignored);
+      status &= replayed;
+      it = replayed.ok() ? unpublished_segments.erase(it) : std::next(it);
+    }
+    if (!status.ok()) last_publish_error = status;
+    return status;
+  }
+
+  arrow::Status PublishGeneration(Generation* old_generation) {
+    if (old_generation == nullptr) return arrow::Status::OK();
+    int64_t raw_bytes = 0;
+    ARROW_ASSIGN_OR_RAISE(auto published, old_generation->Publish(&raw_bytes));
+    Remember(published, raw_bytes);
+    return arrow::Status::OK();
+  }
+
+  bool RotationDue() const {
+    if (generation == nullptr || generation->empty()) return false;
+    if (Clock::now() - generation->first_row_time() >= options.max_file_age) return true;
+    return generation->LargestFileBytes(CompressionRatio()) >= options.max_file_bytes;
+  }
+
+  // The background thread: publishes a generation that reached max_file_age without an
+  // Append() noticing.
+  void AgeLoop() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      if (generation == nullptr || generation->empty()) {
+        age_cv.wait(lock);
+        continue;
+      }
+      const auto deadline = generation->first_row_time() + options.max_file_age;
+      if (Clock::now() < deadline) {
+        age_cv.wait_until(lock, deadline);
+        continue;
+      }
+      if (!RotateLocked().ok()) {
+        // The segment stays; try again later rather than spin.
+        age_cv.wait_for(lock, std::chrono::seconds(1));
+      }
+    }
+  }
+
+  void StopAgeThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    age_cv.notify_all();
+    if (age_thread.joinable()) age_thread.join();
+  }
+};
+
+arrow::Result<std::unique_ptr<ParquetSpanStore>> ParquetSpanStore::Open(
+    ParquetSpanStoreOptions options, arrow::MemoryPool* pool) {
+  ARROW_RETURN_NOT_OK(CheckOptions(options));
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  StoreLayout& layout = impl->layout;
+  layout.data_dir = fs::path(impl->options.data_dir);
+  layout.spans_dir = layout.data_dir / "spans";
+  layout.wal_dir = layout.data_dir / "wal";
+  layout.properties = internal::MakeWriterProperties(impl->options.zstd_level,
+                                                     impl->options.max_row_group_rows,
+                                                     impl->options.dictionary_encoding);
+  layout.arrow_properties = internal::MakeArrowWriterProperties();
+  layout.max_row_group_rows = impl->options.max_row_group_rows;
+  layout.pool = pool;
+  ARROW_RETURN_NOT_OK(internal::CreateDirectories(layout.spans_dir));
+  ARROW_RETURN_NOT_OK(internal::CreateDirectories(layout.wal_dir));
+  ARROW_RETURN_NOT_OK(FsyncDirectory(layout.data_dir));
+
+  // One store per data dir: two would replay and delete each other's segments.
+  const fs::path lock_path = layout.wal_dir / "LOCK";
+  impl->lock_fd = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!impl->lock_fd.valid()) return ErrnoError("cannot open", lock_path);
+  if (::flock(impl->lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return arrow::Status::IOError("data dir ", layout.data_dir.string(),
+                                    " is in use by another span store");
+    }
+    return ErrnoError("cannot lock", lock_path);
+  }
+
+  // Recovery. Temporary files hold rows that are still in the WAL.
+  std::set<fs::path> changed_dirs;
+  uint64_t last_segment = 0;
+  {
+    std::error_code error;
+    for (fs::recursive_directory_iterator it(layout.spans_dir, error), end;
+         !error && it != end; it.increment(error)) {
+      if (!it->is_regular_file()) continue;
+      const fs::path& path = it->path();
+      if (EndsWith(path.filename().string(), kTemporarySuffix)) {
+        changed_dirs.insert(path.parent_path());
+      } else if (const auto segment = SegmentOfPartFile(path)) {
+        last_segment = std::max(last_segment, *segment);
+      }
+    }
+    if (error) {
+      return arrow::Status::IOError("cannot list ", layout.spans_dir.string(), ": ",
+                                    error.message());
+    }
+  }
+  for (const auto& dir : changed_dirs) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir, error)) {
+      if (!EndsWith(entry.path().filename().string(), kTemporarySuffix)) continue;
+      if (!fs::remove(entry.path(), error) || error) {
+        return arrow::Status::IOError("cannot remove ", entry.path().string(), ": ",
+                                      error.message());
+      }
+      ++impl->report.temporary_files_removed;
+    }
+    ARROW_RETURN_NOT_OK(FsyncDirectory(dir));
+  }
+  ARROW_ASSIGN_OR_RAISE(const auto segments, internal::ListWalSegments(layout.wal_dir));
+  for (const uint64_t segment : segments) {
+    ARROW_RETURN_NOT_OK(impl->ReplaySegment(segment, &impl->report));
+    last_segment = std::max(last_segment, segment);
+  }
+  impl->next_segment = last_segment + 1;
+  ARROW_RETURN_NOT_OK(impl->StartSegment());
+
+  Impl* raw_impl = impl.get();
+  impl->age_thread = std::thread([raw_impl] { raw_impl->AgeLoop(); });
+  return std::unique_ptr<ParquetSpanStore>(new ParquetSpanStore(std::move(impl)));
+}
+
+ParquetSpanStore::ParquetSpanStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ParquetSpanStore::~ParquetSpanStore() {
+  impl_->StopAgeThread();
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->closed) return;
+  impl_->closed = true;
+  // No flush: a destructor cannot report its failure. Every appended batch is in the
+  // WAL, and the next Open() publishes it.
+  if (impl_->generation != nullptr) {
+    impl_->generation->Abandon(/*remove_temporary_files=*/true);
+  }
+  impl_->wal.reset();
+  impl_->lock_fd.Reset();
+}
+
+void ParquetSpanStore::AbandonForTest() {
+  impl_->StopAgeThread();
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->closed = true;
+  if (impl_->generation != nullptr) {
+    impl_->generation->Abandon(/*remove_temporary_files=*/false);
+  }
+  impl_->wal.reset();
+  impl_->lock_fd.Reset();
+}
+
+arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>& spans) {
+  // Everything that can refuse the batch happens before the WAL sees it: a record in
+  // the WAL must always replay.
+  ARROW_ASSIGN_OR_RAISE(auto batch, ConformToSpanTable(spans));
+  ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour, internal::GroupRowsByHour(*batch));
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->closed) return arrow::Status::Invalid("span store is closed");
+  }
+  if (batch->num_rows() == 0) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto payload,
+                        internal::SerializeWalRecord(*batch, impl_->layout.pool));
+
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  Impl& impl = *impl_;
+  if (impl.closed) return arrow::Status::Invalid("span store is closed");
+  if (impl.wal == nullptr || impl.wal->broken()) {
+    ARROW_RETURN_NOT_OK(impl.RotateLocked());
+  }
+  ARROW_RETURN_NOT_OK(impl.wal->Append(*payload, impl.fsync()));
+  // The batch is durable from here on: nothing below may fail the call, or the sender
+  // would retry and store it twice.
+  const bool was_empty = impl.generation->empty();
+  const arrow::Status added = impl.generation->Add(*batch, rows_by_hour, payload->size());
+  if (!added.ok()) {
+    // The generation misses rows now: drop its files and publish the segment from the
+    // WAL instead, at the next rotation.
+    impl.last_publish_error = added;
+    impl.generation->Abandon(/*remove_temporary_files=*/true);
+    impl.unpublished_segments.insert(impl.wal->sequence());
+    impl.wal.reset();
+    impl.generation.reset();
+    (void)impl.RotateLocked();
+    return arrow::Status::OK();
+  }
+  if (impl.RotationDue()) {
+    (void)impl.RotateLocked();  // kept in last_publish_error; Flush() reports it
+  } else if (was_empty) {
+    impl.age_cv.notify_all();  // the age clock of a new generation starts
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status ParquetSpanStore::Flush() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->closed) return arrow::Status::Invalid("span store is closed");
+  const bool nothing_open = impl_->wal != nullptr && !impl_->wal->broken() &&
+                            impl_->wal->num_records() == 0 &&
+                            impl_->unpublished_segments.empty();
+  if (nothing_open) return arrow::Status::OK();
+  return impl_->RotateLocked();
+}
+
+arrow::Status ParquetSpanStore::Close() {
+  arrow::Status status = Flush();
+  if (!status.ok() && impl_->closed) return status;  // closed before
+  impl_->StopAgeThread();
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  Impl& impl = *impl_;
+  if (impl.closed) return status;
+  impl.closed = true;
+  if (impl.generation != nullptr) {
+    impl.generation->Abandon(/*remove_temporary_files=*/true);
+  }
+  // A clean close leaves no empty segment behind.
+  if (status.ok() && impl.wal != nullptr && impl.wal->num_records() == 0) {
+    const uint64_t segment = impl.wal->sequence();
+    impl.wal.reset();
+    status &= impl.RemoveSegment(segment);
+  }
+  impl.wal.reset();
+  impl.lock_fd.Reset();
+  return status;
+}
+
+arrow::Result<std::vector<StoredFile>> ParquetSpanStore::ListFiles() {
+  ARROW_ASSIGN_OR_RAISE(const auto paths,
+                        internal::ListParquetFiles(impl_->layout.spans_dir));
+  std::vector<StoredFile> files;
+  files.reserve(paths.size());
+  for (const auto& path : paths) {
+    std::error_code error;
+    const auto size = fs::file_size(path, error);
+    if (error) continue;  // removed meanwhile by someone else
+    {
+      std::lock_guard<std::mutex> cache_lock(impl_->cache_mutex);
+      const auto it = impl_->file_cache.find(path.string());
+      if (it != impl_->file_cache.end() &&
+          it->second.num_bytes == static_cast<int64_t>(size)) {
+        files.push_back(it->second);
+        continue;
+      }
+    }
+    auto input = arrow::io::ReadableFile::Open(path.string(), impl_->layout.pool);
+    ARROW_RETURN_NOT_OK(internal::AnnotatePath(input.status(), path));
+    auto reader = parquet::arrow::OpenFile(*input, impl_->layout.pool);
+    ARROW_RETURN_NOT_OK(internal::AnnotatePath(reader.status(), path));
+    const auto metadata = (*reader)->parquet_reader()->metadata();
+    const auto [min, max] = StartTimeBounds(*metadata);
+    StoredFile file{path.string(), metadata->num_rows(), static_cast<int64_t>(size), min,
+                    max};
+    {
+      std::lock_guard<std::mutex> cache_lock(impl_->cache_mutex);
+      impl_->file_cache[file.path] = file;
+    }
+    files.push_back(std::move(file));
+  }
+  return files;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetSpanStore::Scan(
+    const SpanQuery& query) {
+  if (query.trace_id && query.trace_id->size() != 16) {
+    return arrow::Status::Invalid("trace_id must be 16 bytes, got ",
+                                  query.trace_id->size());
+  }
+  if (impl_->options.flush_before_scan) ARROW_RETURN_NOT_OK(Flush());
+  ARROW_ASSIGN_OR_RAISE(const auto files, ListFiles());
+  std::vector<fs::path> selected;
+  for (const auto& file : files) {
+    // The hour folder bounds start_time and so the nanoseconds (start_time is checked to
+    // be start_time_unix_nano / 1000 on Append): hour h holds [h, h + 1) hours.
+    const auto hour = internal::HourOfPartitionFile(file.path);
+    constexpr uint64_t kLastHour =
+        std::numeric_limits<uint64_t>::max() / internal::kNanosPerHour;
+    if (hour && *hour >= 0 && static_cast<uint64_t>(*hour) <= kLastHour) {
+      const uint64_t hour_min = static_cast<uint64_t>(*hour) * internal::kNanosPerHour;
+      const uint64_t hour_max = static_cast<uint64_t>(*hour) == kLastHour
+                                    ? std::numeric_limits<uint64_t>::max()
+                                    : hour_min + (internal::kNanosPerHour - 1);
+      if (!Overlaps(query, hour_min, hour_max)) continue;
+    }
+    if (!Overlaps(query, file.start_time_min_unix_nano, file.start_time_max_unix_nano)) {
+      continue;
+    }
+    selected.emplace_back(file.path);
+  }
+  return std::make_shared<SpanScanReader>(std::move(selected), query, impl_->layout.pool);
+}
+
+const RecoveryReport& ParquetSpanStore::recovery_report() const { return impl_->report; }
+
+const ParquetSpanStoreOptions& ParquetSpanStore::options() const {
+  return impl_->options;
+}
+
+}  // namespace otlp_arrow::storage
