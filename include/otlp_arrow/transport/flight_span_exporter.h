@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+// FlightSpanExporter: sends span-table batches to a receiver with Arrow Flight DoPut and
+// reports success only once the receiver has acknowledged every span.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/result.h>
+#include <arrow/status.h>
+#include <arrow/type_fwd.h>
+
+namespace otlp_arrow::transport {
+
+/// \brief IPC body compression of the batches on the wire.
+enum class FlightCompression {
+  kNone,
+  kLz4,   ///< LZ4 frame
+  kZstd,  ///< Zstandard, default level
+};
+
+/// \brief Configuration of a FlightSpanExporter. An aggregate, so designated initializers
+/// work: `FlightSpanExporterOptions{.endpoint = "grpc://collector:8815"}`.
+struct FlightSpanExporterOptions {
+  /// \brief Receiver URI: `grpc://host:port` (also `grpc+tcp://`), `grpc+tls://host:port`
+  /// or `grpc+unix:///path`.
+  std::string endpoint = "grpc://127.0.0.1:8815";
+
+  /// \brief Deadline of one DoPut call (one stream). Zero or negative: no deadline. A
+  /// stream stops taking new chunks after half of it has passed and the rest goes on a
+  /// new stream, so an export of any size does not run into the deadline.
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);
+
+  /// \brief IPC compression of the record batch bodies.
+  FlightCompression compression = FlightCompression::kZstd;
+
+  /// \brief PEM CA bundle that verifies the receiver's certificate (`grpc+tls` only).
+  /// Empty: the system roots, unless `tls_root_certs_file` is set.
+  std::string tls_root_certs;
+
+  /// \brief Path of a PEM CA bundle, read when the exporter is made; used when
+  /// `tls_root_certs` is empty. An unreadable file fails FlightSpanExporter::Make.
+  std::string tls_root_certs_file;
+
+  /// \brief PEM client certificate chain for mutual TLS (with `tls_private_key`).
+  std::string tls_cert_chain;
+
+  /// \brief PEM private key of `tls_cert_chain`.
+  std::string tls_private_key;
+
+  /// \brief Host name checked against the receiver's certificate instead of the one in
+  /// `endpoint` (e.g. when connecting by IP address).
+  std::string tls_server_name_override;
+
+  /// \brief When non-empty, sent as `authorization: Bearer <token>` on every call.
+  std::string bearer_token;
+
+  /// \brief Largest number of spans written as one record batch (one acknowledgement).
+  int64_t max_batch_rows = 8192;
+
+  /// \brief Largest IPC body of one record batch before compression
+  /// (arrow::ipc::GetRecordBatchSize); bigger chunks are cut into smaller ones before
+  /// sending. It is also the Flight client's write_size_limit_bytes, which catches a
+  /// chunk that grew beyond it on the wire. A single span bigger than this cannot be
+  /// sent: the export fails with Status::Invalid.
+  int64_t max_batch_bytes = int64_t{4} << 20;
+
+  /// \brief Retries (after a backoff) of a retryable failure, per Export call. Zero: fail
+  /// on the first error.
+  int max_retries = 5;
+
+  /// \brief Backoff ceiling before the first retry.
+  std::chrono::milliseconds initial_backoff{100};
+
+  /// \brief Largest backoff ceiling.
+  std::chrono::milliseconds max_backoff = std::chrono::seconds(5);
+
+  /// \brief Growth of the backoff ceiling per retry: retry n (1-based) waits up to
+  /// min(max_backoff, initial_backoff * multiplier^(n-1)).
+  double backoff_multiplier = 2.0;
+
+  /// \brief Full jitter: wait a uniformly random time in [0, ceiling] rather than the
+  /// ceiling itself, so that exporters failing together do not retry together.
+  bool full_jitter = true;
+
+  /// \brief Waits between retries; tests inject a fake. Null: a real wait that
+  /// FlightSpanExporter::Shutdown() interrupts.
+  std::function<void(std::chrono::nanoseconds)> sleep;
+
+  /// \brief Checks ranges and the endpoint URI.
+  arrow::Status Validate() const;
+
+  /// \brief The values above.
+  static FlightSpanExporterOptions Defaults() { return {}; }
+};
+
+/// \brief What one FlightSpanExporter::Export call did (opentelemetry-cpp's ExportResult,
+/// with the counts a retrying caller needs).
+struct ExportResult {
+  /// \brief True when the receiver acknowledged every span.
+  bool success = false;
+  /// \brief Set when the export failed on an error that is worth retrying later
+  /// (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) after `max_retries` retries;
+  /// false for a permanent error (authentication, refused content, protocol violation).
+  bool retryable = false;
+  /// \brief Spans handed to Export.
+  int64_t spans_total = 0;
+  /// \brief Spans written to streams, counting resent spans again.
+  int64_t spans_sent = 0;
+  /// \brief Spans the receiver acknowledged (at most `spans_total`).
+  int64_t spans_acknowledged = 0;
+  /// \brief DoPut streams opened.
+  int attempts = 0;
+  /// \brief Retries after a backoff (at most `max_retries`).
+  int retries = 0;
+  /// \brief Chunks split in half after the client or the receiver refused them as too
+  /// large; these resends neither wait nor count as retries.
+  int splits = 0;
+  /// \brief The most recent error, also when a retry then succeeded; OK if none.
+  arrow::Status last_error;
+};
+
+/// \brief Exports span-table batches (convert::SpanTableSchema()) to an otlp-arrow
+/// receiver (FlightSpanReceiver) over Arrow Flight, following flight_protocol.h: DoPut on
+/// path kSpansPath with the batches' schema, one BatchAck per record batch.
+///
+/// **Delivery.** Batches are cut into chunks of at most `max_batch_rows` rows and
+/// `max_batch_bytes` bytes. Each chunk is written and its BatchAck awaited before the
+/// next is written (one chunk in flight), so every error is attributed to exactly one
+/// chunk and every acknowledged span is known; the cost is one round trip per chunk. An
+/// acknowledgement must name the chunk's index in the stream and its row count; a
+/// missing or different one is an error and not retried (the peer is not an otlp-arrow
+/// receiver). A retry opens a new stream that starts at the first unacknowledged chunk:
+/// a span is duplicated only when the receiver stored it and the acknowledgement was
+/// lost.
+///
+/// **Errors** (Flight maps gRPC codes as in the reference table; a C++ receiver's own
+/// arrow::Status arrives unchanged):
+/// - Too large, split in half and resent at once, down to one span: the client's
+///   FlightWriteSizeStatusDetail, or an Invalid/CapacityError whose message contains
+///   "RESOURCE_EXHAUSTED" or "too large" (case-insensitive). Flight has no
+///   RESOURCE_EXHAUSTED code, so this text is the marker; FlightSpanReceiver sends
+///   "RESOURCE_EXHAUSTED: batch of N bytes exceeds the limit of M". A one-span chunk
+///   still refused with RESOURCE_EXHAUSTED is retried with backoff (the receiver may be
+///   overloaded); one refused only as "too large" fails.
+/// - Retried with backoff and full jitter: FlightStatusCode Unavailable and TimedOut
+///   (gRPC UNAVAILABLE, DEADLINE_EXCEEDED). After these the client is recreated, as the
+///   connection may be gone.
+/// - Never retried: any other error, e.g. Unauthenticated, Unauthorized, Invalid,
+///   NotImplemented, KeyError (wrong descriptor).
+///
+/// **Threads.** Export calls are serialized by a mutex (one at a time; one Flight client
+/// is reused). Shutdown() may be called from any thread and interrupts a backoff wait of
+/// the default sleeper.
+class FlightSpanExporter {
+ public:
+  /// \brief Checks `options`, reads the CA file and connects (lazily: an unreachable
+  /// receiver shows up on the first Export).
+  static arrow::Result<std::unique_ptr<FlightSpanExporter>> Make(
+      FlightSpanExporterOptions options);
+
+  ~FlightSpanExporter();
+  FlightSpanExporter(const FlightSpanExporter&) = delete;
+  FlightSpanExporter& operator=(const FlightSpanExporter&) = delete;
+
+  /// \brief Sends `spans` and waits for the receiver's acknowledgements.
+  ///
+  /// \return an error Status, with nothing sent, for bad input (not a span table) or
+  /// after Shutdown(); otherwise what happened, `success` telling whether every span
+  /// was acknowledged and `last_error` why not.
+  arrow::Result<ExportResult> Export(const arrow::RecordBatch& spans);
+
+  /// \brief Sends several batches as one export; batches with different schemas go on
+  /// different streams.
+  arrow::Result<ExportResult> Export(
+      const std::vector<std::shared_ptr<arrow::RecordBatch>>& spans);
+
+  /// \brief Sends every chunk of `spans`.
+  arrow::Result<ExportResult> Export(const arrow::Table& spans);
+
+  /// \brief Interrupts a backoff wait, waits for a running Export to end and closes the
+  /// client. Export fails afterwards. Idempotent.
+  arrow::Status Shutdown();
+
+  /// \brief The backoff ceiling before retry `retry` (1-based), before jitter.
+  static std::chrono::nanoseconds BackoffCeiling(const FlightSpanExporterOptions& options,
+                                                 int retry);
+
+ private:
+  struct Impl;
+  explicit FlightSpanExporter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace otlp_arrow::transport

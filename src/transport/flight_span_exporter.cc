@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "otlp_arrow/transport/flight_span_exporter.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include <arrow/buffer.h>
+#include <arrow/flight/client.h>
+#include <arrow/flight/types.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/record_batch.h>
+#include <arrow/table.h>
+#include <arrow/util/compression.h>
+
+#include "otlp_arrow/convert/span_table_decoder.h"
+#include "otlp_arrow/transport/flight_protocol.h"
+
+namespace otlp_arrow::transport {
+
+namespace flight = arrow::flight;
+
+namespace {
+
+using Chunk = std::shared_ptr<arrow::RecordBatch>;
+
+bool ContainsIgnoringCase(std::string_view haystack, std::string_view needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != haystack.end();
+}
+
+enum class Failure {
+  kTooLarge,   // split the chunk in flight and resend at once
+  kRetryable,  // back off, then resend from the first unacknowledged chunk
+  kPermanent,  // give up
+};
+
+struct Classification {
+  Failure failure = Failure::kPermanent;
+  // RESOURCE_EXHAUSTED may also mean "overloaded": worth a retry when splitting is over.
+  bool resource_exhausted = false;
+  // The connection may be broken: make a new client before the next attempt.
+  bool reconnect = false;
+};
+
+Classification Classify(const arrow::Status& status) {
+  Classification c;
+  // The client's write_size_limit_bytes check; its detail can be lost when the call is
+  // finished with the server's status merged in, its text is not.
+  if (flight::FlightWriteSizeStatusDetail::UnwrapStatus(status) != nullptr ||
+      status.message().find("exceeded soft limit") != std::string::npos) {
+    c.failure = Failure::kTooLarge;
+    return c;
+  }
+  // Flight has no RESOURCE_EXHAUSTED code: gRPC's maps to Invalid without detail and a
+  // C++ receiver returns Invalid (or CapacityError) itself, so the message is the marker.
+  if (status.IsInvalid() || status.IsCapacityError()) {
+    c.resource_exhausted =
+        status.message().find("RESOURCE_EXHAUSTED") != std::string::npos;
+    if (c.resource_exhausted || ContainsIgnoringCase(status.message(), "too large")) {
+      c.failure = Failure::kTooLarge;
+    }
+    return c;
+  }
+  if (auto detail = flight::FlightStatusDetail::UnwrapStatus(status)) {
+    if (detail->code() == flight::FlightStatusCode::Unavailable ||
+        detail->code() == flight::FlightStatusCode::TimedOut) {
+      c.failure = Failure::kRetryable;
+      c.reconnect = true;
+    }
+  }
+  return c;
+}
+
+arrow::Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return arrow::Status::IOError("cannot read TLS CA file '", path,
+                                  "': ", std::strerror(errno));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return arrow::Status::IOError("cannot read TLS CA file '", path, "'");
+  return contents.str();
+}
+
+arrow::Result<std::shared_ptr<arrow::util::Codec>> MakeCodec(
+    FlightCompression compression) {
+  switch (compression) {
+    case FlightCompression::kNone:
+      return nullptr;
+    case FlightCompression::kLz4:
+      return arrow::util::Codec::Create(arrow::Compression::LZ4_FRAME);
+    case FlightCompression::kZstd:
+      return arrow::util::Codec::Create(arrow::Compression::ZSTD);
+  }
+  return arrow::Status::Invalid("unknown FlightCompression ",
+                                static_cast<int>(compression));
+}
+
+}  // namespace
+
+arrow::Status FlightSpanExporterOptions::Validate() const {
+  ARROW_ASSIGN_OR_RAISE(auto location, flight::Location::Parse(endpoint));
+  const std::string scheme = location.scheme();
+  if (scheme != "grpc" && scheme != "grpc+tcp" && scheme != "grpc+tls" &&
+      scheme != "grpc+unix") {
+    return arrow::Status::Invalid("Flight endpoint '", endpoint, "': scheme '", scheme,
+                                  "' is not one of grpc, grpc+tcp, grpc+tls, grpc+unix");
+  }
+  const bool tls_settings = !tls_root_certs.empty() || !tls_root_certs_file.empty() ||
+                            !tls_cert_chain.empty() || !tls_private_key.empty() ||
+                            !tls_server_name_override.empty();
+  if (tls_settings && scheme != "grpc+tls") {
+    return arrow::Status::Invalid("Flight endpoint '", endpoint,
+                                  "': TLS settings given but the scheme is not grpc+tls");
+  }
+  if (tls_cert_chain.empty() != tls_private_key.empty()) {
+    return arrow::Status::Invalid(
+        "mutual TLS needs both tls_cert_chain and tls_private_key");
+  }
+  if (max_batch_rows < 1) {
+    return arrow::Status::Invalid("max_batch_rows must be at least 1, got ",
+                                  max_batch_rows);
+  }
+  if (max_batch_bytes < 1) {
+    return arrow::Status::Invalid("max_batch_bytes must be at least 1, got ",
+                                  max_batch_bytes);
+  }
+  if (max_retries < 0) {
+    return arrow::Status::Invalid("max_retries must not be negative, got ", max_retries);
+  }
+  if (initial_backoff.count() < 0 || max_backoff < initial_backoff) {
+    return arrow::Status::Invalid(
+        "backoff: need 0 <= initial_backoff <= max_backoff, got ",
+        initial_backoff.count(), " ms and ", max_backoff.count(), " ms");
+  }
+  if (!(backoff_multiplier >= 1.0)) {
+    return arrow::Status::Invalid("backoff_multiplier must be at least 1, got ",
+                                  backoff_multiplier);
+  }
+  return arrow::Status::OK();
+}
+
+struct FlightSpanExporter::Impl {
+  // What happened to one DoPut stream.
+  struct StreamOutcome {
+    arrow::Status status;
+    // A chunk was written and neither acknowledged nor refused client-side before the
+    // error: the error is about pending.front().
+    bool chunk_in_flight = false;
+  };
+
+  FlightSpanExporterOptions options;
+  flight::Location location;
+  flight::FlightClientOptions client_options;
+  flight::FlightCallOptions call_options;
+  flight::FlightDescriptor descriptor;
+
+  std::mutex export_mutex;  // one Export at a time; guards client and rng
+  std::unique_ptr<flight::FlightClient> client;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  std::mutex shutdown_mutex;  // with shutdown_cv: the interruptible default sleep
+  std::condition_variable shutdown_cv;
+  std::atomic<bool> shutdown{false};
+
+  arrow::Result<flight::FlightClient*> EnsureClient() {
+    if (client == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(client,
+                            flight::FlightClient::Connect(location, client_options));
+    }
+    return client.get();
+  }
+
+  void DropClient() {
+    if (client == nullptr) return;
+    // The client is being replaced because its connection failed; its Close error
+    // would only repeat that.
+    ARROW_UNUSED(client->Close());
+    client.reset();
+  }
+
+  void Sleep(std::chrono::nanoseconds duration) {
+    if (options.sleep) {
+      options.sleep(duration);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(shutdown_mutex);
+    shutdown_cv.wait_for(lock, duration, [this] { return shutdown.load(); });
+  }
+
+  std::chrono::nanoseconds Backoff(int retry) {
+    const auto ceiling = BackoffCeiling(options, retry);
+    if (!options.full_jitter || ceiling.count() <= 0) return ceiling;
+    std::uniform_int_distribution<int64_t> jitter(0, ceiling.count());
+    return std::chrono::nanoseconds(jitter(rng));
+  }
+
+  // Cuts `batch` into chunks of at most max_batch_rows rows and max_batch_bytes bytes.
+  arrow::Status AppendChunks(const arrow::RecordBatch& batch, std::deque<Chunk>* out) {
+    for (int64_t offset = 0; offset < batch.num_rows();
+         offset += options.max_batch_rows) {
+      ARROW_RETURN_NOT_OK(CutBySize(
+          batch.Slice(offset,
+                      std::min(options.max_batch_rows, batch.num_rows() - offset)),
+          out));
+    }
+    return arrow::Status::OK();
+  }
+
+  arrow::Status CutBySize(const Chunk& chunk, std::deque<Chunk>* out) {
+    int64_t size = 0;
+    ARROW_RETURN_NOT_OK(arrow::ipc::GetRecordBatchSize(*chunk, &size));
+    if (size <= options.max_batch_bytes || chunk->num_rows() <= 1) {
+      out->push_back(chunk);
+      return arrow::Status::OK();
+    }
+    // Equal row counts per piece; rows differ in size, so pieces are checked again.
+    const int64_t pieces =
+        std::min(chunk->num_rows(),
+                 (size + options.max_batch_bytes - 1) / options.max_batch_bytes);
+    const int64_t rows_per_piece = (chunk->num_rows() + pieces - 1) / pieces;
+    for (int64_t offset = 0; offset < chunk->num_rows(); offset += rows_per_piece) {
+      ARROW_RETURN_NOT_OK(CutBySize(
+          chunk->Slice(offset, std::min(rows_per_piece, chunk->num_rows() - offset)),
+          out));
+    }
+    return arrow::Status::OK();
+  }
+
+  // Sends chunks from the front of `pending` on one DoPut stream, popping each one the
+  // receiver acknowledges. Returns OK when the stream ended cleanly, also if it stopped
+  // early (next chunk has another schema, or half the deadline has passed).
+  StreamOutcome SendStream(std::deque<Chunk>* pending, ExportResult* result) {
+    StreamOutcome outcome;
+    auto client_or = EnsureClient();
+    if (!client_or.ok()) {
+      outcome.status = client_or.status();
+      return outcome;
+    }
+    const std::shared_ptr<arrow::Schema> schema = pending->front()->schema();
+    auto put_or = (*client_or)->DoPut(call_options, descriptor, schema);
+    if (!put_or.ok()) {
+      outcome.status = put_or.status();
+      return outcome;
+    }
+    flight::FlightClient::DoPutResult put = std::move(put_or).ValueUnsafe();
+    const auto started = std::chrono::steady_clock::now();
+    const auto soft_deadline = started + options.timeout / 2;
+
+    outcome.status = [&]() -> arrow::Status {
+      for (int64_t index = 0; !pending->empty(); ++index) {
+        const Chunk& chunk = pending->front();
+        if (index > 0 && (!chunk->schema()->Equals(*schema) ||
+                          (options.timeout.count() > 0 &&
+                           std::chrono::steady_clock::now() >= soft_deadline))) {
+          break;
+        }
+        outcome.chunk_in_flight = true;
+        ARROW_RETURN_NOT_OK(put.writer->WriteRecordBatch(*chunk));
+        result->spans_sent += chunk->num_rows();
+        std::shared_ptr<arrow::Buffer> metadata;
+        // Returns the receiver's final status if it ended the stream with an error.
+        ARROW_RETURN_NOT_OK(put.reader->ReadMetadata(&metadata));
+        if (metadata == nullptr) {
+          // The receiver ended the stream; an error it ended it with comes from Close().
+          ARROW_RETURN_NOT_OK(put.writer->Close());
+          return arrow::Status::IOError(
+              "the Flight server ended the stream without acknowledging batch ", index,
+              " (", chunk->num_rows(), " spans); is it an otlp-arrow receiver?");
+        }
+        auto ack = BatchAck::FromJson(std::string_view(*metadata));
+        if (!ack.ok()) {
+          return arrow::Status::IOError("bad acknowledgement of batch ", index, ": ",
+                                        ack.status().message());
+        }
+        if (ack->batch != index || ack->accepted_spans != chunk->num_rows()) {
+          return arrow::Status::IOError("acknowledgement ", ack->ToJson(), " for batch ",
+                                        index, " of ", chunk->num_rows(), " spans");
+        }
+        result->spans_acknowledged += chunk->num_rows();
+        outcome.chunk_in_flight = false;
+        pending->pop_front();
+      }
+      ARROW_RETURN_NOT_OK(put.writer->DoneWriting());
+      // Drain until the receiver ends the stream; Close() then gives its final status.
+      std::shared_ptr<arrow::Buffer> metadata;
+      do {
+        ARROW_RETURN_NOT_OK(put.reader->ReadMetadata(&metadata));
+      } while (metadata != nullptr);
+      return put.writer->Close();
+    }();
+    if (!outcome.status.ok()) {
+      // Ends the call; after a server error this is the same error again, after a
+      // client-side error (size limit, bad acknowledgement) the receiver sees the end of
+      // the stream and keeps what it acknowledged.
+      ARROW_UNUSED(put.writer->Close());
+    }
+    return outcome;
+  }
+
+  ExportResult ExportChunks(std::deque<Chunk> pending) {
+    ExportResult result;
+    for (const auto& chunk : pending) result.spans_total += chunk->num_rows();
+    while (!pending.empty()) {
+      if (shutdown.load()) {
+        result.last_error =
+            arrow::Status::Cancelled("FlightSpanExporter shut down with ", pending.size(),
+                                     " chunks unacknowledged");
+        return result;
+      }
+      ++result.attempts;
+      StreamOutcome outcome = SendStream(&pending, &result);
+      if (outcome.status.ok()) continue;
+      result.last_error = outcome.status;
+      if (pending.empty()) {
+        // Every span is acknowledged, i.e. stored; only the end of the call failed.
+        // Resending would store duplicates, so the error is reported but not fatal.
+        break;
+      }
+      const Classification c = Classify(outcome.status);
+      Failure failure = c.failure;
+      if (failure == Failure::kTooLarge) {
+        const Chunk refused = pending.front();
+        if (outcome.chunk_in_flight && refused->num_rows() > 1) {
+          const int64_t half = refused->num_rows() / 2;
+          pending.pop_front();
+          pending.push_front(refused->Slice(half));
+          pending.push_front(refused->Slice(0, half));
+          ++result.splits;
+          continue;
+        }
+        failure = c.resource_exhausted ? Failure::kRetryable : Failure::kPermanent;
+      }
+      if (failure == Failure::kPermanent) return result;
+      if (c.reconnect) DropClient();
+      if (result.retries >= options.max_retries) {
+        result.retryable = true;
+        return result;
+      }
+      ++result.retries;
+      Sleep(Backoff(result.retries));
+    }
+    result.success = true;
+    return result;
+  }
+};
+
+arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
+    FlightSpanExporterOptions options) {
+  ARROW_RETURN_NOT_OK(options.Validate());
+  auto impl = std::make_unique<Impl>();
+  ARROW_ASSIGN_OR_RAISE(impl->location, flight::Location::Parse(options.endpoint));
+
+  impl->client_options = flight::FlightClientOptions::Defaults();
+  impl->client_options.tls_root_certs = options.tls_root_certs;
+  if (impl->client_options.tls_root_certs.empty() &&
+      !options.tls_root_certs_file.empty()) {
+    ARROW_ASSIGN_OR_RAISE(impl->client_options.tls_root_certs,
+                          ReadWholeFile(options.tls_root_certs_file));
+  }
+  impl->client_options.cert_chain = options.tls_cert_chain;
+  impl->client_options.private_key = options.tls_private_key;
+  impl->client_options.override_hostname = options.tls_server_name_override;
+  impl->client_options.write_size_limit_bytes = options.max_batch_bytes;
+
+  if (options.timeout.count() > 0) {
+    impl->call_options.timeout =
+        std::chrono::duration_cast<flight::TimeoutDuration>(options.timeout);
+  }
+  if (!options.bearer_token.empty()) {
+    impl->call_options.headers.emplace_back(std::string(kAuthorizationHeader),
+                                            "Bearer " + options.bearer_token);
+  }
+  ARROW_ASSIGN_OR_RAISE(impl->call_options.write_options.codec,
+                        MakeCodec(options.compression));
+
+  impl->descriptor = flight::FlightDescriptor::Path(
+      std::vector<std::string>(std::begin(kSpansPath), std::end(kSpansPath)));
+  impl->options = std::move(options);
+  ARROW_RETURN_NOT_OK(impl->EnsureClient().status());
+  return std::unique_ptr<FlightSpanExporter>(new FlightSpanExporter(std::move(impl)));
+}
+
+FlightSpanExporter::FlightSpanExporter(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+FlightSpanExporter::~FlightSpanExporter() { ARROW_UNUSED(Shutdown()); }
+
+arrow::Result<ExportResult> FlightSpanExporter::Export(const arrow::RecordBatch& spans) {
+  std::lock_guard<std::mutex> lock(impl_->export_mutex);
+  if (impl_->shutdown.load())
+    return arrow::Status::Invalid("FlightSpanExporter is shut down");
+  ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(spans));
+  std::deque<Chunk> pending;
+  ARROW_RETURN_NOT_OK(impl_->AppendChunks(spans, &pending));
+  return impl_->ExportChunks(std::move(pending));
+}
+
+arrow::Result<ExportResult> FlightSpanExporter::Export(
+    const std::vector<std::shared_ptr<arrow::RecordBatch>>& spans) {
+  std::lock_guard<std::mutex> lock(impl_->export_mutex);
+  if (impl_->shutdown.load())
+    return arrow::Status::Invalid("FlightSpanExporter is shut down");
+  std::deque<Chunk> pending;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (spans[i] == nullptr) return arrow::Status::Invalid("span batch ", i, " is null");
+    auto valid = convert::ValidateSpanTable(*spans[i]);
+    if (!valid.ok()) return valid.WithMessage("span batch ", i, ": ", valid.message());
+    ARROW_RETURN_NOT_OK(impl_->AppendChunks(*spans[i], &pending));
+  }
+  return impl_->ExportChunks(std::move(pending));
+}
+
+arrow::Result<ExportResult> FlightSpanExporter::Export(const arrow::Table& spans) {
+  arrow::TableBatchReader reader(spans);
+  ARROW_ASSIGN_OR_RAISE(auto batches, reader.ToRecordBatches());
+  return Export(batches);
+}
+
+arrow::Status FlightSpanExporter::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->shutdown_mutex);
+    impl_->shutdown.store(true);
+  }
+  impl_->shutdown_cv.notify_all();
+  std::lock_guard<std::mutex> lock(impl_->export_mutex);
+  if (impl_->client == nullptr) return arrow::Status::OK();
+  arrow::Status status = impl_->client->Close();
+  impl_->client.reset();
+  return status;
+}
+
+std::chrono::nanoseconds FlightSpanExporter::BackoffCeiling(
+    const FlightSpanExporterOptions& options, int retry) {
+  const double initial =
+      std::chrono::duration<double, std::nano>(options.initial_backoff).count();
+  const double max =
+      std::chrono::duration<double, std::nano>(options.max_backoff).count();
+  const double ceiling =
+      initial * std::pow(options.backoff_multiplier, std::max(0, retry - 1));
+  return std::chrono::nanoseconds(static_cast<int64_t>(std::min(ceiling, max)));
+}
+
+}  // namespace otlp_arrow::transport

@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: Apache-2.0
+// FlightSpanExporter against an in-test Flight server that acknowledges, fails on
+// purpose, checks tokens and refuses large batches.
+
+#include "otlp_arrow/transport/flight_span_exporter.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arrow/api.h>
+#include <arrow/flight/api.h>
+#include <arrow/ipc/writer.h>
+#include <gtest/gtest.h>
+
+#include "otlp_arrow/convert/span_table_encoder.h"
+#include "otlp_arrow/model/workloads.h"
+#include "otlp_arrow/transport/flight_protocol.h"
+
+namespace otlp_arrow::transport {
+namespace {
+
+namespace flight = arrow::flight;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, rexpr)  \
+  auto tmp = (rexpr);                               \
+  ASSERT_TRUE(tmp.ok()) << tmp.status().ToString(); \
+  lhs = std::move(tmp).ValueUnsafe();
+#define OTLP_CONCAT_INNER(a, b) a##b
+#define OTLP_CONCAT(a, b) OTLP_CONCAT_INNER(a, b)
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(OTLP_CONCAT(_result_, __LINE__), lhs, rexpr)
+#define ASSERT_OK(expr)                      \
+  do {                                       \
+    auto _st = (expr);                       \
+    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
+  } while (false)
+
+std::shared_ptr<arrow::RecordBatch> MakeSpans(int64_t count, uint64_t seed = 7) {
+  auto batch = convert::SpanTableEncoder::Encode(model::RandomSpans(count, seed));
+  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+  return batch.ok() ? *batch : nullptr;
+}
+
+// Equal rows; NaN attribute values (RandomSpans makes some) count as equal to NaN.
+bool SameSpans(const arrow::RecordBatch& a, const arrow::RecordBatch& b) {
+  return a.Equals(b, /*check_metadata=*/true,
+                  arrow::EqualOptions::Defaults().nans_equal(true));
+}
+
+std::optional<flight::FlightStatusCode> FlightCode(const arrow::Status& status) {
+  auto detail = flight::FlightStatusDetail::UnwrapStatus(status);
+  if (detail == nullptr) return std::nullopt;
+  return detail->code();
+}
+
+/// What the in-test receiver does; fixed before it starts.
+struct FakeReceiverConfig {
+  enum class Ack { kCorrect, kNone, kWrongCount };
+  /// Calls 1..N fail with `fail_code` before reading anything.
+  int fail_first_calls = 0;
+  flight::FlightStatusCode fail_code = flight::FlightStatusCode::Unavailable;
+  /// Non-empty: DoPut needs `authorization: Bearer <token>`.
+  std::string required_token;
+  /// Positive: a batch of more rows ends the stream with a RESOURCE_EXHAUSTED error.
+  int64_t max_rows = 0;
+  Ack ack = Ack::kCorrect;
+};
+
+FakeReceiverConfig FailingFirst(
+    int calls, flight::FlightStatusCode code = flight::FlightStatusCode::Unavailable) {
+  FakeReceiverConfig config;
+  config.fail_first_calls = calls;
+  config.fail_code = code;
+  return config;
+}
+
+FakeReceiverConfig RequiringToken(std::string token) {
+  FakeReceiverConfig config;
+  config.required_token = std::move(token);
+  return config;
+}
+
+FakeReceiverConfig RefusingMoreRowsThan(int64_t rows) {
+  FakeReceiverConfig config;
+  config.max_rows = rows;
+  return config;
+}
+
+FakeReceiverConfig Acking(FakeReceiverConfig::Ack ack) {
+  FakeReceiverConfig config;
+  config.ack = ack;
+  return config;
+}
+
+/// A minimal Flight receiver speaking flight_protocol.h, recording what it stores.
+class FakeReceiver : public flight::FlightServerBase {
+ public:
+  explicit FakeReceiver(FakeReceiverConfig config) : config_(std::move(config)) {}
+
+  arrow::Status DoPut(const flight::ServerCallContext& context,
+                      std::unique_ptr<flight::FlightMessageReader> reader,
+                      std::unique_ptr<flight::FlightMetadataWriter> writer) override {
+    const int call = ++calls_;
+    if (!config_.required_token.empty()) {
+      auto header = context.incoming_headers().find(kAuthorizationHeader);
+      if (header == context.incoming_headers().end() ||
+          header->second != "Bearer " + config_.required_token) {
+        return flight::MakeFlightError(flight::FlightStatusCode::Unauthenticated,
+                                       "missing or wrong bearer token");
+      }
+    }
+    if (call <= config_.fail_first_calls) {
+      return flight::MakeFlightError(config_.fail_code, "injected failure");
+    }
+    const auto& path = reader->descriptor().path;
+    if (path != std::vector<std::string>{"otlp", "spans"}) {
+      return arrow::Status::KeyError("unexpected descriptor");
+    }
+    for (int64_t index = 0;; ++index) {
+      ARROW_ASSIGN_OR_RAISE(auto chunk, reader->Next());
+      if (chunk.data == nullptr) {
+        if (chunk.app_metadata == nullptr) return arrow::Status::OK();
+        --index;
+        continue;
+      }
+      if (config_.max_rows > 0 && chunk.data->num_rows() > config_.max_rows) {
+        ++refused_batches_;
+        return arrow::Status::Invalid("RESOURCE_EXHAUSTED: batch too large");
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        received_.push_back(chunk.data);
+      }
+      switch (config_.ack) {
+        case FakeReceiverConfig::Ack::kCorrect:
+          break;
+        case FakeReceiverConfig::Ack::kNone:
+          return arrow::Status::OK();
+        case FakeReceiverConfig::Ack::kWrongCount: {
+          BatchAck wrong{index, chunk.data->num_rows() - 1};
+          ARROW_RETURN_NOT_OK(writer->WriteMetadata(arrow::Buffer(wrong.ToJson())));
+          continue;
+        }
+      }
+      BatchAck ack{index, chunk.data->num_rows()};
+      ARROW_RETURN_NOT_OK(writer->WriteMetadata(arrow::Buffer(ack.ToJson())));
+    }
+  }
+
+  std::vector<std::shared_ptr<arrow::RecordBatch>> received() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return received_;
+  }
+  int calls() const { return calls_.load(); }
+  int refused_batches() const { return refused_batches_.load(); }
+
+ private:
+  const FakeReceiverConfig config_;
+  std::atomic<int> calls_{0};
+  std::atomic<int> refused_batches_{0};
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> received_;
+};
+
+class FlightSpanExporterTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    exporter_.reset();
+    if (server_ != nullptr) ASSERT_OK(server_->Shutdown());
+  }
+
+  void StartServer(FakeReceiverConfig config = {}) {
+    server_ = std::make_unique<FakeReceiver>(std::move(config));
+    ASSERT_OK_AND_ASSIGN(auto location, flight::Location::ForGrpcTcp("127.0.0.1", 0));
+    ASSERT_OK(server_->Init(flight::FlightServerOptions(location)));
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  // Options for the running server: no real sleeps (waits are recorded), deterministic
+  // backoff, a deadline that keeps a hung test short.
+  FlightSpanExporterOptions Options(int port = -1) {
+    FlightSpanExporterOptions options;
+    options.endpoint =
+        "grpc://127.0.0.1:" + std::to_string(port >= 0 ? port : server_->port());
+    options.timeout = milliseconds(3000);
+    options.full_jitter = false;
+    options.sleep = [this](nanoseconds d) { sleeps_.push_back(d); };
+    return options;
+  }
+
+  void MakeExporter(FlightSpanExporterOptions options) {
+    ASSERT_OK_AND_ASSIGN(exporter_, FlightSpanExporter::Make(std::move(options)));
+  }
+
+  // All rows the server stored, in arrival order, as one batch.
+  std::shared_ptr<arrow::RecordBatch> Received() {
+    auto batches = server_->received();
+    EXPECT_FALSE(batches.empty());
+    if (batches.empty()) return nullptr;
+    auto table = arrow::Table::FromRecordBatches(batches);
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    auto combined = (*table)->CombineChunksToBatch();
+    EXPECT_TRUE(combined.ok()) << combined.status().ToString();
+    return *combined;
+  }
+
+  void ExpectReceivedEquals(const arrow::RecordBatch& sent) {
+    auto received = Received();
+    ASSERT_NE(received, nullptr);
+    EXPECT_EQ(received->num_rows(), sent.num_rows());
+    EXPECT_TRUE(SameSpans(*received, sent))
+        << "received batches differ from the sent ones";
+  }
+
+  std::unique_ptr<FakeReceiver> server_;
+  std::unique_ptr<FlightSpanExporter> exporter_;
+  std::vector<nanoseconds> sleeps_;
+};
+
+TEST_F(FlightSpanExporterTest, SpansArriveEqualAndAcknowledged) {
+  StartServer();
+  MakeExporter(Options());
+  auto spans = MakeSpans(500);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_TRUE(result.last_error.ok());
+  EXPECT_EQ(result.spans_total, 500);
+  EXPECT_EQ(result.spans_sent, 500);
+  EXPECT_EQ(result.spans_acknowledged, 500);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(result.retries, 0);
+  EXPECT_EQ(server_->received().size(), 1u);
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, ChunksByRows) {
+  StartServer();
+  auto options = Options();
+  options.max_batch_rows = 128;
+  MakeExporter(options);
+  auto spans = MakeSpans(1000);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.spans_acknowledged, 1000);
+  EXPECT_EQ(result.attempts, 1);
+  auto received = server_->received();
+  ASSERT_EQ(received.size(), 8u);
+  for (size_t i = 0; i + 1 < received.size(); ++i)
+    EXPECT_EQ(received[i]->num_rows(), 128);
+  EXPECT_EQ(received.back()->num_rows(), 1000 - 7 * 128);
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, ChunksByBytes) {
+  StartServer();
+  auto options = Options();
+  options.max_batch_bytes = 64 * 1024;
+  MakeExporter(options);
+  auto spans = MakeSpans(1000);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  auto received = server_->received();
+  EXPECT_GT(received.size(), 1u);
+  for (const auto& batch : received) {
+    int64_t size = 0;
+    ASSERT_OK(arrow::ipc::GetRecordBatchSize(*batch, &size));
+    if (batch->num_rows() > 1) {
+      EXPECT_LE(size, options.max_batch_bytes);
+    }
+  }
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, RetriesUnavailableWithGrowingCappedBackoff) {
+  StartServer(FailingFirst(4));
+  auto options = Options();
+  options.initial_backoff = milliseconds(100);
+  options.max_backoff = milliseconds(250);
+  MakeExporter(options);
+  auto spans = MakeSpans(200);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.attempts, 5);
+  EXPECT_EQ(result.retries, 4);
+  EXPECT_EQ(result.spans_acknowledged, 200);
+  EXPECT_EQ(FlightCode(result.last_error), flight::FlightStatusCode::Unavailable)
+      << result.last_error.ToString();
+  EXPECT_EQ(sleeps_, (std::vector<nanoseconds>{milliseconds(100), milliseconds(200),
+                                               milliseconds(250), milliseconds(250)}));
+  EXPECT_EQ(server_->calls(), 5);
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, RetriesTimedOut) {
+  StartServer(FailingFirst(1, flight::FlightStatusCode::TimedOut));
+  MakeExporter(Options());
+  auto spans = MakeSpans(50);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.attempts, 2);
+  EXPECT_EQ(FlightCode(result.last_error), flight::FlightStatusCode::TimedOut)
+      << result.last_error.ToString();
+  EXPECT_EQ(sleeps_.size(), 1u);
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, FullJitterStaysUnderTheCeiling) {
+  StartServer(FailingFirst(5));
+  auto options = Options();
+  options.full_jitter = true;
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(10)));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  ASSERT_EQ(sleeps_.size(), 5u);
+  for (size_t i = 0; i < sleeps_.size(); ++i) {
+    EXPECT_GE(sleeps_[i].count(), 0);
+    EXPECT_LE(sleeps_[i], FlightSpanExporter::BackoffCeiling(options, int(i) + 1));
+  }
+}
+
+TEST_F(FlightSpanExporterTest, BackoffCeilingGrowsAndIsCapped) {
+  FlightSpanExporterOptions options;  // 100 ms, x2, at most 5 s
+  EXPECT_EQ(FlightSpanExporter::BackoffCeiling(options, 1), milliseconds(100));
+  EXPECT_EQ(FlightSpanExporter::BackoffCeiling(options, 2), milliseconds(200));
+  EXPECT_EQ(FlightSpanExporter::BackoffCeiling(options, 6), milliseconds(3200));
+  EXPECT_EQ(FlightSpanExporter::BackoffCeiling(options, 7), milliseconds(5000));
+  EXPECT_EQ(FlightSpanExporter::BackoffCeiling(options, 1000), milliseconds(5000));
+}
+
+TEST_F(FlightSpanExporterTest, GivesUpAfterMaxRetries) {
+  StartServer(FailingFirst(1000));
+  auto options = Options();
+  options.max_retries = 3;
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(10)));
+  EXPECT_FALSE(result.success);
+  EXPECT_TRUE(result.retryable);
+  EXPECT_EQ(result.attempts, 4);
+  EXPECT_EQ(result.retries, 3);
+  EXPECT_EQ(result.spans_acknowledged, 0);
+  EXPECT_EQ(FlightCode(result.last_error), flight::FlightStatusCode::Unavailable);
+  EXPECT_EQ(sleeps_.size(), 3u);
+}
+
+TEST_F(FlightSpanExporterTest, NoRetryOnUnauthenticated) {
+  StartServer(RequiringToken("s3cret"));
+  MakeExporter(Options());
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(10)));
+  EXPECT_FALSE(result.success);
+  EXPECT_FALSE(result.retryable);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(result.retries, 0);
+  EXPECT_EQ(FlightCode(result.last_error), flight::FlightStatusCode::Unauthenticated)
+      << result.last_error.ToString();
+  EXPECT_TRUE(sleeps_.empty());
+  EXPECT_TRUE(server_->received().empty());
+}
+
+TEST_F(FlightSpanExporterTest, WrongTokenIsUnauthenticated) {
+  StartServer(RequiringToken("s3cret"));
+  auto options = Options();
+  options.bearer_token = "guess";
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(10)));
+  EXPECT_FALSE(result.success);
+  EXPECT_EQ(FlightCode(result.last_error), flight::FlightStatusCode::Unauthenticated);
+  EXPECT_EQ(result.attempts, 1);
+}
+
+TEST_F(FlightSpanExporterTest, CorrectTokenIsAccepted) {
+  StartServer(RequiringToken("s3cret"));
+  auto options = Options();
+  options.bearer_token = "s3cret";
+  MakeExporter(options);
+  auto spans = MakeSpans(100);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  // The token goes on every call, not only the first.
+  ASSERT_OK_AND_ASSIGN(auto again, exporter_->Export(*spans));
+  EXPECT_TRUE(again.success) << again.last_error.ToString();
+  EXPECT_EQ(server_->calls(), 2);
+}
+
+TEST_F(FlightSpanExporterTest, SplitsBatchesTheServerRefusesAsTooLarge) {
+  StartServer(RefusingMoreRowsThan(100));
+  auto options = Options();
+  options.max_batch_rows = 1000;
+  MakeExporter(options);
+  auto spans = MakeSpans(1000);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_GT(result.splits, 0);
+  EXPECT_EQ(result.retries, 0);
+  EXPECT_TRUE(sleeps_.empty());
+  EXPECT_GT(server_->refused_batches(), 0);
+  EXPECT_EQ(result.spans_acknowledged, 1000);
+  EXPECT_GT(result.spans_sent, 1000);  // the refused chunks were written too
+  EXPECT_TRUE(result.last_error.IsInvalid()) << result.last_error.ToString();
+  EXPECT_NE(result.last_error.message().find("RESOURCE_EXHAUSTED"), std::string::npos)
+      << result.last_error.ToString();
+  for (const auto& batch : server_->received()) EXPECT_LE(batch->num_rows(), 100);
+  ExpectReceivedEquals(*spans);  // every row exactly once, in order
+}
+
+TEST_F(FlightSpanExporterTest, SpanLargerThanMaxBatchBytesFails) {
+  StartServer();
+  auto options = Options();
+  options.max_batch_bytes = 32 * 1024;  // more than the schema message (a few KiB)
+  options.compression = FlightCompression::kNone;  // the limit applies on the wire
+  MakeExporter(options);
+  auto request = model::SeedSpans(4);
+  auto* huge =
+      request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(2);
+  auto* attribute = huge->add_attributes();
+  attribute->set_key("blob");
+  attribute->mutable_value()->set_string_value(std::string(256 * 1024, 'x'));
+  ASSERT_OK_AND_ASSIGN(auto spans, convert::SpanTableEncoder::Encode(request));
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_FALSE(result.success);
+  EXPECT_FALSE(result.retryable);
+  EXPECT_EQ(result.spans_acknowledged, 2);  // the spans before the huge one
+  EXPECT_EQ(result.splits, 0);
+  EXPECT_TRUE(sleeps_.empty());
+  EXPECT_NE(result.last_error.message().find("exceeded soft limit"), std::string::npos)
+      << result.last_error.ToString();
+}
+
+TEST_F(FlightSpanExporterTest, ServerDownFailsAfterMaxRetries) {
+  // A bound socket that does not listen: connections are refused and no other process
+  // can take the port meanwhile.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+
+  auto options = Options(port);
+  options.max_retries = 2;
+  MakeExporter(options);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(10)));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  EXPECT_FALSE(result.success);
+  EXPECT_TRUE(result.retryable);
+  EXPECT_EQ(result.attempts, 3);
+  EXPECT_EQ(result.retries, 2);
+  EXPECT_EQ(result.spans_acknowledged, 0);
+  EXPECT_EQ(FlightCode(result.last_error), flight::FlightStatusCode::Unavailable)
+      << result.last_error.ToString();
+  EXPECT_EQ(sleeps_.size(), 2u);
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+}
+
+TEST_F(FlightSpanExporterTest, MissingAcknowledgementIsAnError) {
+  StartServer(Acking(FakeReceiverConfig::Ack::kNone));
+  MakeExporter(Options());
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(10)));
+  EXPECT_FALSE(result.success);
+  EXPECT_FALSE(result.retryable);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(result.spans_sent, 10);
+  EXPECT_EQ(result.spans_acknowledged, 0);
+  EXPECT_NE(result.last_error.message().find("without acknowledging"), std::string::npos)
+      << result.last_error.ToString();
+}
+
+TEST_F(FlightSpanExporterTest, WrongAcknowledgementIsAnError) {
+  StartServer(Acking(FakeReceiverConfig::Ack::kWrongCount));
+  MakeExporter(Options());
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(10)));
+  EXPECT_FALSE(result.success);
+  EXPECT_FALSE(result.retryable);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(result.spans_acknowledged, 0);
+  EXPECT_NE(result.last_error.message().find("acknowledgement"), std::string::npos)
+      << result.last_error.ToString();
+}
+
+TEST_F(FlightSpanExporterTest, EveryCompressionRoundTrips) {
+  StartServer();
+  auto spans = MakeSpans(300);
+  int64_t expected_batches = 0;
+  for (auto compression :
+       {FlightCompression::kNone, FlightCompression::kLz4, FlightCompression::kZstd}) {
+    auto options = Options();
+    options.compression = compression;
+    MakeExporter(options);
+    ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+    EXPECT_TRUE(result.success) << result.last_error.ToString();
+    auto received = server_->received();
+    ASSERT_EQ(static_cast<int64_t>(received.size()), ++expected_batches);
+    EXPECT_TRUE(SameSpans(*received.back(), *spans))
+        << "compression " << static_cast<int>(compression);
+  }
+}
+
+TEST_F(FlightSpanExporterTest, VectorAndTableOverloads) {
+  StartServer();
+  MakeExporter(Options());
+  auto first = MakeSpans(40, 1);
+  auto second = MakeSpans(60, 2);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export({first, second}));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.spans_acknowledged, 100);
+  ASSERT_OK_AND_ASSIGN(auto table, arrow::Table::FromRecordBatches({first, second}));
+  ASSERT_OK_AND_ASSIGN(auto from_table, exporter_->Export(*table));
+  EXPECT_TRUE(from_table.success) << from_table.last_error.ToString();
+  ASSERT_OK_AND_ASSIGN(auto expected,
+                       arrow::Table::FromRecordBatches({first, second, first, second}));
+  ASSERT_OK_AND_ASSIGN(auto expected_batch, expected->CombineChunksToBatch());
+  ExpectReceivedEquals(*expected_batch);
+}
+
+TEST_F(FlightSpanExporterTest, EmptyInputSendsNothing) {
+  StartServer();
+  MakeExporter(Options());
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(0)));
+  EXPECT_TRUE(result.success);
+  EXPECT_EQ(result.attempts, 0);
+  EXPECT_EQ(server_->calls(), 0);
+}
+
+TEST_F(FlightSpanExporterTest, RefusesABatchThatIsNotASpanTable) {
+  StartServer();
+  MakeExporter(Options());
+  arrow::Int64Builder builder;
+  ASSERT_OK(builder.Append(1));
+  ASSERT_OK_AND_ASSIGN(auto column, builder.Finish());
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("x", arrow::int64())}), 1, {column});
+  auto result = exporter_->Export(*batch);
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(result.status().IsInvalid()) << result.status().ToString();
+  EXPECT_EQ(server_->calls(), 0);
+}
+
+TEST_F(FlightSpanExporterTest, RefusesBadOptions) {
+  FlightSpanExporterOptions options;
+  options.endpoint = "http://127.0.0.1:8815";
+  EXPECT_TRUE(FlightSpanExporter::Make(options).status().IsInvalid());
+  options.endpoint = "not a uri";
+  EXPECT_FALSE(FlightSpanExporter::Make(options).ok());
+  options = FlightSpanExporterOptions::Defaults();
+  options.max_batch_rows = 0;
+  EXPECT_TRUE(FlightSpanExporter::Make(options).status().IsInvalid());
+  options = FlightSpanExporterOptions::Defaults();
+  options.tls_root_certs = "PEM";  // TLS settings on a plaintext endpoint
+  EXPECT_TRUE(FlightSpanExporter::Make(options).status().IsInvalid());
+  options = FlightSpanExporterOptions::Defaults();
+  options.endpoint = "grpc+tls://127.0.0.1:8815";
+  options.tls_root_certs_file = "/nonexistent/otlp-arrow/ca.pem";
+  auto made = FlightSpanExporter::Make(options);
+  EXPECT_TRUE(made.status().IsIOError()) << made.status().ToString();
+  EXPECT_NE(made.status().message().find("ca.pem"), std::string::npos);
+}
+
+TEST_F(FlightSpanExporterTest, ExportAfterShutdownFails) {
+  StartServer();
+  MakeExporter(Options());
+  ASSERT_OK(exporter_->Shutdown());
+  ASSERT_OK(exporter_->Shutdown());  // idempotent
+  EXPECT_FALSE(exporter_->Export(*MakeSpans(5)).ok());
+  EXPECT_EQ(server_->calls(), 0);
+}
+
+TEST_F(FlightSpanExporterTest, ShutdownInterruptsTheDefaultBackoffWait) {
+  StartServer(FailingFirst(1000));
+  auto options = Options();
+  options.sleep = nullptr;  // the real, interruptible wait
+  options.initial_backoff = std::chrono::seconds(30);
+  options.max_backoff = std::chrono::seconds(30);
+  MakeExporter(options);
+  auto spans = MakeSpans(5);
+  arrow::Result<ExportResult> result;
+  std::thread exporting([&] { result = exporter_->Export(*spans); });
+  while (server_->calls() == 0) std::this_thread::sleep_for(milliseconds(1));
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_OK(exporter_->Shutdown());
+  exporting.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_FALSE(result->success);
+  EXPECT_TRUE(result->last_error.IsCancelled()) << result->last_error.ToString();
+}
+
+}  // namespace
+}  // namespace otlp_arrow::transport
