@@ -15,6 +15,9 @@
 #include <arrow/util/byte_size.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -643,6 +646,163 @@ TEST_F(FlightSpanReceiverTest, ShutdownDeadlineCancelsAnIdleStream) {
   EXPECT_FALSE(put.writer->Close().ok());
   // The acknowledged batch is stored; nothing else is.
   EXPECT_EQ(store_->batches().size(), 1u);
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS
+
+struct CertificateAndKey {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+template <typename Write>
+std::string ToPem(Write write) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  write(bio);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return pem;
+}
+
+// A self-signed P-256 certificate for `common_name`, valid for localhost and 127.0.0.1
+// and usable as its own CA, made at test time so no key material lives in the tree.
+CertificateAndKey SelfSigned(const char* common_name) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* subject = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(common_name), -1, -1,
+                             0);
+  X509_set_issuer_name(cert, subject);
+  X509V3_CTX context;
+  X509V3_set_ctx_nodb(&context);
+  X509V3_set_ctx(&context, cert, cert, nullptr, nullptr, 0);
+  for (const auto& [nid, value] :
+       {std::pair{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
+        std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
+    X509_add_ext(cert, extension, -1);
+    X509_EXTENSION_free(extension);
+  }
+  X509_sign(cert, key, EVP_sha256());
+  CertificateAndKey out{
+      ToPem([&](BIO* bio) { PEM_write_bio_X509(bio, cert); }), ToPem([&](BIO* bio) {
+        PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+      })};
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+std::unique_ptr<flight::FlightClient> ConnectTls(
+    int port, const CertificateAndKey& server,
+    const CertificateAndKey* client = nullptr) {
+  auto options = flight::FlightClientOptions::Defaults();
+  options.tls_root_certs = server.cert_pem;
+  if (client != nullptr) {
+    options.cert_chain = client->cert_pem;
+    options.private_key = client->key_pem;
+  }
+  auto location = flight::Location::ForGrpcTls("127.0.0.1", port);
+  EXPECT_TRUE(location.ok());
+  auto connected = flight::FlightClient::Connect(*location, options);
+  EXPECT_TRUE(connected.ok()) << connected.status().ToString();
+  return std::move(*connected);
+}
+
+class FlightSpanReceiverTlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_cert_ = new CertificateAndKey(SelfSigned("otlp-arrow receiver"));
+    client_cert_ = new CertificateAndKey(SelfSigned("otlp-arrow exporter"));
+  }
+  static void TearDownTestSuite() {
+    delete server_cert_;
+    delete client_cert_;
+  }
+
+  static FlightSpanReceiverOptions TlsOptions() {
+    auto options = FlightSpanReceiverOptions::Defaults();
+    options.listen_uri = "grpc+tls://127.0.0.1:0";
+    options.tls_cert_pem = server_cert_->cert_pem;
+    options.tls_key_pem = server_cert_->key_pem;
+    return options;
+  }
+
+  static CertificateAndKey* server_cert_;
+  static CertificateAndKey* client_cert_;
+};
+
+CertificateAndKey* FlightSpanReceiverTlsTest::server_cert_ = nullptr;
+CertificateAndKey* FlightSpanReceiverTlsTest::client_cert_ = nullptr;
+
+TEST_F(FlightSpanReceiverTlsTest, ServesOverTls) {
+  auto store = std::make_shared<InMemorySpanStore>();
+  FlightSpanReceiver receiver(TlsOptions(), store, store);
+  ASSERT_OK(receiver.Start());
+  EXPECT_THAT(receiver.uri(), HasSubstr("grpc+tls://127.0.0.1:"));
+  const auto put =
+      Put(*ConnectTls(receiver.port(), *server_cert_), {SpanBatch(6, 41)}, CallOptions());
+  ASSERT_OK(put.status);
+  EXPECT_EQ(put.acks.size(), 1u);
+
+  // A plaintext client gets no service.
+  auto plain =
+      flight::FlightClient::Connect(
+          flight::Location::ForGrpcTcp("127.0.0.1", receiver.port()).ValueOrDie())
+          .ValueOrDie();
+  EXPECT_FALSE(plain->ListFlights(CallOptions(), {}).ok());
+  ASSERT_OK(
+      receiver.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2)));
+}
+
+TEST_F(FlightSpanReceiverTlsTest, MutualTlsRequiresATrustedClientCertificate) {
+  auto options = TlsOptions();
+  options.client_ca_pem = client_cert_->cert_pem;
+  auto store = std::make_shared<InMemorySpanStore>();
+  FlightSpanReceiver receiver(options, store, store);
+  ASSERT_OK(receiver.Start());
+
+  auto anonymous = ConnectTls(receiver.port(), *server_cert_);
+  EXPECT_FALSE(anonymous->ListFlights(CallOptions(), {}).ok());
+  // A certificate the receiver does not trust is refused as well.
+  auto stranger = ConnectTls(receiver.port(), *server_cert_, server_cert_);
+  EXPECT_FALSE(stranger->ListFlights(CallOptions(), {}).ok());
+
+  auto trusted = ConnectTls(receiver.port(), *server_cert_, client_cert_);
+  ASSERT_OK(Put(*trusted, {SpanBatch(6, 42)}, CallOptions()).status);
+  EXPECT_EQ(store->batches().size(), 1u);
+  ASSERT_OK(
+      receiver.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2)));
+}
+
+TEST(FlightSpanReceiverOptionsTest, InconsistentSecuritySettingsFailToStart) {
+  auto store = std::make_shared<InMemorySpanStore>();
+  auto tls_without_cert = FlightSpanReceiverOptions::Defaults();
+  tls_without_cert.listen_uri = "grpc+tls://127.0.0.1:0";
+  EXPECT_TRUE(FlightSpanReceiver(tls_without_cert, store, store).Start().IsInvalid());
+
+  auto cert_without_tls = FlightSpanReceiverOptions::Defaults();
+  cert_without_tls.listen_uri = "grpc://127.0.0.1:0";
+  cert_without_tls.tls_cert_pem = "cert";
+  cert_without_tls.tls_key_pem = "key";
+  EXPECT_TRUE(FlightSpanReceiver(cert_without_tls, store, store).Start().IsInvalid());
+
+  auto empty_token = FlightSpanReceiverOptions::Defaults();
+  empty_token.listen_uri = "grpc://127.0.0.1:0";
+  empty_token.bearer_token = "";
+  EXPECT_TRUE(FlightSpanReceiver(empty_token, store, store).Start().IsInvalid());
+
+  auto unknown_scheme = FlightSpanReceiverOptions::Defaults();
+  unknown_scheme.listen_uri = "http://127.0.0.1:0";
+  EXPECT_FALSE(FlightSpanReceiver(unknown_scheme, store, store).Start().ok());
 }
 
 }  // namespace
