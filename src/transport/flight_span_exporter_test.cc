@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,10 +24,14 @@
 #include <arrow/flight/api.h>
 #include <arrow/ipc/writer.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
 #include "otlp_arrow/transport/flight_protocol.h"
+#include "otlp_arrow/transport/flight_span_receiver.h"
 
 namespace otlp_arrow::transport {
 namespace {
@@ -63,6 +70,57 @@ std::optional<flight::FlightStatusCode> FlightCode(const arrow::Status& status) 
   auto detail = flight::FlightStatusDetail::UnwrapStatus(status);
   if (detail == nullptr) return std::nullopt;
   return detail->code();
+}
+
+struct CertificateAndKey {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+template <typename Write>
+std::string ToPem(Write write) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  write(bio);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return pem;
+}
+
+// A self-signed P-256 certificate for the names in `subject_alt_name`, usable as its own
+// CA, made at test time so no key material lives in the tree.
+CertificateAndKey SelfSigned(const char* common_name, const char* subject_alt_name =
+                                                          "DNS:localhost,IP:127.0.0.1") {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* subject = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(common_name), -1, -1,
+                             0);
+  X509_set_issuer_name(cert, subject);
+  X509V3_CTX context;
+  X509V3_set_ctx_nodb(&context);
+  X509V3_set_ctx(&context, cert, cert, nullptr, nullptr, 0);
+  for (const auto& [nid, value] :
+       {std::pair{NID_subject_alt_name, subject_alt_name},
+        std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
+    X509_add_ext(cert, extension, -1);
+    X509_EXTENSION_free(extension);
+  }
+  X509_sign(cert, key, EVP_sha256());
+  CertificateAndKey out{
+      ToPem([&](BIO* bio) { PEM_write_bio_X509(bio, cert); }), ToPem([&](BIO* bio) {
+        PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+      })};
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return out;
 }
 
 /// What the in-test receiver does; fixed before it starts.
@@ -185,6 +243,22 @@ class FlightSpanExporterTest : public ::testing::Test {
     server_ = std::make_unique<FakeReceiver>(std::move(config));
     ASSERT_OK_AND_ASSIGN(auto location, flight::Location::ForGrpcTcp("127.0.0.1", 0));
     ASSERT_OK(server_->Init(flight::FlightServerOptions(location)));
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  // A TLS server presenting `server`; with `client_ca`, clients need a certificate it
+  // signed.
+  void StartTlsServer(const CertificateAndKey& server,
+                      const CertificateAndKey* client_ca = nullptr) {
+    server_ = std::make_unique<FakeReceiver>(FakeReceiverConfig{});
+    ASSERT_OK_AND_ASSIGN(auto location, flight::Location::ForGrpcTls("127.0.0.1", 0));
+    flight::FlightServerOptions options(location);
+    options.tls_certificates.push_back({server.cert_pem, server.key_pem});
+    if (client_ca != nullptr) {
+      options.verify_client = true;
+      options.root_certificates = client_ca->cert_pem;
+    }
+    ASSERT_OK(server_->Init(options));
     ASSERT_GT(server_->port(), 0);
   }
 
@@ -599,6 +673,145 @@ TEST_F(FlightSpanExporterTest, ShutdownInterruptsTheDefaultBackoffWait) {
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_FALSE(result->success);
   EXPECT_TRUE(result->last_error.IsCancelled()) << result->last_error.ToString();
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS
+
+TEST_F(FlightSpanExporterTest, TlsWithRootCertificatesPem) {
+  const auto server_cert = SelfSigned("receiver");
+  StartTlsServer(server_cert);
+  auto options = Options();
+  options.endpoint = "grpc+tls://127.0.0.1:" + std::to_string(server_->port());
+  options.tls_root_certs = server_cert.cert_pem;
+  MakeExporter(options);
+  auto spans = MakeSpans(50);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, TlsWithCaFile) {
+  const auto server_cert = SelfSigned("receiver");
+  StartTlsServer(server_cert);
+  const auto ca_file = std::filesystem::temp_directory_path() /
+                       ("otlp-arrow-exporter-ca-" + std::to_string(::getpid()) + ".pem");
+  std::ofstream(ca_file) << server_cert.cert_pem;
+  auto options = Options();
+  options.endpoint = "grpc+tls://127.0.0.1:" + std::to_string(server_->port());
+  options.tls_root_certs_file = ca_file.string();
+  MakeExporter(options);
+  std::filesystem::remove(ca_file);  // read by Make()
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(20)));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+}
+
+TEST_F(FlightSpanExporterTest, TlsRefusesAnUntrustedServer) {
+  StartTlsServer(SelfSigned("receiver"));
+  auto options = Options();
+  options.endpoint = "grpc+tls://127.0.0.1:" + std::to_string(server_->port());
+  options.tls_root_certs = SelfSigned("someone else").cert_pem;
+  options.max_retries = 1;
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(5)));
+  EXPECT_FALSE(result.success);
+  EXPECT_EQ(server_->calls(), 0);
+}
+
+TEST_F(FlightSpanExporterTest, TlsServerNameOverride) {
+  // The certificate names a host that does not resolve; the override makes it match.
+  const auto server_cert = SelfSigned("receiver", "DNS:otlp-receiver.invalid");
+  StartTlsServer(server_cert);
+  auto options = Options();
+  options.endpoint = "grpc+tls://127.0.0.1:" + std::to_string(server_->port());
+  options.tls_root_certs = server_cert.cert_pem;
+  options.max_retries = 0;
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto without, exporter_->Export(*MakeSpans(5)));
+  EXPECT_FALSE(without.success);
+
+  options.tls_server_name_override = "otlp-receiver.invalid";
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto with, exporter_->Export(*MakeSpans(5)));
+  EXPECT_TRUE(with.success) << with.last_error.ToString();
+}
+
+TEST_F(FlightSpanExporterTest, MutualTls) {
+  const auto server_cert = SelfSigned("receiver");
+  const auto client_cert = SelfSigned("exporter");
+  StartTlsServer(server_cert, &client_cert);
+  auto options = Options();
+  options.endpoint = "grpc+tls://127.0.0.1:" + std::to_string(server_->port());
+  options.tls_root_certs = server_cert.cert_pem;
+  options.max_retries = 0;
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto anonymous, exporter_->Export(*MakeSpans(5)));
+  EXPECT_FALSE(anonymous.success);
+
+  options.tls_cert_chain = client_cert.cert_pem;
+  options.tls_private_key = client_cert.key_pem;
+  MakeExporter(options);
+  auto spans = MakeSpans(30);
+  ASSERT_OK_AND_ASSIGN(auto trusted, exporter_->Export(*spans));
+  EXPECT_TRUE(trusted.success) << trusted.last_error.ToString();
+  ExpectReceivedEquals(*spans);
+}
+
+// ---------------------------------------------------------------------------------------
+// Against the real FlightSpanReceiver
+
+class RecordingSink : public storage::SpanSink {
+ public:
+  arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    batches_.push_back(spans);
+    return arrow::Status::OK();
+  }
+  arrow::Status Flush() override { return arrow::Status::OK(); }
+  arrow::Status Close() override { return arrow::Status::OK(); }
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return batches_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches_;
+};
+
+TEST(FlightSpanExporterReceiverTest,
+     DeliversToFlightSpanReceiverSplittingOversizeBatches) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto receiver_options = FlightSpanReceiverOptions::Defaults();
+  receiver_options.listen_uri = "grpc://127.0.0.1:0";
+  receiver_options.bearer_token = "token";
+  receiver_options.max_batch_bytes = 256 * 1024;  // the receiver's limit, not known to
+                                                  // the exporter: found by splitting
+  FlightSpanReceiver receiver(receiver_options, sink, nullptr);
+  ASSERT_OK(receiver.Start());
+
+  auto options = FlightSpanExporterOptions::Defaults();
+  options.endpoint = receiver.uri();
+  options.bearer_token = "token";
+  options.timeout = milliseconds(3000);
+  std::vector<nanoseconds> sleeps;
+  options.sleep = [&](nanoseconds d) { sleeps.push_back(d); };
+  ASSERT_OK_AND_ASSIGN(auto exporter, FlightSpanExporter::Make(options));
+  auto spans = MakeSpans(3000);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.spans_acknowledged, 3000);
+  EXPECT_GT(result.splits, 0) << "the batch should exceed the receiver's limit";
+  EXPECT_TRUE(sleeps.empty());
+  EXPECT_GT(receiver.Stats().oversize_batches, 0);
+  EXPECT_EQ(receiver.Stats().spans_stored, 3000);
+
+  ASSERT_OK_AND_ASSIGN(auto table, arrow::Table::FromRecordBatches(sink->batches()));
+  ASSERT_OK_AND_ASSIGN(auto stored, table->CombineChunksToBatch());
+  EXPECT_TRUE(SameSpans(*stored, *spans));
+  ASSERT_OK(exporter->Shutdown());
+  ASSERT_OK(
+      receiver.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2)));
 }
 
 }  // namespace
