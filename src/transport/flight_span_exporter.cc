@@ -80,8 +80,12 @@ Classification Classify(const arrow::Status& status) {
     return c;
   }
   if (auto detail = flight::FlightStatusDetail::UnwrapStatus(status)) {
+    // Cancelled too: a receiver that shuts down cancels the streams still running
+    // (FlightSpanReceiver::Shutdown with a deadline), and the spans of such a stream are
+    // to be delivered once it is back. The exporter never cancels a call itself.
     if (detail->code() == flight::FlightStatusCode::Unavailable ||
-        detail->code() == flight::FlightStatusCode::TimedOut) {
+        detail->code() == flight::FlightStatusCode::TimedOut ||
+        detail->code() == flight::FlightStatusCode::Cancelled) {
       c.failure = Failure::kRetryable;
       c.reconnect = true;
     }

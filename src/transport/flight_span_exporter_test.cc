@@ -390,6 +390,50 @@ TEST_F(FlightSpanExporterTest, RetriesTimedOut) {
   ExpectReceivedEquals(*spans);
 }
 
+TEST_F(FlightSpanExporterTest, RetriesCancelled) {
+  StartServer(FailingFirst(2, flight::FlightStatusCode::Cancelled));
+  MakeExporter(Options());
+  auto spans = MakeSpans(50);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.attempts, 3);
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, ReconnectsToARestartedReceiver) {
+  StartServer();
+  const int port = server_->port();
+  MakeExporter(Options());
+  auto first = MakeSpans(20, 1);
+  ASSERT_OK_AND_ASSIGN(auto before, exporter_->Export(*first));
+  ASSERT_TRUE(before.success) << before.last_error.ToString();
+  ASSERT_OK(server_->Shutdown());
+
+  // The receiver comes back on the same port during the first backoff.
+  std::unique_ptr<FakeReceiver> old_server = std::move(server_);
+  arrow::Status restarted = arrow::Status::UnknownError("not restarted");
+  auto options = Options(port);
+  options.sleep = [&](nanoseconds d) {
+    sleeps_.push_back(d);
+    if (server_ != nullptr) return;
+    server_ = std::make_unique<FakeReceiver>(FakeReceiverConfig{});
+    restarted = server_->Init(flight::FlightServerOptions(
+        flight::Location::ForGrpcTcp("127.0.0.1", port).ValueOrDie()));
+  };
+  MakeExporter(options);
+  auto second = MakeSpans(30, 2);
+  ASSERT_OK_AND_ASSIGN(auto after, exporter_->Export(*second));
+  if (!restarted.ok()) {
+    server_.reset();
+    GTEST_SKIP() << "could not listen on port " << port << " again: " << restarted;
+  }
+  EXPECT_TRUE(after.success) << after.last_error.ToString();
+  EXPECT_EQ(after.attempts, 2);
+  EXPECT_EQ(FlightCode(after.last_error), flight::FlightStatusCode::Unavailable)
+      << after.last_error.ToString();
+  ExpectReceivedEquals(*second);
+}
+
 TEST_F(FlightSpanExporterTest, FullJitterStaysUnderTheCeiling) {
   StartServer(FailingFirst(5));
   auto options = Options();

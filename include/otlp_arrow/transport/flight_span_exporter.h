@@ -105,7 +105,8 @@ struct ExportResult {
   /// \brief True when the receiver acknowledged every span.
   bool success = false;
   /// \brief Set when the export failed on an error that is worth retrying later
-  /// (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) after `max_retries` retries;
+  /// (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED) after `max_retries`
+  /// retries;
   /// false for a permanent error (authentication, refused content, protocol violation).
   bool retryable = false;
   /// \brief Spans handed to Export.
@@ -148,8 +149,9 @@ struct ExportResult {
 ///   "RESOURCE_EXHAUSTED: batch of N bytes exceeds the limit of M". A one-span chunk
 ///   still refused with RESOURCE_EXHAUSTED is retried with backoff (the receiver may be
 ///   overloaded); one refused only as "too large" fails.
-/// - Retried with backoff and full jitter: FlightStatusCode Unavailable and TimedOut
-///   (gRPC UNAVAILABLE, DEADLINE_EXCEEDED). After these the client is recreated, as the
+/// - Retried with backoff and full jitter: FlightStatusCode Unavailable, TimedOut and
+///   Cancelled (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED; a receiver shutting down
+///   cancels its running streams). After these the client is recreated, as the
 ///   connection may be gone.
 /// - Never retried: any other error, e.g. Unauthenticated, Unauthorized, Invalid,
 ///   NotImplemented, KeyError (wrong descriptor).
