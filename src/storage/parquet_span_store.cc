@@ -175,8 +175,10 @@ class OpenParquetFile {
                                                                 fs::path final_path) {
     auto file = std::unique_ptr<OpenParquetFile>(new OpenParquetFile());
     file->final_path_ = std::move(final_path);
-    file->temporary_path_ = file->final_path_;
-    file->temporary_path_ += ".tmp";
+    // A leading dot hides the file from pyarrow, Spark and Hive dataset discovery, the
+    // ".tmp" suffix from "*.parquet" globs (DuckDB): readers never see a half file.
+    file->temporary_path_ = file->final_path_.parent_path() /
+                            ("." + file->final_path_.filename().string() + ".tmp");
     const fs::path& path = file->temporary_path_;
     // O_TRUNC: a temporary file of an earlier, failed attempt is garbage.
     file->fd_ =
@@ -618,9 +620,10 @@ struct ParquetSpanStore::Impl {
   }
 
   arrow::Status StartSegment() {
-    ARROW_ASSIGN_OR_RAISE(
-        wal, internal::WalSegmentWriter::Create(layout.wal_dir, next_segment));
-    ++next_segment;
+    // The number is used up even on failure: a half-created file may hold it.
+    const uint64_t segment = next_segment++;
+    ARROW_ASSIGN_OR_RAISE(wal,
+                          internal::WalSegmentWriter::Create(layout.wal_dir, segment));
     generation = std::make_unique<Generation>(&layout, wal->sequence());
     return arrow::Status::OK();
   }
@@ -866,8 +869,11 @@ arrow::Status ParquetSpanStore::Flush() {
 }
 
 arrow::Status ParquetSpanStore::Close() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->closed) return arrow::Status::OK();
+  }
   arrow::Status status = Flush();
-  if (!status.ok() && impl_->closed) return status;  // closed before
   impl_->StopAgeThread();
   std::lock_guard<std::mutex> lock(impl_->mutex);
   Impl& impl = *impl_;
