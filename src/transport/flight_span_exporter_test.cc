@@ -134,6 +134,8 @@ struct FakeReceiverConfig {
   /// Positive: a batch of more rows ends the stream with a RESOURCE_EXHAUSTED error.
   int64_t max_rows = 0;
   Ack ack = Ack::kCorrect;
+  /// Wait this long before each acknowledgement (a slow, fsyncing receiver).
+  milliseconds ack_delay{0};
 };
 
 FakeReceiverConfig FailingFirst(
@@ -212,6 +214,7 @@ class FakeReceiver : public flight::FlightServerBase {
           continue;
         }
       }
+      if (config_.ack_delay.count() > 0) std::this_thread::sleep_for(config_.ack_delay);
       BatchAck ack{index, chunk.data->num_rows()};
       ARROW_RETURN_NOT_OK(writer->WriteMetadata(arrow::Buffer(ack.ToJson())));
     }
@@ -553,6 +556,9 @@ TEST_F(FlightSpanExporterTest, SpanLargerThanMaxBatchBytesFails) {
   EXPECT_TRUE(sleeps_.empty());
   EXPECT_NE(result.last_error.message().find("exceeded soft limit"), std::string::npos)
       << result.last_error.ToString();
+  EXPECT_TRUE(result.last_error.IsInvalid());
+  EXPECT_NE(flight::FlightWriteSizeStatusDetail::UnwrapStatus(result.last_error),
+            nullptr);
 }
 
 TEST_F(FlightSpanExporterTest, ServerDownFailsAfterMaxRetries) {
@@ -645,6 +651,39 @@ TEST_F(FlightSpanExporterTest, VectorAndTableOverloads) {
                        arrow::Table::FromRecordBatches({first, second, first, second}));
   ASSERT_OK_AND_ASSIGN(auto expected_batch, expected->CombineChunksToBatch());
   ExpectReceivedEquals(*expected_batch);
+}
+
+TEST_F(FlightSpanExporterTest, BatchesWithAnotherSchemaGoOnAnotherStream) {
+  StartServer();
+  MakeExporter(Options());
+  auto full = MakeSpans(20, 1);
+  // The derived columns are optional in a span table.
+  ASSERT_OK_AND_ASSIGN(auto without_service_name,
+                       MakeSpans(30, 2)->RemoveColumn(
+                           MakeSpans(1)->schema()->GetFieldIndex("service_name")));
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export({full, without_service_name}));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.attempts, 2);
+  auto received = server_->received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_TRUE(SameSpans(*received[0], *full));
+  EXPECT_TRUE(SameSpans(*received[1], *without_service_name));
+}
+
+TEST_F(FlightSpanExporterTest, LongExportsMoveToANewStreamBeforeTheDeadline) {
+  FakeReceiverConfig config;
+  config.ack_delay = milliseconds(150);
+  StartServer(config);
+  auto options = Options();
+  options.timeout = milliseconds(1500);  // a stream takes chunks for 750 ms
+  options.max_batch_rows = 10;
+  MakeExporter(options);
+  auto spans = MakeSpans(80);  // 8 chunks, 1.2 s of acknowledgements
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_GE(result.attempts, 2);
+  EXPECT_EQ(result.retries, 0) << result.last_error.ToString();
+  ExpectReceivedEquals(*spans);
 }
 
 TEST_F(FlightSpanExporterTest, EmptyInputSendsNothing) {
