@@ -686,6 +686,33 @@ TEST_F(FlightSpanExporterTest, LongExportsMoveToANewStreamBeforeTheDeadline) {
   ExpectReceivedEquals(*spans);
 }
 
+TEST_F(FlightSpanExporterTest, ConcurrentExportsAreSerialized) {
+  StartServer();
+  auto options = Options();
+  options.max_batch_rows = 16;
+  MakeExporter(options);
+  auto first = MakeSpans(100, 1);
+  auto second = MakeSpans(100, 2);
+  arrow::Result<ExportResult> first_result, second_result;
+  std::thread a([&] { first_result = exporter_->Export(*first); });
+  std::thread b([&] { second_result = exporter_->Export(*second); });
+  a.join();
+  b.join();
+  ASSERT_TRUE(first_result.ok() && second_result.ok());
+  EXPECT_TRUE(first_result->success) << first_result->last_error.ToString();
+  EXPECT_TRUE(second_result->success) << second_result->last_error.ToString();
+  // One export's chunks are never interleaved with the other's.
+  auto received = Received();
+  ASSERT_NE(received, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto first_then_second,
+                       arrow::Table::FromRecordBatches({first, second}));
+  ASSERT_OK_AND_ASSIGN(auto second_then_first,
+                       arrow::Table::FromRecordBatches({second, first}));
+  ASSERT_OK_AND_ASSIGN(auto one_order, first_then_second->CombineChunksToBatch());
+  ASSERT_OK_AND_ASSIGN(auto other_order, second_then_first->CombineChunksToBatch());
+  EXPECT_TRUE(SameSpans(*received, *one_order) || SameSpans(*received, *other_order));
+}
+
 TEST_F(FlightSpanExporterTest, EmptyInputSendsNothing) {
   StartServer();
   MakeExporter(Options());
