@@ -102,12 +102,14 @@ struct FlightSpanExporterOptions {
 /// \brief What one FlightSpanExporter::Export call did (opentelemetry-cpp's ExportResult,
 /// with the counts a retrying caller needs).
 struct ExportResult {
-  /// \brief True when the receiver acknowledged every span.
+  /// \brief True when the receiver acknowledged every span. Acknowledged means stored,
+  /// so an error in ending the last stream after that leaves `success` true (and shows
+  /// in `last_error`): resending would only store duplicates.
   bool success = false;
-  /// \brief Set when the export failed on an error that is worth retrying later
-  /// (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED) after `max_retries`
-  /// retries;
-  /// false for a permanent error (authentication, refused content, protocol violation).
+  /// \brief Set when the export failed, after `max_retries` retries, on an error worth
+  /// retrying later (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED);
+  /// false for a permanent error (authentication, refused content, protocol violation)
+  /// and when Shutdown() stopped the export (`last_error` is then Cancelled).
   bool retryable = false;
   /// \brief Spans handed to Export.
   int64_t spans_total = 0;
