@@ -764,12 +764,17 @@ arrow::Result<std::unique_ptr<ParquetSpanStore>> ParquetSpanStore::Open(
     }
   }
   for (const auto& dir : changed_dirs) {
+    std::vector<fs::path> leftovers;
     std::error_code error;
-    for (const auto& entry : fs::directory_iterator(dir, error)) {
-      if (!EndsWith(entry.path().filename().string(), kTemporarySuffix)) continue;
-      if (!fs::remove(entry.path(), error) || error) {
-        return arrow::Status::IOError("cannot remove ", entry.path().string(), ": ",
-                                      error.message());
+    for (fs::directory_iterator it(dir, error), end; !error && it != end;
+         it.increment(error)) {
+      if (EndsWith(it->path().filename().string(), kTemporarySuffix)) {
+        leftovers.push_back(it->path());
+      }
+    }
+    for (const auto& path : leftovers) {
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoError("cannot remove", path);
       }
       ++impl->report.temporary_files_removed;
     }

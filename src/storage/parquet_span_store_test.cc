@@ -650,12 +650,12 @@ TEST_F(ParquetSpanStoreTest, ReopenedStoreKeepsAppendingWithoutNameClashes) {
 TEST_F(ParquetSpanStoreTest, ConcurrentAppendsAreAllStoredOnce) {
   auto options = Options();
   options.durability = WalDurability::kFlushToOs;
-  options.max_file_bytes = 16 * 1024;                   // rotations by size …
-  options.max_file_age = std::chrono::milliseconds(5);  // … and by the background thread
+  options.max_file_bytes = 16 * 1024;                    // rotations by size …
+  options.max_file_age = std::chrono::milliseconds(20);  // … and by the background thread
   auto store = OpenStore(options);
   ASSERT_NE(store, nullptr);
   constexpr int kThreads = 4;
-  constexpr int kBatchesPerThread = 8;
+  constexpr int kBatchesPerThread = 6;
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
@@ -704,13 +704,13 @@ TEST_F(ParquetSpanStoreTest, ParquetFailureAfterTheWalKeepsTheBatch) {
 // is killed with SIGKILL mid-stream, and every acknowledged batch must be stored once.
 TEST_F(ParquetSpanStoreTest, KillNineLosesNoAcknowledgedBatch) {
   constexpr int kSpansPerBatch = 20;
-  constexpr int kAcksBeforeKill = 25;
+  constexpr int kAcksBeforeKill = 15;
   for (const auto durability : {WalDurability::kFlushToOs, WalDurability::kFsync}) {
     SCOPED_TRACE(durability == WalDurability::kFsync ? "fsync" : "flush to OS");
     fs::remove_all(data_dir_);
     auto options = Options();
     options.durability = durability;
-    options.max_file_bytes = 8 * 1024;  // rotations while the kill can strike
+    options.max_file_bytes = 16 * 1024;  // rotations while the kill can strike
     int acks[2];
     ASSERT_EQ(::pipe(acks), 0);
     const pid_t child = ::fork();

@@ -195,10 +195,12 @@ arrow::Result<std::unique_ptr<WalSegmentReader>> WalSegmentReader::Open(
   int64_t offset = file_bytes;
   if (file_bytes >= kWalSegmentHeaderBytes) {
     ARROW_ASSIGN_OR_RAISE(auto magic, file->ReadAt(0, kWalSegmentHeaderBytes));
-    if (std::memcmp(magic->data(), kWalSegmentMagic, sizeof(kWalSegmentMagic)) != 0) {
+    if (std::memcmp(magic->data(), kWalSegmentMagic, sizeof(kWalSegmentMagic)) == 0) {
+      offset = kWalSegmentHeaderBytes;
+    } else if (file_bytes > kWalSegmentHeaderBytes) {
       return arrow::Status::IOError(path.string(), " is not a WAL segment");
     }
-    offset = kWalSegmentHeaderBytes;
+    // else: a header that never reached the disk intact, and no record after it.
   }
   return std::unique_ptr<WalSegmentReader>(
       new WalSegmentReader(std::move(file), file_bytes, offset));
