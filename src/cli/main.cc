@@ -10,6 +10,7 @@
 
 #include "demo_command.h"
 #include "diagnose_command.h"
+#include "receiver_command.h"
 
 namespace {
 
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   otlp_arrow::cli::AddDemoCommand(app, &exit_code);
   otlp_arrow::cli::AddDiagnoseCommand(app, &exit_code);
+  otlp_arrow::cli::AddReceiverCommand(app, &exit_code);
 
   try {
     app.parse(argc, argv);

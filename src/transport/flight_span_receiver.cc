@@ -12,8 +12,10 @@
 #include <arrow/buffer.h>
 #include <arrow/flight/server.h>
 #include <arrow/flight/types.h>
+#include <arrow/memory_pool.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
+#include <arrow/util/align_util.h>
 #include <arrow/util/byte_size.h>
 #include <arrow/util/key_value_metadata.h>
 
@@ -188,11 +190,10 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
     }
     ARROW_RETURN_NOT_OK(Init(server_options));
     serving_.store(true);
-    ARROW_ASSIGN_OR_RAISE(
-        auto bound,
-        tls ? flight::Location::ForGrpcTls(HostOf(options_.listen_uri), port())
-            : flight::Location::ForGrpcTcp(HostOf(options_.listen_uri), port()));
-    uri_ = bound.ToString();
+    // grpc:// rather than Location's grpc+tcp://: the form the exporter and `diagnose`
+    // document, so the printed address can be pasted into them.
+    uri_ = std::string(tls ? "grpc+tls://" : "grpc://") + HostOf(options_.listen_uri) +
+           ":" + std::to_string(port());
     return arrow::Status::OK();
   }
 
@@ -348,11 +349,17 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
                                       " bytes exceeds the limit of ",
                                       options_.max_batch_bytes);
       }
+      // Flight hands out the gRPC message memory without copying, so value buffers can
+      // sit at any address; reading an int32 there is undefined behaviour. Misaligned
+      // buffers are copied, aligned ones kept.
+      ARROW_ASSIGN_OR_RAISE(auto aligned, arrow::util::EnsureAlignment(
+                                              chunk.data, arrow::util::kValueAlignment,
+                                              arrow::default_memory_pool()));
       std::vector<std::shared_ptr<arrow::Array>> columns;
       columns.reserve(indices.size());
-      for (int i : indices) columns.push_back(chunk.data->column(i));
+      for (int i : indices) columns.push_back(aligned->column(i));
       auto batch =
-          arrow::RecordBatch::Make(schema, chunk.data->num_rows(), std::move(columns));
+          arrow::RecordBatch::Make(schema, aligned->num_rows(), std::move(columns));
       if (auto valid = convert::ValidateSpanTable(*batch); !valid.ok()) {
         return Refuse(arrow::Status::Invalid("batch ", index, ": ", valid.message()));
       }
