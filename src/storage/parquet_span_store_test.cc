@@ -29,6 +29,9 @@
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
+#include "otlp_arrow/storage/parquet_span_writer.h"
+#include "parquet_files_internal.h"
+#include "write_ahead_log.h"
 
 namespace otlp_arrow::storage {
 namespace {
@@ -698,6 +701,92 @@ TEST_F(ParquetSpanStoreTest, ParquetFailureAfterTheWalKeepsTheBatch) {
   EXPECT_EQ(CountRows(store.get()), 50);
   ASSERT_TRUE(store->Close().ok());
   EXPECT_TRUE(FilesEndingWith(".wal").empty());
+}
+
+TEST_F(ParquetSpanStoreTest, FilesOfOtherWritersAreListedAndScanned) {
+  // ParquetSpanWriter (the demo) writes no bounds metadata: statistics give them.
+  auto writer_options = ParquetSpanWriterOptions::Defaults();
+  writer_options.data_dir = data_dir_.string();
+  auto request = model::SeedSpans(300);
+  SetStartTimes(&request, k2026 + 5 * kHourNs + 17, 1000);
+  ASSERT_TRUE(ParquetSpanWriter(writer_options).Write(*Encode(request)).ok());
+  auto store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append(NumberedBatch(0, 10)).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  auto files = store->ListFiles();
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  ASSERT_EQ(files->size(), 2u);
+  const auto& foreign = (*files)[1];  // hour=05 sorts after hour=00
+  EXPECT_NE(foreign.path.find("hour=05/part-"), std::string::npos) << foreign.path;
+  EXPECT_EQ(foreign.num_rows, 300);
+  EXPECT_EQ(foreign.start_time_min_unix_nano, k2026 + 5 * kHourNs + 17);
+  EXPECT_EQ(foreign.start_time_max_unix_nano, k2026 + 5 * kHourNs + 17 + 299 * 1000);
+  SpanQuery query;
+  query.start_time_min_unix_nano = k2026 + 5 * kHourNs + 17 + 100 * 1000;
+  EXPECT_EQ(CountRows(store.get(), query), 200);
+  EXPECT_EQ(CountRows(store.get()), 310);
+}
+
+TEST(PartitionFolderTest, HourRoundTripsThroughItsFolderName) {
+  for (const int64_t hour :
+       {int64_t{0}, int64_t{1}, int64_t{23}, int64_t{24}, int64_t{490'896},
+        int64_t{5'124'095}, int64_t{-1}, int64_t{-24 * 366}, int64_t{80'000'000}}) {
+    const fs::path file = fs::path("spans") / internal::PartitionDir(hour) / "x.parquet";
+    EXPECT_EQ(internal::HourOfPartitionFile(file), hour) << file;
+  }
+  EXPECT_EQ(internal::HourOfPartitionFile("spans/dt=2026-01-01/x.parquet"), std::nullopt);
+  EXPECT_EQ(internal::HourOfPartitionFile("dt=2026-13-01/hour=00/x.parquet"),
+            std::nullopt);
+  EXPECT_EQ(internal::HourOfPartitionFile("dt=2026-01-01/hour=24/x.parquet"),
+            std::nullopt);
+  EXPECT_EQ(internal::HourOfPartitionFile("dt=2026-01-01/hour=0x/x.parquet"),
+            std::nullopt);
+}
+
+TEST(WriteAheadLogTest, RecordsComeBackInOrderUpToATornTail) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("otlp-arrow-wal-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto writer = internal::WalSegmentWriter::Create(dir, 42);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  EXPECT_EQ((*writer)->path().filename(), "00000000000000000042.wal");
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  for (uint64_t i = 0; i < 3; ++i) {
+    batches.push_back(NumberedBatch(i, 5 + i));
+    auto payload =
+        internal::SerializeWalRecord(*batches.back(), arrow::default_memory_pool());
+    ASSERT_TRUE(payload.ok());
+    ASSERT_TRUE((*writer)->Append(**payload, /*fsync=*/i == 0).ok());
+  }
+  EXPECT_EQ((*writer)->num_records(), 3);
+  EXPECT_EQ((*writer)->size_bytes(),
+            static_cast<int64_t>(fs::file_size((*writer)->path())));
+  const fs::path path = (*writer)->path();
+  writer->reset();
+  // A half-written fourth record.
+  std::ofstream(path, std::ios::app | std::ios::binary)
+      << std::string("\x40\0\0\0abc", 7);
+
+  auto listed = internal::ListWalSegments(dir);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, std::vector<uint64_t>{42});
+  auto reader = internal::WalSegmentReader::Open(path, arrow::default_memory_pool());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  for (const auto& expected : batches) {
+    auto payload = (*reader)->Next();
+    ASSERT_TRUE(payload.ok());
+    ASSERT_NE(*payload, nullptr);
+    auto batch = internal::DeserializeWalRecord(*payload);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    EXPECT_TRUE((*batch)->Equals(*expected));
+  }
+  auto end = (*reader)->Next();
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, nullptr);
+  EXPECT_EQ((*reader)->dropped_bytes(), 7);
+  fs::remove_all(dir);
 }
 
 // A real crash: a child process appends and acknowledges each batch through a pipe; it
