@@ -419,6 +419,38 @@ TEST_F(FlightSpanReceiverTest, StreamsBeyondTheLimitAreUnavailable) {
   EXPECT_EQ(store_->batches().size(), 2u);
 }
 
+TEST_F(FlightSpanReceiverTest, ConcurrentStreamsAreAllStored) {
+  StartReceiver();
+  constexpr int kStreams = 4;
+  std::vector<std::future<PutOutcome>> puts;
+  for (int i = 0; i < kStreams; ++i) {
+    puts.push_back(std::async(std::launch::async, [this, i] {
+      auto client = Connect();
+      return Put(*client, {SpanBatch(20, 50 + i), SpanBatch(30, 60 + i)}, CallOptions());
+    }));
+  }
+  for (auto& put : puts) {
+    const auto outcome = put.get();
+    ASSERT_OK(outcome.status);
+    EXPECT_EQ(outcome.acks.size(), 2u);
+  }
+  EXPECT_EQ(TotalRows(store_->batches()), kStreams * 50);
+  EXPECT_EQ(receiver_->Stats().spans_stored, kStreams * 50);
+  EXPECT_EQ(receiver_->Stats().streams_completed, kStreams);
+}
+
+TEST_F(FlightSpanReceiverTest, SinkFailureIsUnavailableSoSendersRetry) {
+  StartReceiver();
+  ASSERT_OK(store_->Close());  // every Append fails from now on
+  const auto outcome = Put(*client_, {SpanBatch(5, 70)}, CallOptions());
+  EXPECT_EQ(FlightCode(outcome.status), flight::FlightStatusCode::Unavailable)
+      << outcome.status.ToString();
+  EXPECT_THAT(outcome.status.message(), HasSubstr("not stored"));
+  EXPECT_TRUE(outcome.acks.empty());
+  EXPECT_EQ(receiver_->Stats().sink_failures, 1);
+  EXPECT_EQ(receiver_->Stats().spans_stored, 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // Authentication
 
@@ -546,6 +578,7 @@ TEST_F(FlightSpanReceiverReadTest, AllSpansByPath) {
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->total_records(), TotalRows(sent_));
   ExpectSameRows(table, Expected(sent_, {}));
+  EXPECT_EQ(receiver_->Stats().spans_served, TotalRows(sent_));
 }
 
 TEST_F(FlightSpanReceiverReadTest, TimeRangeByCommand) {
