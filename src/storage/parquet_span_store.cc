@@ -939,7 +939,15 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetSpanStore::Scan(
     return arrow::Status::Invalid("trace_id must be 16 bytes, got ",
                                   query.trace_id->size());
   }
-  if (impl_->options.flush_before_scan) ARROW_RETURN_NOT_OK(Flush());
+  if (impl_->options.flush_before_scan) {
+    bool closed = false;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      closed = impl_->closed;
+    }
+    // A closed store has nothing open: it reads what it published.
+    if (!closed) ARROW_RETURN_NOT_OK(Flush());
+  }
   ARROW_ASSIGN_OR_RAISE(const auto files, ListFiles());
   std::vector<fs::path> selected;
   for (const auto& file : files) {

@@ -242,6 +242,8 @@ TEST_F(ParquetSpanStoreTest, ScanReturnsEverySpanAppended) {
   EXPECT_EQ(ExpectEveryListedFileReadable(store.get()), rows);
   ASSERT_TRUE(store->Close().ok());
   EXPECT_TRUE(FilesEndingWith(".wal").empty());  // a clean close leaves no WAL
+  EXPECT_TRUE(store->Close().ok());              // idempotent
+  EXPECT_EQ(CountRows(store.get()), rows);       // still readable
 }
 
 TEST_F(ParquetSpanStoreTest, ListFilesKnowsStartTimeBounds) {

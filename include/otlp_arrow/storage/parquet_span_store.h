@@ -132,7 +132,8 @@ class ParquetSpanStore final : public SpanSink, public SpanSource {
 
   /// \brief The spans matching `query`, file by file (in path order). Files are pruned
   /// by their hour folder and start-time bounds, rows filtered by start time and trace
-  /// id. Flushes first if `flush_before_scan`.
+  /// id. Flushes first if `flush_before_scan` (unless closed: a closed store still
+  /// reads).
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
       const SpanQuery& query) override;
 
