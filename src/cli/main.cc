@@ -11,6 +11,7 @@
 #include "demo_command.h"
 #include "diagnose_command.h"
 #include "receiver_command.h"
+#include "send_command.h"
 
 namespace {
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   otlp_arrow::cli::AddDemoCommand(app, &exit_code);
   otlp_arrow::cli::AddDiagnoseCommand(app, &exit_code);
   otlp_arrow::cli::AddReceiverCommand(app, &exit_code);
+  otlp_arrow::cli::AddSendCommand(app, &exit_code);
 
   try {
     app.parse(argc, argv);
