@@ -930,6 +930,15 @@ arrow::Result<std::vector<StoredFile>> ParquetSpanStore::ListFiles() {
     }
     files.push_back(std::move(file));
   }
+  // Forget files removed by others (retention), so the cache does not grow forever; a
+  // file published meanwhile at worst has its footer read again.
+  std::lock_guard<std::mutex> cache_lock(impl_->cache_mutex);
+  if (impl_->file_cache.size() > files.size()) {
+    std::set<std::string> listed;
+    for (const auto& file : files) listed.insert(file.path);
+    std::erase_if(impl_->file_cache,
+                  [&](const auto& entry) { return listed.count(entry.first) == 0; });
+  }
   return files;
 }
 

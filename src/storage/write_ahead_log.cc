@@ -19,6 +19,7 @@
 #include <arrow/ipc/reader.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/record_batch.h>
+#include <arrow/util/byte_size.h>
 #include <arrow/util/crc32.h>
 
 namespace otlp_arrow::storage::internal {
@@ -104,8 +105,10 @@ arrow::Result<std::vector<uint64_t>> ListWalSegments(const fs::path& wal_dir) {
 
 arrow::Result<std::shared_ptr<arrow::Buffer>> SerializeWalRecord(
     const arrow::RecordBatch& spans, arrow::MemoryPool* pool) {
-  ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create(
-                                       /*initial_capacity=*/4096, pool));
+  // Sized up front: growing by doubling would copy the batch several times. The schema
+  // and message headers come on top of the buffers.
+  const int64_t capacity = arrow::util::TotalBufferSize(spans) + 64 * 1024;
+  ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create(capacity, pool));
   auto options = arrow::ipc::IpcWriteOptions::Defaults();
   options.memory_pool = pool;
   ARROW_ASSIGN_OR_RAISE(auto writer,
