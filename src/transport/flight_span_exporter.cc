@@ -122,8 +122,13 @@ arrow::Result<std::shared_ptr<arrow::util::Codec>> MakeCodec(
 }  // namespace
 
 arrow::Status FlightSpanExporterOptions::Validate() const {
-  ARROW_ASSIGN_OR_RAISE(auto location, flight::Location::Parse(endpoint));
-  const std::string scheme = location.scheme();
+  auto location = flight::Location::Parse(endpoint);
+  if (!location.ok()) {
+    return arrow::Status::Invalid(
+        "Flight endpoint '", endpoint,
+        "' is not a URI such as grpc://host:port: ", location.status().message());
+  }
+  const std::string scheme = location->scheme();
   if (scheme != "grpc" && scheme != "grpc+tcp" && scheme != "grpc+tls" &&
       scheme != "grpc+unix") {
     return arrow::Status::Invalid("Flight endpoint '", endpoint, "': scheme '", scheme,
