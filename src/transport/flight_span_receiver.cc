@@ -325,8 +325,9 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
           "unknown DoPut descriptor, ", Describe(reader->descriptor()),
           ": spans are uploaded to path ", DescribeSpansPath()));
     }
-    ARROW_ASSIGN_OR_RAISE(auto stream_schema, reader->GetSchema());
-    auto mapped = MapToSpanTable(*stream_schema);
+    auto stream_schema = reader->GetSchema();
+    if (!stream_schema.ok()) return Refuse(stream_schema.status());  // not Arrow IPC
+    auto mapped = MapToSpanTable(**stream_schema);
     if (!mapped.ok()) return Refuse(mapped.status());
     const std::vector<int>& indices = *mapped;
     const auto& schema = convert::SpanTableSchema();
@@ -335,7 +336,12 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
       if (context.is_cancelled()) {
         return arrow::Status::Cancelled("DoPut cancelled after ", index, " batches");
       }
-      ARROW_ASSIGN_OR_RAISE(auto chunk, reader->Next());
+      auto next = reader->Next();
+      if (!next.ok()) {
+        // A broken message, unless the client went away.
+        return context.is_cancelled() ? next.status() : Refuse(next.status());
+      }
+      flight::FlightStreamChunk chunk = std::move(next).MoveValueUnsafe();
       if (chunk.data == nullptr) {
         // Metadata-only messages carry nothing to store; the stream ends at a null pair.
         if (chunk.app_metadata == nullptr) return arrow::Status::OK();

@@ -65,7 +65,8 @@ struct FlightSpanReceiverStats {
   int64_t bytes_stored = 0;
   /// \brief DoPut streams that ended, whatever their status.
   int64_t streams_completed = 0;
-  /// \brief Streams or batches refused for their descriptor, schema or content.
+  /// \brief Streams or batches refused for their descriptor, schema, unreadable IPC
+  /// messages or content.
   int64_t validation_failures = 0;
   /// \brief Batches refused for exceeding `max_batch_bytes`.
   int64_t oversize_batches = 0;
