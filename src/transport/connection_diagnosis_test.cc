@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 #include "otlp_arrow/transport/connection_diagnosis.h"
+#include "test_certificates_internal.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -48,61 +49,20 @@ class EmptyFlightServer : public arrow::flight::FlightServerBase {
   std::string token_;
 };
 
-struct Pem {
-  std::string cert;
-  std::string key;
-};
+using testing::CertificateAndKey;
 
-// A self-signed certificate for localhost / 127.0.0.1, made at test time.
-Pem SelfSignedLocalhost(long valid_seconds) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* x = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), valid_seconds);
-  X509_set_pubkey(x, key);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1,
-                             0);
-  X509_set_issuer_name(x, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name,
-                                            "DNS:localhost,IP:127.0.0.1");
-  X509_add_ext(x, san, -1);
-  X509_EXTENSION_free(san);
-  X509_EXTENSION* bc =
-      X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "CA:TRUE");
-  X509_add_ext(x, bc, -1);
-  X509_EXTENSION_free(bc);
-  X509_sign(x, key, EVP_sha256());
-  auto to_pem = [](auto write) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    write(bio);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<size_t>(n));
-    BIO_free(bio);
-    return out;
-  };
-  Pem pem{to_pem([&](BIO* b) { PEM_write_bio_X509(b, x); }), to_pem([&](BIO* b) {
-            PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
-          })};
-  X509_free(x);
-  EVP_PKEY_free(key);
-  return pem;
+CertificateAndKey SelfSignedLocalhost(long valid_seconds) {
+  return testing::SelfSigned("localhost", "DNS:localhost,IP:127.0.0.1", valid_seconds);
 }
 
 std::unique_ptr<EmptyFlightServer> Serve(const std::string& token = "",
-                                         const Pem* tls = nullptr) {
+                                         const CertificateAndKey* tls = nullptr) {
   auto server = std::make_unique<EmptyFlightServer>();
   server->token_ = token;
   auto location = tls ? arrow::flight::Location::ForGrpcTls("127.0.0.1", 0)
                       : arrow::flight::Location::ForGrpcTcp("127.0.0.1", 0);
   arrow::flight::FlightServerOptions options(*location);
-  if (tls) options.tls_certificates.push_back({tls->cert, tls->key});
+  if (tls) options.tls_certificates.push_back({tls->cert_pem, tls->key_pem});
   EXPECT_TRUE(server->Init(options).ok());
   return server;
 }
@@ -172,10 +132,10 @@ TEST(ConnectionDiagnosis, TokenRequired) {
 }
 
 TEST(ConnectionDiagnosis, TlsWithAndWithoutTheRightCa) {
-  const Pem pem = SelfSignedLocalhost(3600);
+  const CertificateAndKey pem = SelfSignedLocalhost(3600);
   auto server = Serve("", &pem);
   const std::string ca = ::testing::TempDir() + "/diagnosis-ca.pem";
-  std::ofstream(ca) << pem.cert;
+  std::ofstream(ca) << pem.cert_pem;
 
   ConnectionDiagnosisOptions options;
   options.endpoint = "grpc+tls://localhost:" + std::to_string(server->port());

@@ -3,6 +3,7 @@
 // purpose, checks tokens and refuses large batches.
 
 #include "otlp_arrow/transport/flight_span_exporter.h"
+#include "test_certificates_internal.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -72,56 +73,8 @@ std::optional<flight::FlightStatusCode> FlightCode(const arrow::Status& status) 
   return detail->code();
 }
 
-struct CertificateAndKey {
-  std::string cert_pem;
-  std::string key_pem;
-};
-
-template <typename Write>
-std::string ToPem(Write write) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  write(bio);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(size));
-  BIO_free(bio);
-  return pem;
-}
-
-// A self-signed P-256 certificate for the names in `subject_alt_name`, usable as its own
-// CA, made at test time so no key material lives in the tree.
-CertificateAndKey SelfSigned(const char* common_name, const char* subject_alt_name =
-                                                          "DNS:localhost,IP:127.0.0.1") {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* subject = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name), -1, -1,
-                             0);
-  X509_set_issuer_name(cert, subject);
-  X509V3_CTX context;
-  X509V3_set_ctx_nodb(&context);
-  X509V3_set_ctx(&context, cert, cert, nullptr, nullptr, 0);
-  for (const auto& [nid, value] :
-       {std::pair{NID_subject_alt_name, subject_alt_name},
-        std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
-    X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-    X509_add_ext(cert, extension, -1);
-    X509_EXTENSION_free(extension);
-  }
-  X509_sign(cert, key, EVP_sha256());
-  CertificateAndKey out{
-      ToPem([&](BIO* bio) { PEM_write_bio_X509(bio, cert); }), ToPem([&](BIO* bio) {
-        PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-      })};
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return out;
-}
+using testing::CertificateAndKey;
+using testing::SelfSigned;
 
 /// What the in-test receiver does; fixed before it starts.
 struct FakeReceiverConfig {
