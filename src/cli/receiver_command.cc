@@ -188,10 +188,12 @@ arrow::Status RunReceiver(const ReceiverCommandOptions& options) {
   const auto stats = receiver.Stats();
   const arrow::Status closed = store->Close();
   fmt::print(
-      "stopped: {} spans stored in {} batches from {} streams; {} refused as invalid, "
-      "{} as too large, {} unauthenticated calls\n",
-      stats.spans_stored, stats.batches_stored, stats.streams_completed,
-      stats.validation_failures, stats.oversize_batches, stats.unauthenticated_calls);
+      "stopped: {} spans stored in {} batches ({} Arrow bytes) from {} streams; {} "
+      "refused "
+      "as invalid, {} as too large, {} unauthenticated calls\n",
+      stats.spans_stored, stats.batches_stored, stats.bytes_stored,
+      stats.streams_completed, stats.validation_failures, stats.oversize_batches,
+      stats.unauthenticated_calls);
   std::fflush(stdout);
   ARROW_RETURN_NOT_OK(served);
   return closed;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -95,6 +96,15 @@ void AddSendCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--batches", options->batches, "Batches to send, one after the other")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  cmd->add_option("--compression", options->exporter.compression,
+                  "IPC compression of the batches: none, lz4 or zstd")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, transport::FlightCompression>{
+              {"none", transport::FlightCompression::kNone},
+              {"lz4", transport::FlightCompression::kLz4},
+              {"zstd", transport::FlightCompression::kZstd}},
+          CLI::ignore_case))
+      ->default_str("zstd");
   cmd->add_option("--ca", options->exporter.tls_root_certs_file,
                   "PEM CA bundle for grpc+tls");
   cmd->add_option("--token-file", options->token_file, "File holding the bearer token");
