@@ -11,6 +11,11 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <arrow/record_batch.h>
+#include <arrow/table.h>
+
+#include "otlp_arrow/convert/span_table_decoder.h"
+#include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/otlp.h"
 
 namespace otlp_arrow::testing {
@@ -91,5 +96,30 @@ inline void ExpectSameOtlp(const otlp::ExportTraceServiceRequest& expected,
   ADD_FAILURE() << "OTLP differs (bit-exact comparison); field differences:\n"
                 << report.substr(0, 4000);
 }
+
+/// The span table of `request`, or null after a test failure.
+inline std::shared_ptr<arrow::RecordBatch> EncodeOrFail(
+    const otlp::ExportTraceServiceRequest& request) {
+  auto batch = convert::SpanTableEncoder::Encode(request);
+  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+  return batch.ok() ? *batch : nullptr;
+}
+
+/// The OTLP of a span table read back (all chunks), or what decoded before a test
+/// failure.
+inline otlp::ExportTraceServiceRequest DecodeOrFail(const arrow::Table& table) {
+  otlp::ExportTraceServiceRequest out;
+  if (table.num_rows() == 0) return out;
+  auto batch = table.CombineChunksToBatch();
+  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+  if (!batch.ok()) return out;
+  const auto status = convert::DecodeSpanTable(**batch, &out);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return out;
+}
+
+/// 2026-01-01T00:00:00Z and one hour, in nanoseconds.
+inline constexpr uint64_t k2026 = 1'767'225'600'000'000'000ULL;
+inline constexpr uint64_t kHourNs = 3'600'000'000'000ULL;
 
 }  // namespace otlp_arrow::testing

@@ -40,14 +40,12 @@ namespace fs = std::filesystem;
 using testing::Canonical;
 using testing::ExactBytes;
 
-constexpr uint64_t k2026 = 1'767'225'600'000'000'000ULL;  // 2026-01-01T00:00:00Z
-constexpr uint64_t kHourNs = 3'600'000'000'000ULL;
+using testing::k2026;
+using testing::kHourNs;
 
 std::shared_ptr<arrow::RecordBatch> Encode(
     const otlp::ExportTraceServiceRequest& request) {
-  auto batch = convert::SpanTableEncoder::Encode(request);
-  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-  return batch.ok() ? *batch : nullptr;
+  return testing::EncodeOrFail(request);
 }
 
 // Every span as resource + scope + span bytes: equal multisets mean the same spans, in
@@ -70,14 +68,7 @@ SpanSet SpansOf(const otlp::ExportTraceServiceRequest& request) {
 }
 
 otlp::ExportTraceServiceRequest Decode(const std::shared_ptr<arrow::Table>& table) {
-  otlp::ExportTraceServiceRequest out;
-  if (table->num_rows() == 0) return out;
-  auto batch = table->CombineChunksToBatch();
-  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-  if (!batch.ok()) return out;
-  const auto status = convert::DecodeSpanTable(**batch, &out);
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  return out;
+  return testing::DecodeOrFail(*table);
 }
 
 // Span `i` starts at `base + i * step` (and ends 1 µs later).

@@ -33,24 +33,16 @@ namespace fs = std::filesystem;
 using testing::Canonical;
 using testing::ExpectSameOtlp;
 
-constexpr uint64_t k2026 = 1'767'225'600'000'000'000ULL;  // 2026-01-01T00:00:00Z
-constexpr uint64_t kHourNs = 3'600'000'000'000ULL;
+using testing::k2026;
+using testing::kHourNs;
 
 std::shared_ptr<arrow::RecordBatch> Encode(
     const otlp::ExportTraceServiceRequest& request) {
-  auto batch = convert::SpanTableEncoder::Encode(request);
-  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-  return batch.ok() ? *batch : nullptr;
+  return testing::EncodeOrFail(request);
 }
 
 otlp::ExportTraceServiceRequest Decode(const arrow::Table& table) {
-  otlp::ExportTraceServiceRequest out;
-  auto batch = table.CombineChunksToBatch();
-  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-  if (!batch.ok()) return out;
-  auto status = convert::DecodeSpanTable(**batch, &out);
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  return out;
+  return testing::DecodeOrFail(table);
 }
 
 // Every span gets start time `base + i` (and a later end), so all fall into one hour.
