@@ -303,26 +303,32 @@ arrow::Status ParseStringField(const json& obj, const std::string& path,
   return arrow::Status::OK();
 }
 
-template <typename Setter>
-arrow::Status ParseUInt32Field(const json& obj, const std::string& path,
-                               const char* camel, const char* snake, Setter&& set) {
+// An optional unsigned field, read with `parse` (ParseUInt32 or ParseUInt64) into a T.
+template <typename T, typename Setter>
+arrow::Status ParseUnsignedField(arrow::Status (*parse)(const json&, const std::string&,
+                                                        T*),
+                                 const json& obj, const std::string& path,
+                                 const char* camel, const char* snake, Setter&& set) {
   const json* j = Field(obj, camel, snake);
   if (j == nullptr) return arrow::Status::OK();
-  uint32_t v = 0;
-  ARROW_RETURN_NOT_OK(ParseScalar(internal::ParseUInt32, *j, path, camel, &v));
+  T v = 0;
+  ARROW_RETURN_NOT_OK(ParseScalar(parse, *j, path, camel, &v));
   set(v);
   return arrow::Status::OK();
 }
 
 template <typename Setter>
+arrow::Status ParseUInt32Field(const json& obj, const std::string& path,
+                               const char* camel, const char* snake, Setter&& set) {
+  return ParseUnsignedField<uint32_t>(internal::ParseUInt32, obj, path, camel, snake,
+                                      set);
+}
+
+template <typename Setter>
 arrow::Status ParseUInt64Field(const json& obj, const std::string& path,
                                const char* camel, const char* snake, Setter&& set) {
-  const json* j = Field(obj, camel, snake);
-  if (j == nullptr) return arrow::Status::OK();
-  uint64_t v = 0;
-  ARROW_RETURN_NOT_OK(ParseScalar(internal::ParseUInt64, *j, path, camel, &v));
-  set(v);
-  return arrow::Status::OK();
+  return ParseUnsignedField<uint64_t>(internal::ParseUInt64, obj, path, camel, snake,
+                                      set);
 }
 
 int HexDigit(char c) {
