@@ -196,13 +196,34 @@ arrow::Status CreateDirectories(const fs::path& dir) {
 
 std::shared_ptr<parquet::WriterProperties> MakeWriterProperties(
     int zstd_level, int64_t max_row_group_rows, bool dictionary_encoding) {
+  namespace column = convert::column;
   parquet::WriterProperties::Builder builder;
   builder.version(parquet::ParquetVersion::PARQUET_2_6)
       ->compression(arrow::Compression::ZSTD)
       ->compression_level(zstd_level)
-      ->max_row_group_length(max_row_group_rows);
+      ->max_row_group_length(max_row_group_rows)
+      // Level histograms and unencoded sizes per page cost the writer time on each of
+      // the 71 leaf columns and no reader we know plans with them.
+      ->set_size_statistics_level(parquet::SizeStatisticsLevel::None);
+  // Min/max statistics only where readers prune with them: time ranges and the service.
+  // Elsewhere (ids, nested attribute leaves) they cost a comparison per value and prune
+  // nothing.
+  builder.disable_statistics();
+  for (const std::string_view name :
+       {column::kStartTimeUnixNano, column::kEndTimeUnixNano, column::kStartTime,
+        column::kDurationNs, column::kServiceName}) {
+    builder.enable_statistics(std::string(name));
+  }
   if (dictionary_encoding) {
     builder.enable_dictionary();
+    // Nearly every value of these differs from the others: a dictionary only grows
+    // until the writer falls back to plain encoding, after hashing every value.
+    // (trace_id keeps one: the spans of a trace share it.)
+    for (const std::string_view name :
+         {column::kSpanId, column::kStartTimeUnixNano, column::kEndTimeUnixNano,
+          column::kStartTime, column::kDurationNs}) {
+      builder.disable_dictionary(std::string(name));
+    }
   } else {
     builder.disable_dictionary();
   }
