@@ -317,6 +317,13 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
     return status;
   }
 
+  // Bytes that do not decode as Arrow IPC are the client's fault: INVALID_ARGUMENT, where
+  // Arrow's reader would report an IOError that Flight turns into UNKNOWN.
+  arrow::Status RefuseUndecodable(const arrow::Status& status, std::string_view what) {
+    if (status.IsInvalid()) return Refuse(status);
+    return Refuse(arrow::Status::Invalid(what, " is not Arrow IPC: ", status.message()));
+  }
+
   arrow::Status ReceiveStream(const flight::ServerCallContext& context,
                               flight::FlightMessageReader* reader,
                               flight::FlightMetadataWriter* writer) {
@@ -326,7 +333,9 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
           ": spans are uploaded to path ", DescribeSpansPath()));
     }
     auto stream_schema = reader->GetSchema();
-    if (!stream_schema.ok()) return Refuse(stream_schema.status());  // not Arrow IPC
+    if (!stream_schema.ok()) {
+      return RefuseUndecodable(stream_schema.status(), "the stream's schema message");
+    }
     auto mapped = MapToSpanTable(**stream_schema);
     if (!mapped.ok()) return Refuse(mapped.status());
     const std::vector<int>& indices = *mapped;
@@ -339,7 +348,9 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
       auto next = reader->Next();
       if (!next.ok()) {
         // A broken message, unless the client went away.
-        return context.is_cancelled() ? next.status() : Refuse(next.status());
+        return context.is_cancelled()
+                   ? next.status()
+                   : RefuseUndecodable(next.status(), "message " + std::to_string(index));
       }
       flight::FlightStreamChunk chunk = std::move(next).MoveValueUnsafe();
       if (chunk.data == nullptr) {

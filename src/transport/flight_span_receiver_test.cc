@@ -4,16 +4,21 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <arrow/api.h>
 #include <arrow/flight/api.h>
+#include <arrow/ipc/api.h>
 #include <arrow/util/byte_size.h>
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -375,6 +380,139 @@ TEST_F(FlightSpanReceiverTest, InvalidArraysEndTheStreamAfterTheGoodBatches) {
   EXPECT_TRUE(store_->batches()[0]->Equals(*good, SameValues()));
   EXPECT_EQ(receiver_->Stats().validation_failures, 1);
   ASSERT_OK(Put(*client_, {good}, CallOptions()).status);
+}
+
+// What an independent gRPC client (Debian's gRPC, not Arrow's) sends on DoPut: each
+// message is one serialized FlightData, here made by hand.
+struct RawPutOutcome {
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string message;
+};
+
+RawPutOutcome RawPut(int port, const std::vector<std::string>& messages) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue queue;
+  auto next = [&queue] {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    return ok;
+  };
+  auto call =
+      stub.PrepareCall(&context, "/arrow.flight.protocol.FlightService/DoPut", &queue);
+  call->StartCall(nullptr);
+  RawPutOutcome outcome;
+  if (next()) {
+    for (const auto& message : messages) {
+      grpc::Slice slice(message);
+      grpc::ByteBuffer buffer(&slice, 1);
+      call->Write(buffer, nullptr);
+      if (!next()) break;  // the server ended the call
+    }
+    call->WritesDone(nullptr);
+    next();
+    grpc::ByteBuffer response;
+    do {
+      call->Read(&response, nullptr);
+    } while (next());
+  }
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  next();
+  outcome.code = status.error_code();
+  outcome.message = status.error_message();
+  return outcome;
+}
+
+// Protobuf wire format of FlightData {flight_descriptor = {type PATH, path otlp/spans},
+// data_header = header, data_body = body} (Flight.proto: FlightData 1, 2, 1000;
+// FlightDescriptor type 1, path 3).
+std::string FlightDataWithHeader(std::string_view header, std::string_view body) {
+  auto bytes_field = [](uint32_t number, std::string_view value) {
+    std::string out;
+    auto varint = [&out](uint64_t v) {
+      while (v >= 0x80) {
+        out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+        v >>= 7;
+      }
+      out.push_back(static_cast<char>(v));
+    };
+    varint((uint64_t{number} << 3) | 2);
+    varint(value.size());
+    out.append(value);
+    return out;
+  };
+  const std::string descriptor =
+      std::string("\x08\x01", 2) + bytes_field(3, "otlp") + bytes_field(3, "spans");
+  return bytes_field(1, descriptor) + bytes_field(2, header) + bytes_field(1000, body);
+}
+
+// The span-table schema as the data_header of a FlightData: the IPC flatbuffer without
+// the encapsulation prefix (continuation marker and length).
+std::string SpanTableSchemaHeader() {
+  auto serialized = arrow::ipc::SerializeSchema(*convert::SpanTableSchema());
+  EXPECT_TRUE(serialized.ok());
+  const auto& buffer = **serialized;
+  int32_t length = 0;
+  std::memcpy(&length, buffer.data() + 4, sizeof(length));
+  return std::string(reinterpret_cast<const char*>(buffer.data()) + 8, length);
+}
+
+TEST_F(FlightSpanReceiverTest, RandomBytesAsIpcAreRefusedAndServingGoesOn) {
+  StartReceiver();
+  std::mt19937_64 random(20261127);
+  auto random_bytes = [&random](size_t max_size) {
+    std::string bytes(random() % max_size + 1, '\0');
+    for (auto& c : bytes) c = static_cast<char>(random());
+    return bytes;
+  };
+  const std::string schema_header = SpanTableSchemaHeader();
+  int refused_by_handler = 0;
+  for (int round = 0; round < 60; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::vector<std::string> messages;
+    switch (round % 3) {
+      case 0:
+        // A well-formed FlightData whose IPC header and body are noise.
+        messages.push_back(FlightDataWithHeader(random_bytes(512), random_bytes(4096)));
+        break;
+      case 1:
+        // Not even protobuf: noise where the FlightData message belongs.
+        messages.push_back(random_bytes(2048));
+        break;
+      default:
+        // The right schema, then a record batch message of noise.
+        messages.push_back(FlightDataWithHeader(schema_header, ""));
+        messages.push_back(FlightDataWithHeader(random_bytes(512), random_bytes(4096)));
+        break;
+    }
+    const auto outcome = RawPut(receiver_->port(), messages);
+    if (round % 3 == 2) {
+      // Our handler reads these: refused as the client's fault.
+      EXPECT_EQ(outcome.code, grpc::StatusCode::INVALID_ARGUMENT) << outcome.message;
+      ++refused_by_handler;
+    } else {
+      // Arrow Flight decodes the first message before the handler runs and answers
+      // UNKNOWN for what it cannot decode; nothing of ours can change that code. Noise
+      // that happens to parse as a FlightData lacks our descriptor: NOT_FOUND.
+      EXPECT_THAT(outcome.code, ::testing::AnyOf(grpc::StatusCode::INVALID_ARGUMENT,
+                                                 grpc::StatusCode::UNKNOWN,
+                                                 grpc::StatusCode::NOT_FOUND))
+          << outcome.message;
+    }
+  }
+  EXPECT_TRUE(store_->batches().empty());
+  EXPECT_GE(receiver_->Stats().validation_failures, refused_by_handler);
+  // The receiver still serves a well-behaved client.
+  const auto batch = SpanBatch(25, 3);
+  const auto outcome = Put(*client_, {batch}, CallOptions());
+  ASSERT_OK(outcome.status);
+  ASSERT_EQ(store_->batches().size(), 1u);
+  EXPECT_TRUE(store_->batches()[0]->Equals(*batch, SameValues()));
 }
 
 TEST_F(FlightSpanReceiverTest, OversizeBatchIsResourceExhausted) {
