@@ -10,6 +10,7 @@
 
 #include "demo_command.h"
 #include "diagnose_command.h"
+#include "loadgen_command.h"
 #include "receiver_command.h"
 #include "send_command.h"
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   otlp_arrow::cli::AddDemoCommand(app, &exit_code);
   otlp_arrow::cli::AddDiagnoseCommand(app, &exit_code);
+  otlp_arrow::cli::AddLoadgenCommand(app, &exit_code);
   otlp_arrow::cli::AddReceiverCommand(app, &exit_code);
   otlp_arrow::cli::AddSendCommand(app, &exit_code);
 

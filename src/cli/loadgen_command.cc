@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "loadgen_command.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "otlp_arrow/model/workloads.h"
+
+namespace otlp_arrow::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kExportMethod[] =
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+struct LoadgenOptions {
+  std::string protocol = "grpc";
+  std::string endpoint;  // default depends on the protocol
+  std::string workload = "otel";
+  int64_t spans_per_request = 100;
+  double rate = 0;  // spans per second, all connections together; 0: flat out
+  double duration_s = 10;
+  int connections = 4;
+  bool gzip = false;
+  int distinct_requests = 8;
+  std::string json_file;
+};
+
+// What one connection saw.
+struct ConnectionResult {
+  int64_t requests = 0;
+  int64_t spans_accepted = 0;
+  std::map<std::string, int64_t> outcomes;  // "OK", "RESOURCE_EXHAUSTED", "HTTP 429", …
+  std::vector<double> latencies_ms;         // of every answered request
+  int64_t late_sends = 0;                   // requests sent after their slot
+};
+
+bool IsBackpressure(const std::string& outcome) {
+  return outcome == "RESOURCE_EXHAUSTED" || outcome == "UNAVAILABLE" ||
+         outcome == "HTTP 429" || outcome == "HTTP 503";
+}
+
+arrow::Result<std::string> Gzip(const std::string& data) {
+  z_stream stream{};
+  // 15 + 16: a gzip header and trailer, as Content-Encoding: gzip wants.
+  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    return arrow::Status::IOError("deflateInit2 failed");
+  }
+  std::string out(deflateBound(&stream, data.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  if (rc != Z_STREAM_END) return arrow::Status::IOError("deflate failed: ", rc);
+  return out;
+}
+
+// Serialized requests to cycle through; several, so that the ids differ between requests.
+arrow::Result<std::vector<std::string>> MakeRequests(const LoadgenOptions& options) {
+  std::vector<std::string> requests;
+  for (int i = 0; i < options.distinct_requests; ++i) {
+    otlp::ExportTraceServiceRequest request;
+    if (options.workload == "realistic") {
+      request = model::RealisticSpans(options.spans_per_request, 1000 + i);
+    } else if (options.workload == "random") {
+      request = model::RandomSpans(options.spans_per_request, 1000 + i);
+    } else {
+      ARROW_ASSIGN_OR_RAISE(
+          request, model::MakeWorkload(options.workload, options.spans_per_request));
+    }
+    std::string bytes;
+    if (!request.SerializeToString(&bytes)) {
+      return arrow::Status::Invalid("cannot serialize the sample request");
+    }
+    if (options.gzip && options.protocol == "http") {
+      ARROW_ASSIGN_OR_RAISE(bytes, Gzip(bytes));
+    }
+    requests.push_back(std::move(bytes));
+  }
+  return requests;
+}
+
+// Paces one connection: request i goes at start + i * interval (no pacing when the
+// interval is zero). A connection that falls behind sends at once and counts it.
+class Pacer {
+ public:
+  Pacer(Clock::time_point start, Clock::duration interval)
+      : start_(start), interval_(interval) {}
+  // False once `end` has passed.
+  bool WaitForSlot(int64_t i, Clock::time_point end, int64_t* late) {
+    const auto slot = start_ + interval_ * i;
+    const auto now = Clock::now();
+    if (now >= end || slot >= end) return false;
+    if (interval_.count() == 0) return true;
+    if (slot > now) {
+      std::this_thread::sleep_until(slot);
+    } else if (now - slot > interval_) {
+      ++*late;
+    }
+    return true;
+  }
+
+ private:
+  Clock::time_point start_;
+  Clock::duration interval_;
+};
+
+void RunGrpcConnection(const LoadgenOptions& options,
+                       const std::vector<std::string>& requests, int connection,
+                       Pacer pacer, Clock::time_point end, ConnectionResult* result) {
+  grpc::ChannelArguments args;
+  // One TCP connection per loadgen connection, not one shared by all channels.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("otlp_arrow.loadgen.connection", connection);
+  args.SetMaxSendMessageSize(-1);
+  auto channel = grpc::CreateCustomChannel(options.endpoint,
+                                           grpc::InsecureChannelCredentials(), args);
+  grpc::GenericStub stub(channel);
+  std::vector<grpc::ByteBuffer> buffers;
+  for (const auto& bytes : requests) {
+    grpc::Slice slice(bytes);
+    buffers.emplace_back(&slice, 1);
+  }
+  for (int64_t i = 0; pacer.WaitForSlot(i, end, &result->late_sends); ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (options.gzip) context.set_compression_algorithm(GRPC_COMPRESS_GZIP);
+    grpc::ByteBuffer response;
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    grpc::Status status;
+    const auto sent = Clock::now();
+    stub.UnaryCall(&context, kExportMethod, grpc::StubOptions(),
+                   &buffers[i % buffers.size()], &response, [&](grpc::Status s) {
+                     std::lock_guard lock(mutex);
+                     status = std::move(s);
+                     done = true;
+                     done_cv.notify_one();
+                   });
+    {
+      std::unique_lock lock(mutex);
+      done_cv.wait(lock, [&] { return done; });
+    }
+    result->latencies_ms.push_back(
+        std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+    ++result->requests;
+    static const char* kNames[] = {"OK",
+                                   "CANCELLED",
+                                   "UNKNOWN",
+                                   "INVALID_ARGUMENT",
+                                   "DEADLINE_EXCEEDED",
+                                   "NOT_FOUND",
+                                   "ALREADY_EXISTS",
+                                   "PERMISSION_DENIED",
+                                   "RESOURCE_EXHAUSTED",
+                                   "FAILED_PRECONDITION",
+                                   "ABORTED",
+                                   "OUT_OF_RANGE",
+                                   "UNIMPLEMENTED",
+                                   "INTERNAL",
+                                   "UNAVAILABLE",
+                                   "DATA_LOSS",
+                                   "UNAUTHENTICATED"};
+    const int code = static_cast<int>(status.error_code());
+    const std::string name =
+        code >= 0 && code <= 16 ? kNames[code] : "CODE " + std::to_string(code);
+    ++result->outcomes[name];
+    if (status.ok()) result->spans_accepted += options.spans_per_request;
+  }
+}
+
+void RunHttpConnection(const LoadgenOptions& options,
+                       const std::vector<std::string>& requests, Pacer pacer,
+                       Clock::time_point end, ConnectionResult* result) {
+  // endpoint: http://host:port[/path]
+  std::string base = options.endpoint;
+  std::string path = "/v1/traces";
+  if (const auto scheme = base.find("://"); scheme != std::string::npos) {
+    if (const auto slash = base.find('/', scheme + 3); slash != std::string::npos) {
+      path = base.substr(slash);
+      base = base.substr(0, slash);
+    }
+  }
+  httplib::Client client(base);
+  client.set_keep_alive(true);
+  client.set_read_timeout(30, 0);
+  httplib::Headers headers;
+  if (options.gzip) headers.emplace("Content-Encoding", "gzip");
+  for (int64_t i = 0; pacer.WaitForSlot(i, end, &result->late_sends); ++i) {
+    const auto& body = requests[i % requests.size()];
+    const auto sent = Clock::now();
+    auto response = client.Post(path.c_str(), headers, body, "application/x-protobuf");
+    result->latencies_ms.push_back(
+        std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+    ++result->requests;
+    if (!response) {
+      ++result->outcomes["HTTP error: " + httplib::to_string(response.error())];
+      continue;
+    }
+    ++result->outcomes[response->status == 200
+                           ? "OK"
+                           : "HTTP " + std::to_string(response->status)];
+    if (response->status == 200) result->spans_accepted += options.spans_per_request;
+  }
+}
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto index =
+      static_cast<size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1));
+  return sorted[index];
+}
+
+int RunLoadgen(LoadgenOptions options) {
+  if (options.endpoint.empty()) {
+    options.endpoint =
+        options.protocol == "grpc" ? "127.0.0.1:4317" : "http://127.0.0.1:4318/v1/traces";
+  }
+  auto requests = MakeRequests(options);
+  if (!requests.ok()) {
+    spdlog::error("{}", requests.status().ToString());
+    return 1;
+  }
+  Clock::duration interval{0};
+  if (options.rate > 0) {
+    const double per_connection = options.rate / options.connections;
+    interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+        static_cast<double>(options.spans_per_request) / per_connection));
+  }
+  std::cerr << fmt::format(
+      "loadgen: {} to {}, {} connection(s), {} {} spans per request{}, {} for {} s\n",
+      options.protocol, options.endpoint, options.connections, options.spans_per_request,
+      options.workload, options.gzip ? " (gzip)" : "",
+      options.rate > 0 ? fmt::format("{:.0f} spans/s", options.rate) : "flat out",
+      options.duration_s);
+
+  std::vector<ConnectionResult> results(options.connections);
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(options.duration_s));
+  for (int c = 0; c < options.connections; ++c) {
+    // Connections start spread over one interval, not all at once.
+    Pacer pacer(start + interval * c / options.connections, interval);
+    threads.emplace_back([&, c, pacer] {
+      if (options.protocol == "grpc") {
+        RunGrpcConnection(options, *requests, c, pacer, end, &results[c]);
+      } else {
+        RunHttpConnection(options, *requests, pacer, end, &results[c]);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  ConnectionResult total;
+  for (auto& r : results) {
+    total.requests += r.requests;
+    total.spans_accepted += r.spans_accepted;
+    total.late_sends += r.late_sends;
+    for (const auto& [name, n] : r.outcomes) total.outcomes[name] += n;
+    total.latencies_ms.insert(total.latencies_ms.end(), r.latencies_ms.begin(),
+                              r.latencies_ms.end());
+  }
+  std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
+  int64_t refused = 0, failed = 0;
+  for (const auto& [name, n] : total.outcomes) {
+    if (name == "OK") continue;
+    (IsBackpressure(name) ? refused : failed) += n;
+  }
+  const double rate = static_cast<double>(total.spans_accepted) / seconds;
+  std::cout << fmt::format(
+      "requests: {} in {:.2f} s; accepted {} spans = {:.0f} spans/s; refused "
+      "(backpressure) "
+      "{} requests; failed {} requests; late sends {}\n",
+      total.requests, seconds, total.spans_accepted, rate, refused, failed,
+      total.late_sends);
+  for (const auto& [name, n] : total.outcomes)
+    std::cout << "  " << name << ": " << n << "\n";
+  std::cout << fmt::format("latency ms: p50 {:.2f}  p90 {:.2f}  p99 {:.2f}  max {:.2f}\n",
+                           Percentile(total.latencies_ms, 50),
+                           Percentile(total.latencies_ms, 90),
+                           Percentile(total.latencies_ms, 99),
+                           total.latencies_ms.empty() ? 0.0 : total.latencies_ms.back());
+  if (!options.json_file.empty()) {
+    nlohmann::json j = {{"protocol", options.protocol},
+                        {"endpoint", options.endpoint},
+                        {"workload", options.workload},
+                        {"spans_per_request", options.spans_per_request},
+                        {"connections", options.connections},
+                        {"target_rate", options.rate},
+                        {"seconds", seconds},
+                        {"requests", total.requests},
+                        {"spans_accepted", total.spans_accepted},
+                        {"spans_per_second", rate},
+                        {"refused_requests", refused},
+                        {"failed_requests", failed},
+                        {"outcomes", total.outcomes},
+                        {"latency_ms",
+                         {{"p50", Percentile(total.latencies_ms, 50)},
+                          {"p90", Percentile(total.latencies_ms, 90)},
+                          {"p99", Percentile(total.latencies_ms, 99)}}}};
+    std::ofstream(options.json_file) << j.dump(2) << "\n";
+  }
+  return total.spans_accepted > 0 && failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void AddLoadgenCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<LoadgenOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "loadgen", "Send OTLP trace requests (gRPC or HTTP) at a set rate or flat out");
+  cmd->add_option("--protocol", options->protocol, "grpc or http")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"grpc", "http"}));
+  cmd->add_option("--endpoint", options->endpoint,
+                  "host:port for grpc (default 127.0.0.1:4317), URL for http (default "
+                  "http://127.0.0.1:4318/v1/traces)");
+  cmd->add_option("--workload", options->workload,
+                  "seed, otel (10 attributes of 20 characters), realistic or random")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"seed", "otel", "realistic", "random"}));
+  cmd->add_option("--spans-per-request", options->spans_per_request)
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  cmd->add_option("--rate", options->rate,
+                  "Spans per second over all connections; 0 sends flat out")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--duration", options->duration_s, "Seconds to run")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--connections", options->connections, "Concurrent connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--gzip", options->gzip, "Compress the requests with gzip");
+  cmd->add_option("--distinct-requests", options->distinct_requests,
+                  "Different requests to cycle through")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--json", options->json_file, "Also write the results as JSON here");
+  cmd->callback([options, exit_code] { *exit_code = RunLoadgen(*options); });
+}
+
+}  // namespace otlp_arrow::cli
