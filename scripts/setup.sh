@@ -28,7 +28,7 @@ APT_PACKAGES=(
   clang-format python3-venv
 )
 # Test peers, pinned. pyarrow is installed from the same hash-checked wheel as the C++ libraries.
-PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2")
+PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0")
 
 want_test_peers=0
 for arg in "$@"; do

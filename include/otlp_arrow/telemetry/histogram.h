@@ -29,7 +29,8 @@ class Histogram {
  public:
   /// \brief Buckets for latencies in seconds: 1 ms … 60 s.
   static std::vector<double> LatencySecondsBounds() {
-    return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+            0.5,   1,      2.5,   5,    10,    30,   60};
   }
 
   explicit Histogram(std::vector<double> bounds = LatencySecondsBounds())
