@@ -323,6 +323,11 @@ struct FlightSpanExporter::Impl {
       // the stream and keeps what it acknowledged.
       ARROW_UNUSED(put.writer->Close());
     }
+    // The IPC writer counts a batch once it is written, so a batch refused client-side
+    // for its size is not counted.
+    const arrow::ipc::WriteStats stats = put.writer->stats();
+    result->bytes_raw += stats.total_raw_body_size;
+    result->bytes_sent += stats.total_serialized_body_size;
     return outcome;
   }
 

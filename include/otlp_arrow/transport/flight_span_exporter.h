@@ -124,6 +124,13 @@ struct ExportResult {
   /// \brief Chunks split in half after the client or the receiver refused them as too
   /// large; these resends neither wait nor count as retries.
   int splits = 0;
+  /// \brief Arrow IPC body bytes of the record batches written to streams, before
+  /// compression (arrow::ipc::WriteStats::total_raw_body_size), resends included.
+  int64_t bytes_raw = 0;
+  /// \brief The same bodies as written, after compression and padding
+  /// (arrow::ipc::WriteStats::total_serialized_body_size): the bulk of what went on the
+  /// wire, without IPC metadata and gRPC framing.
+  int64_t bytes_sent = 0;
   /// \brief The most recent error, also when a retry then succeeded; OK if none.
   arrow::Status last_error;
 };
