@@ -552,6 +552,7 @@ struct ParquetSpanStore::Impl {
   arrow::Status last_publish_error;
   int64_t published_raw_bytes = 0;
   int64_t published_file_bytes = 0;
+  ParquetSpanStoreStats stats;  // guarded by `mutex` (Open's recovery runs before)
 
   std::mutex cache_mutex;  // guards file_cache
   std::map<std::string, StoredFile> file_cache;
@@ -574,6 +575,8 @@ struct ParquetSpanStore::Impl {
     }
     published_raw_bytes += raw_bytes;
     published_file_bytes += file_bytes;
+    stats.files_published += static_cast<int64_t>(files.size());
+    stats.file_bytes_published += file_bytes;
   }
 
   arrow::Status RemoveSegment(uint64_t segment) {
@@ -663,7 +666,10 @@ struct ParquetSpanStore::Impl {
       status &= replayed;
       it = replayed.ok() ? unpublished_segments.erase(it) : std::next(it);
     }
-    if (!status.ok()) last_publish_error = status;
+    if (!status.ok()) {
+      last_publish_error = status;
+      ++stats.publish_failures;
+    }
     return status;
   }
 
@@ -840,6 +846,9 @@ arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>
     ARROW_RETURN_NOT_OK(impl.RotateLocked());
   }
   ARROW_RETURN_NOT_OK(impl.wal->Append(*payload, impl.fsync()));
+  ++impl.stats.batches_appended;
+  impl.stats.rows_appended += batch->num_rows();
+  impl.stats.wal_bytes_appended += payload->size();
   // The batch is durable from here on: nothing below may fail the call, or the sender
   // would retry and store it twice.
   const bool was_empty = impl.generation->empty();
@@ -981,6 +990,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetSpanStore::Scan(
 }
 
 const RecoveryReport& ParquetSpanStore::recovery_report() const { return impl_->report; }
+
+ParquetSpanStoreStats ParquetSpanStore::Stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->stats;
+}
 
 const ParquetSpanStoreOptions& ParquetSpanStore::options() const {
   return impl_->options;

@@ -237,6 +237,26 @@ TEST_F(ParquetSpanStoreTest, ScanReturnsEverySpanAppended) {
   EXPECT_EQ(CountRows(store.get()), rows);       // still readable
 }
 
+TEST_F(ParquetSpanStoreTest, StatsCountAppendsAndPublishedFiles) {
+  auto store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Stats().batches_appended, 0);
+  ASSERT_TRUE(store->Append(Encode(model::RealisticSpans(200, 1))).ok());
+  ASSERT_TRUE(store->Append(Encode(model::RealisticSpans(300, 2))).ok());
+  auto stats = store->Stats();
+  EXPECT_EQ(stats.batches_appended, 2);
+  EXPECT_EQ(stats.rows_appended, 500);
+  EXPECT_GT(stats.wal_bytes_appended, 0);
+  EXPECT_EQ(stats.files_published, 0);  // still open until the flush
+  ASSERT_TRUE(store->Flush().ok());
+  stats = store->Stats();
+  const auto files = store->ListFiles();
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(stats.files_published, static_cast<int64_t>(files->size()));
+  EXPECT_GT(stats.file_bytes_published, 0);
+  EXPECT_EQ(stats.publish_failures, 0);
+}
+
 TEST_F(ParquetSpanStoreTest, ListFilesKnowsStartTimeBounds) {
   auto store = OpenStore(Options());
   ASSERT_NE(store, nullptr);

@@ -79,6 +79,22 @@ struct RecoveryReport {
   int64_t torn_bytes_dropped = 0;
 };
 
+/// \brief What a store did since it was opened, for metrics. Files published by the
+/// recovery in Open() count too.
+struct ParquetSpanStoreStats {
+  /// \brief Append() calls that stored a batch, and their rows.
+  int64_t batches_appended = 0;
+  int64_t rows_appended = 0;
+  /// \brief Bytes of records written to the write-ahead log.
+  int64_t wal_bytes_appended = 0;
+  /// \brief Parquet files published (renamed into the dataset) and their bytes.
+  int64_t files_published = 0;
+  int64_t file_bytes_published = 0;
+  /// \brief Rotations that failed to publish a generation (it stays in the WAL and is
+  /// retried); non-zero means the disk or the data dir needs attention.
+  int64_t publish_failures = 0;
+};
+
 /// \brief Stores span-table batches durably and crash-safely as Parquet, and reads them
 /// back.
 ///
@@ -139,6 +155,9 @@ class ParquetSpanStore final : public SpanSink, public SpanSource {
 
   /// \brief What Open() found and repaired.
   const RecoveryReport& recovery_report() const;
+
+  /// \brief Counters since Open().
+  ParquetSpanStoreStats Stats() const;
 
   const ParquetSpanStoreOptions& options() const;
 
