@@ -488,6 +488,18 @@ TEST(ServiceConfigSources, EveryKeyHasItsOwnEnvironmentVariable) {
   EXPECT_EQ(names.count(std::string(kConfigPathEnvVar)), 0u);
 }
 
+TEST(ServiceConfigSources, ProcessEnvironmentByDefault) {
+  TempDir dir;
+  ASSERT_EQ(setenv("BUFFER_SIZE", "77777", 1), 0);
+  EXPECT_EQ(ProcessEnvironment().at("BUFFER_SIZE"), "77777");
+  ConfigSources sources;
+  sources.default_config_path = dir.Path("absent.yaml");
+  auto loaded = LoadServiceConfig(sources);
+  unsetenv("BUFFER_SIZE");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->config.buffer_size, 77777);
+}
+
 TEST(ServiceConfigSources, FileChoice) {
   TempDir dir;
   const std::string explicit_file = dir.Write("explicit.yaml", "batch_size: 1\n");
@@ -693,6 +705,17 @@ TEST(ServiceConfigErrors, YamlSyntax) {
               StartsWith("test.yaml:2:14: YAML syntax error: "));
   EXPECT_EQ(ErrorOf("batch_size: 1\n---\nbatch_size: 2\n"),
             "test.yaml:3:1: a second YAML document; a configuration file holds one");
+}
+
+TEST(ServiceConfigErrors, OddYaml) {
+  EXPECT_THAT(ErrorOf(std::string(5000, '[') + "\n"),
+              StartsWith("test.yaml:2:1: YAML syntax error: "));
+  EXPECT_EQ(ErrorOf("? [a, b]\n: 1\n"), "test.yaml:1:3: expected a key name, got a list");
+  EXPECT_EQ(ErrorOf("<<: {batch_size: 5}\n"), "test.yaml:1:1: <<: unknown key");
+  EXPECT_EQ(
+      ErrorOf("tls: &t {enabled: true}\nreceiver:\n  tls: *t\n"),
+      "test.yaml:1:10: receiver.tls.enabled: unknown key; did you mean tls.enabled?");
+  EXPECT_EQ(LoadOrDie("\"batch_size\": !!str 5\n").config.batch_size, 5);
 }
 
 TEST(ServiceConfigErrors, RepeatedKey) {

@@ -2,8 +2,6 @@
 
 #include "otlp_arrow/config/service_config.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -111,7 +109,7 @@ std::string_view NodeKind(const YAML::Node& node) {
   return "nothing";
 }
 
-// Where the effective endpoint splits into scheme and the rest.
+// The scheme of a URI and what follows `://`.
 std::pair<std::string, std::string> SplitUri(const std::string& uri) {
   const auto separator = uri.find("://");
   if (separator == std::string::npos) return {"", uri};
