@@ -443,7 +443,8 @@ arrow::Status AttributesColumn::Decode(int64_t row, KeyValues* out) const {
   for (int64_t i = b; i < e; ++i) {
     otlp::KeyValue* kv = out->Add();
     const std::string_view key = key_->GetView(i);
-    kv->set_key(key.data(), key.size());
+    // Assigned, not set_key(p, n), which allocates twice (see span_table_decoder.cc).
+    kv->mutable_key()->assign(key.data(), key.size());
     ARROW_RETURN_NOT_OK(DecodeValue(i, kv->mutable_value()));
   }
   return arrow::Status::OK();
@@ -455,7 +456,7 @@ arrow::Status AttributesColumn::DecodeValue(int64_t entry, otlp::AnyValue* out) 
       return arrow::Status::OK();
     case AttributeType::kString: {
       const std::string_view v = str_->GetView(entry);
-      out->set_string_value(v.data(), v.size());
+      out->mutable_string_value()->assign(v.data(), v.size());
       return arrow::Status::OK();
     }
     case AttributeType::kInt:
@@ -469,7 +470,7 @@ arrow::Status AttributesColumn::DecodeValue(int64_t entry, otlp::AnyValue* out) 
       return arrow::Status::OK();
     case AttributeType::kBytes: {
       const std::string_view v = bytes_->GetView(entry);
-      out->set_bytes_value(v.data(), v.size());
+      out->mutable_bytes_value()->assign(v.data(), v.size());
       return arrow::Status::OK();
     }
     case AttributeType::kKvlist:
