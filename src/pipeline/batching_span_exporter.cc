@@ -150,6 +150,7 @@ struct BatchingSpanExporter::Impl {
   Clock::TimePoint drain_deadline = Clock::TimePoint::max();
   Clock::Duration backoff{0};  // of the batch being retried; zero otherwise
   arrow::Status last_error;    // of the latest failed export
+  int64_t failures_in_a_row = 0;
   BatchingSpanExporterStats stats;
   ShutdownReport report;
   ThrottledLog send_failed_log;
@@ -390,7 +391,8 @@ struct BatchingSpanExporter::Impl {
     parts.clear();
     lock.lock();
     if (!concatenated.ok()) {
-      // Only allocation failures and offset overflow can get here; the batch is lost.
+      // Out of memory, or string offsets past 2 GiB (only possible with a
+      // max_queue_bytes that large): the batch cannot be sent and is lost.
       ++stats.export_failures;
       last_error = concatenated.status();
       const int64_t spans = in_flight.spans;
@@ -416,11 +418,18 @@ struct BatchingSpanExporter::Impl {
         if (result->success) {
           ++stats.batches_exported;
           backoff = Clock::Duration{0};
+          if (failures_in_a_row > 0) {
+            // Failures were logged; say that they are over.
+            spdlog::info("span export succeeded again after {} failed exports",
+                         failures_in_a_row);
+            failures_in_a_row = 0;
+          }
           Retire(&in_flight, in_flight.spans, Outcome::kDelivered);
           return;
         }
       }
       ++stats.export_failures;
+      ++failures_in_a_row;
       if (!result.ok()) {
         last_error = result.status();
       } else if (!result->last_error.ok()) {
