@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// The OTLP/gRPC trace receiver:
+// opentelemetry.proto.collector.trace.v1.TraceService/Export in front of a
+// pipeline::TraceIngest.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <arrow/status.h>
+
+#include "otlp_arrow/pipeline/trace_ingest.h"
+#include "otlp_arrow/service/otlp_receiver_stats.h"
+
+namespace otlp_arrow::service {
+
+/// \brief Settings of an OtlpGrpcReceiver.
+struct OtlpGrpcReceiverOptions {
+  /// \brief Where to listen, `host:port` (`[v6addr]:port` for IPv6). Port 0 picks a
+  /// free port; OtlpGrpcReceiver::port() tells which. OTLP's default port is 4317.
+  std::string endpoint = "127.0.0.1:4317";
+
+  /// \brief PEM certificate chain of the server; with `tls_key_pem` the receiver
+  /// serves TLS only. Both empty means plaintext.
+  std::string tls_cert_pem;
+
+  /// \brief PEM private key matching `tls_cert_pem`.
+  std::string tls_key_pem;
+
+  /// \brief PEM CA bundle of the clients; when set, clients must present a certificate
+  /// signed by it (mTLS). Needs TLS.
+  std::string client_ca_pem;
+
+  /// \brief Largest accepted request message, both as sent (gRPC checks that) and after
+  /// inflating a gzip-compressed one (the receiver checks that, and stops inflating
+  /// there). Either is refused with RESOURCE_EXHAUSTED without RetryInfo, so that OTLP
+  /// clients do not retry it. 4 MiB is gRPC's and the Collector's default.
+  int64_t max_receive_message_bytes = int64_t{4} << 20;
+
+  /// \brief HTTP/2 streams (calls) a client connection may have open at once; 0 leaves
+  /// gRPC's default (no limit).
+  int max_concurrent_streams = 0;
+
+  /// \brief Threads that run Export calls. Each call blocks its thread for as long as
+  /// TraceIngest does (at most the pipeline's wait bound); calls beyond this many wait
+  /// in gRPC until a thread is free, which is the backpressure towards the clients. 0
+  /// means the number of hardware threads (at least 2).
+  int num_threads = 0;
+
+  /// \brief RetryInfo delay sent when TraceIngest asks for a retry
+  /// (kQueueFull, kShuttingDown) without saying when.
+  std::chrono::milliseconds default_retry_after{1000};
+
+  /// \brief The values above.
+  static OtlpGrpcReceiverOptions Defaults() { return {}; }
+};
+
+/// \brief OTLP/gRPC server of the trace pipeline (OTLP specification, "OTLP/gRPC").
+///
+/// Serves the unary `opentelemetry.proto.collector.trace.v1.TraceService/Export`. The
+/// request message is not parsed here: its bytes go to TraceIngest::IngestOtlpProtobuf,
+/// which parses them once, on its own cheaper path.
+///
+/// Compression: clients may send gzip (the only compression OTLP uses; deflate is
+/// turned off). gRPC's own decompression is turned off, because gRPC 1.51 inflates a
+/// message whole before comparing its size with the limit (a 4 MiB message of zeros
+/// would take 4 GiB); the receiver inflates a gzip message itself and stops at
+/// `max_receive_message_bytes`. It recognises one by its gzip magic bytes (1f 8b), which
+/// an uncompressed protobuf message cannot start with; a message that does not inflate
+/// is INVALID_ARGUMENT.
+///
+/// The answer of TraceIngest becomes the call's status:
+///
+/// | IngestCode     | gRPC status        | details (grpc-status-details-bin)          |
+/// |----------------|--------------------|--------------------------------------------|
+/// | kAccepted      | OK                 | response: empty ExportTraceServiceResponse |
+/// | kInvalid       | INVALID_ARGUMENT   | none; not retryable                        |
+/// | kQueueFull     | RESOURCE_EXHAUSTED | RetryInfo{retry_delay}: clients retry      |
+/// | kTooLarge      | RESOURCE_EXHAUSTED | none: clients must not retry the same data |
+/// | kShuttingDown  | UNAVAILABLE        | RetryInfo{retry_delay}                     |
+///
+/// The message of every error is IngestResult::message. Per the OTLP specification a
+/// client treats RESOURCE_EXHAUSTED as retryable only when the status carries a
+/// google.rpc.RetryInfo, so a full queue carries one (retry_delay =
+/// IngestResult::retry_after, or `default_retry_after`) and a request that can never
+/// fit does not. The details are a google.rpc.Status {code, message, details: [Any
+/// {type.googleapis.com/google.rpc.RetryInfo}]}, as gRPC's richer error model has it.
+///
+/// Thread-safe: Stats() and Shutdown() may be called from any thread.
+class OtlpGrpcReceiver {
+ public:
+  /// \param[in] options where to listen, security and limits
+  /// \param[in] ingest where requests go; required, thread-safe
+  OtlpGrpcReceiver(OtlpGrpcReceiverOptions options,
+                   std::shared_ptr<pipeline::TraceIngest> ingest);
+  /// \brief Shuts down (without a deadline) if still running.
+  ~OtlpGrpcReceiver();
+  OtlpGrpcReceiver(const OtlpGrpcReceiver&) = delete;
+  OtlpGrpcReceiver& operator=(const OtlpGrpcReceiver&) = delete;
+
+  /// \brief Checks the options, binds the endpoint and starts serving on background
+  /// threads. Status::Invalid for bad options, Status::IOError when the address cannot
+  /// be bound. Call once.
+  arrow::Status Start();
+
+  /// \brief The bound port (the real one when the endpoint asked for port 0); valid
+  /// after Start().
+  int port() const;
+
+  /// \brief Stops accepting calls and waits for the running ones to end. Calls still
+  /// running at `deadline` are cancelled: their clients see UNAVAILABLE (and retry), and
+  /// a thread blocked in TraceIngest drops its answer once TraceIngest returns, so spans
+  /// the pipeline took then may come again. Then stops the threads. Idempotent; without
+  /// a deadline it waits for as long as calls run.
+  arrow::Status Shutdown(
+      std::optional<std::chrono::system_clock::time_point> deadline = std::nullopt);
+
+  /// \brief A snapshot of the counters (protocol `grpc`).
+  OtlpReceiverStats Stats() const;
+
+  const OtlpGrpcReceiverOptions& options() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace otlp_arrow::service

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: Apache-2.0
+// The OTLP/HTTP trace receiver: POST /v1/traces (binary protobuf or JSON) in front of a
+// pipeline::TraceIngest.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <arrow/status.h>
+
+#include "otlp_arrow/pipeline/trace_ingest.h"
+#include "otlp_arrow/service/otlp_receiver_stats.h"
+
+namespace otlp_arrow::service {
+
+/// \brief Settings of an OtlpHttpReceiver.
+struct OtlpHttpReceiverOptions {
+  /// \brief Where to listen, `host:port` (`[v6addr]:port` for IPv6). Port 0 picks a
+  /// free port; OtlpHttpReceiver::port() tells which. OTLP's default port is 4318.
+  std::string endpoint = "127.0.0.1:4318";
+
+  /// \brief The URL path of trace export requests.
+  std::string traces_path = "/v1/traces";
+
+  /// \brief PEM certificate chain of the server; with `tls_key_pem` the receiver
+  /// serves HTTPS only. Both empty means plain HTTP.
+  std::string tls_cert_pem;
+
+  /// \brief PEM private key matching `tls_cert_pem`.
+  std::string tls_key_pem;
+
+  /// \brief PEM CA bundle of the clients; when set, clients must present a certificate
+  /// signed by it (mTLS). Needs TLS.
+  std::string client_ca_pem;
+
+  /// \brief Largest request body as sent (compressed when compressed). A request that
+  /// declares a larger Content-Length, or sends more, is refused with 413. 20 MiB is
+  /// the Collector's default.
+  int64_t max_request_bytes = int64_t{20} << 20;
+
+  /// \brief Largest request body after decompression; more is refused with 413. The
+  /// receiver inflates the body itself and stops at this size, so a small gzip body
+  /// that would inflate to gigabytes costs at most this much memory.
+  int64_t max_decompressed_bytes = int64_t{20} << 20;
+
+  /// \brief Threads serving connections. httplib serves a connection on one thread
+  /// from its first request until it closes (keep-alive included); connections beyond
+  /// this many wait, accepted, until a thread is free.
+  int num_threads = 16;
+
+  /// \brief Longest wait for the next bytes of a request (each read), and for the
+  /// client to take the next bytes of a response.
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds write_timeout{10};
+
+  /// \brief An idle keep-alive connection is closed after this long, and after this
+  /// many requests (so that busy clients do not hold a thread for ever).
+  std::chrono::seconds keep_alive_timeout{5};
+  int keep_alive_max_count = 100;
+
+  /// \brief Retry-After sent when TraceIngest asks for a retry (kQueueFull,
+  /// kShuttingDown) without saying when. Whole seconds; at least 1 is sent.
+  std::chrono::milliseconds default_retry_after{1000};
+
+  /// \brief The values above.
+  static OtlpHttpReceiverOptions Defaults() { return {}; }
+};
+
+/// \brief Counters of an OtlpHttpReceiver.
+struct OtlpHttpReceiverStats {
+  /// \brief Requests with `Content-Type: application/x-protobuf` (protocol
+  /// `http/protobuf`).
+  OtlpReceiverStats protobuf;
+  /// \brief Requests with `Content-Type: application/json` (protocol `http/json`).
+  OtlpReceiverStats json;
+  /// \brief Requests refused before they had a protocol: another path (404), another
+  /// method on the traces path (405), another content type or content encoding (415).
+  int64_t requests_not_found = 0;
+  int64_t requests_method_not_allowed = 0;
+  int64_t requests_unsupported_media_type = 0;
+};
+
+/// \brief OTLP/HTTP server of the trace pipeline (OTLP specification, "OTLP/HTTP"), on
+/// cpp-httplib.
+///
+/// `POST <traces_path>` with `Content-Type: application/x-protobuf` goes to
+/// TraceIngest::IngestOtlpProtobuf, with `application/json` to IngestOtlpJson
+/// (parameters such as `; charset=utf-8` are ignored). `Content-Encoding: gzip` and
+/// `identity` are accepted; the receiver inflates gzip itself, counting the bytes both
+/// ways. Answers:
+///
+/// | condition                                                   | HTTP status       |
+/// |-------------------------------------------------------------|-------------------|
+/// | kAccepted                                                   | 200               |
+/// | kInvalid; body unreadable, bad gzip                         | 400               |
+/// | another path                                                | 404               |
+/// | another method on the traces path                           | 405, `Allow: POST`|
+/// | body over `max_request_bytes` / `max_decompressed_bytes`;   | 413               |
+/// | kTooLarge                                                   |                   |
+/// | another content type or content encoding                    | 415               |
+/// | kQueueFull                                                  | 429, Retry-After  |
+/// | kShuttingDown                                               | 503, Retry-After  |
+/// | an exception inside the receiver                            | 500               |
+///
+/// A 200 carries an empty ExportTraceServiceResponse in the request's content type (an
+/// empty body for protobuf, `{}` for JSON). Every error carries a google.rpc.Status
+/// {code, message} in the request's content type when that is protobuf or JSON, and as
+/// JSON otherwise; `code` is the gRPC code the OTLP/gRPC receiver would answer with
+/// (the specification lets clients ignore it). Retry-After is in whole seconds, from
+/// IngestResult::retry_after (or `default_retry_after`), rounded up, at least 1.
+///
+/// A request refused before its body was read (wrong path, method, type or encoding, or
+/// a Content-Length over twice `max_request_bytes`, also answered instead of "100
+/// Continue") gets `Connection: close` and the connection is closed, since the unread
+/// body would otherwise be taken for the next request. A body found too large while it
+/// is read is read on without being kept, up to twice `max_request_bytes` in all, so
+/// that the client reads the 413 rather than a reset connection; the connection stays
+/// open for the next request.
+///
+/// Thread-safe: Stats() and Shutdown() may be called from any thread.
+class OtlpHttpReceiver {
+ public:
+  /// \param[in] options where to listen, security and limits
+  /// \param[in] ingest where requests go; required, thread-safe
+  OtlpHttpReceiver(OtlpHttpReceiverOptions options,
+                   std::shared_ptr<pipeline::TraceIngest> ingest);
+  /// \brief Shuts down if still running.
+  ~OtlpHttpReceiver();
+  OtlpHttpReceiver(const OtlpHttpReceiver&) = delete;
+  OtlpHttpReceiver& operator=(const OtlpHttpReceiver&) = delete;
+
+  /// \brief Checks the options, binds the endpoint and starts serving on background
+  /// threads. Status::Invalid for bad options (including unreadable TLS material),
+  /// Status::IOError when the address cannot be bound. Call once.
+  arrow::Status Start();
+
+  /// \brief The bound port (the real one when the endpoint asked for port 0); valid
+  /// after Start().
+  int port() const;
+
+  /// \brief Stops accepting connections, lets the requests being served finish and
+  /// waits for the serving threads. An idle keep-alive connection holds its thread
+  /// until it times out, so this can take up to `keep_alive_timeout`. Idempotent.
+  arrow::Status Shutdown();
+
+  /// \brief A snapshot of the counters.
+  OtlpHttpReceiverStats Stats() const;
+
+  const OtlpHttpReceiverOptions& options() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace otlp_arrow::service

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: Apache-2.0
+
+#include "otlp_arrow/service/otlp_grpc_receiver.h"
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <arrow/util/macros.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "receiver_internal.h"
+
+namespace otlp_arrow::service {
+
+namespace {
+
+using TraceService = opentelemetry::proto::collector::trace::v1::TraceService;
+// Export as a raw (ByteBuffer) method on the asynchronous API: the request bytes reach
+// TraceIngest without a protobuf parse here, and the calls run on threads of ours that
+// may block in TraceIngest (the callback API's threads must not block).
+using RawTraceService = TraceService::WithRawMethod_Export<TraceService::Service>;
+
+grpc::Status ToGrpcStatus(const pipeline::IngestResult& result,
+                          std::chrono::milliseconds default_retry_after) {
+  const internal::IngestAnswer answer = internal::AnswerFor(result.code);
+  if (answer.rpc_code == internal::kRpcOk) return grpc::Status::OK;
+  std::optional<std::chrono::milliseconds> retry_delay;
+  if (answer.retry) {
+    retry_delay = internal::RetryDelay(result.retry_after, default_retry_after);
+  }
+  const auto code = static_cast<grpc::StatusCode>(answer.rpc_code);
+  std::string message = internal::ValidUtf8(result.message);
+  std::string details = internal::EncodeRpcStatus(answer.rpc_code, message, retry_delay);
+  return grpc::Status(code, std::move(message), std::move(details));
+}
+
+}  // namespace
+
+class OtlpGrpcReceiver::Impl {
+ public:
+  Impl(OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
+      : options_(std::move(options)), ingest_(std::move(ingest)) {}
+
+  ~Impl() { ARROW_UNUSED(Shutdown(std::nullopt)); }
+
+  arrow::Status Start() {
+    std::lock_guard<std::mutex> lock(lifecycle_mutex_);
+    if (started_) return arrow::Status::Invalid("OtlpGrpcReceiver started twice");
+    if (ingest_ == nullptr)
+      return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
+    // gRPC binds the endpoint as given (brackets and all); this only checks it.
+    ARROW_RETURN_NOT_OK(internal::ParseEndpoint(options_.endpoint).status());
+    ARROW_ASSIGN_OR_RAISE(auto credentials, Credentials());
+    if (options_.max_receive_message_bytes <= 0 ||
+        options_.max_receive_message_bytes > std::numeric_limits<int>::max()) {
+      return arrow::Status::Invalid("max_receive_message_bytes must be in [1, 2^31)");
+    }
+    if (options_.max_concurrent_streams < 0 || options_.num_threads < 0) {
+      return arrow::Status::Invalid(
+          "max_concurrent_streams and num_threads must not be negative");
+    }
+
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.endpoint, std::move(credentials), &port_);
+    builder.RegisterService(&service_);
+    builder.SetMaxReceiveMessageSize(
+        static_cast<int>(options_.max_receive_message_bytes));
+    // gRPC 1.51 inflates a compressed message whole before it compares its size with
+    // the limit, so a 4 MiB message of gzip'd zeros would take 4 GiB. Its
+    // decompression is off: the receiver gets the message as sent and inflates it
+    // itself, stopping at the limit. gzip is the only compression OTLP uses; deflate
+    // is turned off since its streams cannot be told apart from protobuf.
+    builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+    // gRPC sets SO_REUSEPORT by default, which would let a second receiver bind a port
+    // in use and silently take part of its calls.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+    if (options_.max_concurrent_streams > 0) {
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                                 options_.max_concurrent_streams);
+    }
+    cq_ = builder.AddCompletionQueue();
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port_ == 0) {
+      if (server_ != nullptr) server_->Shutdown();
+      if (cq_ != nullptr) {
+        cq_->Shutdown();
+        Drain();
+      }
+      server_.reset();
+      cq_.reset();
+      return arrow::Status::IOError("OtlpGrpcReceiver: cannot listen on ",
+                                    options_.endpoint);
+    }
+    started_ = true;
+    queue_open_ = true;
+
+    const int threads =
+        options_.num_threads > 0
+            ? options_.num_threads
+            : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+    // One call waits to be matched per thread, so a call finds a thread that is not
+    // busy with another whenever there is one.
+    for (int i = 0; i < threads; ++i) RequestCall();
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Serve(); });
+    return arrow::Status::OK();
+  }
+
+  arrow::Status Shutdown(std::optional<std::chrono::system_clock::time_point> deadline) {
+    std::lock_guard<std::mutex> lock(lifecycle_mutex_);
+    if (!started_ || stopped_) return arrow::Status::OK();
+    stopped_ = true;
+    // Pending call requests complete with ok=false; running calls finish (or are
+    // cancelled at the deadline) while the threads keep draining the queue.
+    if (deadline.has_value()) {
+      server_->Shutdown(*deadline);
+    } else {
+      server_->Shutdown();
+    }
+    {
+      // After this no RequestCall() or Finish reaches the queue: Server::Shutdown()
+      // does not wait for calls that it cancelled at the deadline, and their threads
+      // may still be in TraceIngest.
+      std::unique_lock<std::shared_mutex> queue_lock(queue_mutex_);
+      queue_open_ = false;
+      cq_->Shutdown();
+    }
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+    server_.reset();
+    cq_.reset();
+    return arrow::Status::OK();
+  }
+
+  int port() const { return port_; }
+  OtlpReceiverStats Stats() const { return counters_.Snapshot(); }
+  const OtlpGrpcReceiverOptions& options() const { return options_; }
+
+ private:
+  // One Export call; it is its own completion-queue tag.
+  struct Call {
+    Call() : responder(&context) {}
+    grpc::ServerContext context;
+    grpc::ByteBuffer request;
+    grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder;
+    // False while waiting to be matched with a client call, true once the answer is
+    // being sent (the next event deletes it).
+    bool finishing = false;
+  };
+
+  arrow::Result<std::shared_ptr<grpc::ServerCredentials>> Credentials() const {
+    const bool has_cert = !options_.tls_cert_pem.empty();
+    const bool has_key = !options_.tls_key_pem.empty();
+    if (has_cert != has_key) {
+      return arrow::Status::Invalid("TLS needs both tls_cert_pem and tls_key_pem");
+    }
+    if (!has_cert) {
+      if (!options_.client_ca_pem.empty()) {
+        return arrow::Status::Invalid("client_ca_pem (mTLS) needs TLS");
+      }
+      return grpc::InsecureServerCredentials();
+    }
+    grpc::SslServerCredentialsOptions ssl(
+        options_.client_ca_pem.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = options_.client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back({options_.tls_key_pem, options_.tls_cert_pem});
+    return grpc::SslServerCredentials(ssl);
+  }
+
+  void RequestCall() {
+    std::shared_lock<std::shared_mutex> lock(queue_mutex_);
+    if (!queue_open_) return;
+    auto* call = new Call();
+    service_.RequestExport(&call->context, &call->request, &call->responder, cq_.get(),
+                           cq_.get(), call);
+  }
+
+  void Serve() {
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_->Next(&tag, &ok)) {
+      auto* call = static_cast<Call*>(tag);
+      if (call->finishing || !ok) {
+        // Answer sent (or the call died), or a request cancelled by the shutdown.
+        delete call;
+        continue;
+      }
+      RequestCall();
+      Handle(*call);
+    }
+  }
+
+  // Deletes what a failed Start() left in the queue.
+  void Drain() {
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_->Next(&tag, &ok)) delete static_cast<Call*>(tag);
+  }
+
+  void Handle(Call& call) {
+    call.finishing = true;
+    grpc::Status status;
+    try {
+      status = Export(call);
+    } catch (const std::exception& e) {
+      // TraceIngest does not throw; a std::bad_alloc copying the request might.
+      counters_.AddFailed();
+      status =
+          grpc::Status(grpc::StatusCode::INTERNAL,
+                       internal::ValidUtf8(std::string("OTLP receiver: ") + e.what()));
+    } catch (...) {
+      counters_.AddFailed();
+      status = grpc::Status(grpc::StatusCode::INTERNAL, "OTLP receiver: unknown error");
+    }
+    std::shared_lock<std::shared_mutex> lock(queue_mutex_);
+    if (!queue_open_) {
+      // Shut down while in TraceIngest: gRPC has cancelled the call already.
+      lock.unlock();
+      delete &call;
+      return;
+    }
+    if (status.ok()) {
+      // An ExportTraceServiceResponse with nothing set (no partial_success) is zero
+      // bytes on the wire.
+      grpc::Slice empty;
+      call.responder.Finish(grpc::ByteBuffer(&empty, 1), status, &call);
+    } else {
+      call.responder.FinishWithError(status, &call);
+    }
+  }
+
+  grpc::Status Export(Call& call) {
+    const grpc::ByteBuffer& request = call.request;
+    const size_t wire_size = request.Length();
+    // TraceIngest wants contiguous bytes. A message in one uncompressed slice is taken
+    // as it is; TrySingleSlice refuses compressed ones.
+    grpc::Slice single;
+    std::string copy;
+    std::string_view bytes;
+    bool compressed = false;
+    if (wire_size > 0) {
+      if (request.TrySingleSlice(&single).ok()) {
+        bytes = std::string_view(reinterpret_cast<const char*>(single.begin()),
+                                 single.size());
+      } else {
+        std::vector<grpc::Slice> slices;
+        if (!request.Dump(&slices).ok()) {
+          counters_.AddRequest(false);
+          counters_.AddFailed();
+          return grpc::Status(grpc::StatusCode::INTERNAL,
+                              "OTLP receiver: cannot read the request message");
+        }
+        copy.reserve(wire_size);
+        for (const grpc::Slice& slice : slices) {
+          copy.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+        }
+        compressed = internal::LooksLikeGzip(copy);
+        bytes = copy;
+      }
+    }
+    counters_.AddRequest(compressed);
+    counters_.AddWireBytes(static_cast<int64_t>(wire_size));
+    std::string inflated;
+    if (compressed) {
+      internal::GzipInflater inflater(
+          static_cast<uint64_t>(options_.max_receive_message_bytes));
+      const auto result = inflater.Inflate(bytes, &inflated);
+      if (result == internal::GzipInflater::Result::kTooLarge) {
+        counters_.AddRefusedTooLarge();
+        // As gRPC words its own refusal, and without RetryInfo: not retryable.
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "Received message larger than max after decompression (max " +
+                                std::to_string(options_.max_receive_message_bytes) +
+                                " bytes)");
+      }
+      if (result != internal::GzipInflater::Result::kOk || !inflater.Complete()) {
+        counters_.AddRefusedInvalid();
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "gzip-compressed message does not inflate");
+      }
+      bytes = inflated;
+    }
+    counters_.AddDecompressedBytes(static_cast<int64_t>(bytes.size()));
+    const pipeline::IngestResult result = ingest_->IngestOtlpProtobuf(bytes);
+    counters_.AddResult(result);
+    return ToGrpcStatus(result, options_.default_retry_after);
+  }
+
+  const OtlpGrpcReceiverOptions options_;
+  const std::shared_ptr<pipeline::TraceIngest> ingest_;
+  internal::ReceiverCounters counters_;
+
+  // Declared before server_ so that it outlives it.
+  RawTraceService service_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::thread> threads_;
+  int port_ = 0;
+
+  std::mutex lifecycle_mutex_;  // Start() and Shutdown()
+  bool started_ = false;
+  bool stopped_ = false;
+  // Shared by RequestCall() and Finish, exclusive for cq_->Shutdown().
+  std::shared_mutex queue_mutex_;
+  bool queue_open_ = false;
+};
+
+OtlpGrpcReceiver::OtlpGrpcReceiver(OtlpGrpcReceiverOptions options,
+                                   std::shared_ptr<pipeline::TraceIngest> ingest)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(ingest))) {}
+
+OtlpGrpcReceiver::~OtlpGrpcReceiver() = default;
+
+arrow::Status OtlpGrpcReceiver::Start() { return impl_->Start(); }
+
+int OtlpGrpcReceiver::port() const { return impl_->port(); }
+
+arrow::Status OtlpGrpcReceiver::Shutdown(
+    std::optional<std::chrono::system_clock::time_point> deadline) {
+  return impl_->Shutdown(deadline);
+}
+
+OtlpReceiverStats OtlpGrpcReceiver::Stats() const { return impl_->Stats(); }
+
+const OtlpGrpcReceiverOptions& OtlpGrpcReceiver::options() const {
+  return impl_->options();
+}
+
+}  // namespace otlp_arrow::service
