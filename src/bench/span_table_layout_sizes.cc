@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+// What would make the zstd-compressed span table smaller than zstd-compressed OTLP
+// protobuf (issue #5's size target)? Rebuilds the encoder's batch in alternative
+// layouts and measures each with the real IPC stream writer, plus whether Arrow's
+// Parquet writer (the storage path) accepts it. An experiment, not a converter: the
+// rebuilt batches are not span tables the decoder reads.
+//
+//   build/src/bench/span_table_layout_sizes [spans=10000] [zstd_level=1]
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <arrow/api.h>
+#include <arrow/array/concatenate.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/util/compression.h>
+#include <parquet/arrow/writer.h>
+
+#include "otlp_arrow/convert/span_table_encoder.h"
+#include "otlp_arrow/model/workloads.h"
+
+namespace otlp_arrow::bench {
+namespace {
+
+using Data = std::shared_ptr<arrow::ArrayData>;
+using Batch = std::shared_ptr<arrow::RecordBatch>;
+
+arrow::Result<int64_t> IpcZstdBytes(const Batch& batch, int level) {
+  auto options = arrow::ipc::IpcWriteOptions::Defaults();
+  options.use_threads = false;
+  ARROW_ASSIGN_OR_RAISE(options.codec,
+                        arrow::util::Codec::Create(arrow::Compression::ZSTD, level));
+  ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
+  ARROW_ASSIGN_OR_RAISE(auto writer,
+                        arrow::ipc::MakeStreamWriter(sink, batch->schema(), options));
+  ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(*batch));
+  ARROW_RETURN_NOT_OK(writer->Close());
+  ARROW_ASSIGN_OR_RAISE(auto buffer, sink->Finish());
+  return buffer->size();
+}
+
+std::string ParquetWritable(const Batch& batch) {
+  auto table = arrow::Table::FromRecordBatches({batch});
+  if (!table.ok()) return table.status().ToString();
+  auto sink = arrow::io::BufferOutputStream::Create().ValueOrDie();
+  auto status = parquet::arrow::WriteTable(**table, arrow::default_memory_pool(), sink);
+  if (status.ok()) return "yes";
+  const std::string& why = status.message();
+  return "no: " + why.substr(0, std::min<size_t>(why.find(':'), 50));
+}
+
+arrow::Result<int64_t> ZstdBytes(const std::string& in, int level) {
+  ARROW_ASSIGN_OR_RAISE(auto codec,
+                        arrow::util::Codec::Create(arrow::Compression::ZSTD, level));
+  const auto* data = reinterpret_cast<const uint8_t*>(in.data());
+  std::string out(
+      static_cast<size_t>(codec->MaxCompressedLen(static_cast<int64_t>(in.size()), data)),
+      '\0');
+  return codec->Compress(static_cast<int64_t>(in.size()), data,
+                         static_cast<int64_t>(out.size()),
+                         reinterpret_cast<uint8_t*>(out.data()));
+}
+
+/// utf8 → dictionary<int32, utf8>, values in order of first appearance.
+arrow::Result<Data> DictionaryEncode(const Data& strings) {
+  const arrow::StringArray array(strings);
+  std::unordered_map<std::string_view, int32_t> memo;
+  arrow::Int32Builder indices;
+  arrow::StringBuilder values;
+  for (int64_t i = 0; i < array.length(); ++i) {
+    if (array.IsNull(i)) {
+      ARROW_RETURN_NOT_OK(indices.AppendNull());
+      continue;
+    }
+    auto [it, inserted] =
+        memo.try_emplace(array.GetView(i), static_cast<int32_t>(memo.size()));
+    if (inserted) ARROW_RETURN_NOT_OK(values.Append(array.GetView(i)));
+    ARROW_RETURN_NOT_OK(indices.Append(it->second));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto value_array, values.Finish());
+  auto out = index_array->data()->Copy();
+  out->type = arrow::dictionary(arrow::int32(), arrow::utf8());
+  out->dictionary = value_array->data();
+  return out;
+}
+
+/// An attribute map with dictionary keys and, if `values`, dictionary `str` values.
+arrow::Result<Data> DictionaryAttributes(const Data& map, bool values) {
+  auto entries = map->child_data[0]->Copy();
+  ARROW_ASSIGN_OR_RAISE(auto keys, DictionaryEncode(entries->child_data[0]));
+  auto value = entries->child_data[1]->Copy();
+  arrow::FieldVector fields = value->type->fields();
+  if (values) {
+    ARROW_ASSIGN_OR_RAISE(value->child_data[1], DictionaryEncode(value->child_data[1]));
+    fields[1] = fields[1]->WithType(value->child_data[1]->type);
+  }
+  value->type = arrow::struct_(fields);
+  auto type = std::make_shared<arrow::MapType>(arrow::field("key", keys->type, false),
+                                               arrow::field("value", value->type, false));
+  entries->child_data = {keys, value};
+  entries->type = type->value_type();
+  auto out = map->Copy();
+  out->child_data = {entries};
+  out->type = type;
+  return out;
+}
+
+/// Runs of equal adjacent values (the rows of one resource).
+std::vector<int64_t> RunStarts(const arrow::Array& array) {
+  std::vector<int64_t> starts;
+  for (int64_t i = 0; i < array.length(); ++i) {
+    if (i == 0 || !array.RangeEquals(i, i + 1, starts.back(), array)) starts.push_back(i);
+  }
+  return starts;
+}
+
+/// dictionary<int32, T>: each run's value once, one index per row.
+arrow::Result<Data> DictionaryOfRuns(const Data& column) {
+  const auto array = arrow::MakeArray(column);
+  const auto starts = RunStarts(*array);
+  arrow::ArrayVector values;
+  arrow::Int32Builder indices;
+  for (size_t r = 0; r < starts.size(); ++r) {
+    values.push_back(array->Slice(starts[r], 1));
+    const int64_t end = r + 1 < starts.size() ? starts[r + 1] : array->length();
+    for (int64_t i = starts[r]; i < end; ++i) {
+      ARROW_RETURN_NOT_OK(indices.Append(static_cast<int32_t>(r)));
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto dictionary, arrow::Concatenate(values));
+  ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+  auto out = index_array->data()->Copy();
+  out->type = arrow::dictionary(arrow::int32(), column->type);
+  out->dictionary = dictionary->data();
+  return out;
+}
+
+/// run_end_encoded<int32, T>: each run's value once, one run end per run.
+arrow::Result<Data> RunEndEncode(const Data& column) {
+  const auto array = arrow::MakeArray(column);
+  const auto starts = RunStarts(*array);
+  arrow::ArrayVector values;
+  arrow::Int32Builder ends;
+  for (size_t r = 0; r < starts.size(); ++r) {
+    values.push_back(array->Slice(starts[r], 1));
+    const int64_t end = r + 1 < starts.size() ? starts[r + 1] : array->length();
+    ARROW_RETURN_NOT_OK(ends.Append(static_cast<int32_t>(end)));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto value_array, arrow::Concatenate(values));
+  ARROW_ASSIGN_OR_RAISE(auto end_array, ends.Finish());
+  ARROW_ASSIGN_OR_RAISE(
+      auto ree, arrow::RunEndEncodedArray::Make(array->length(), end_array, value_array));
+  return ree->data();
+}
+
+arrow::Result<Batch> Replace(const Batch& batch, const std::string& name, Data data) {
+  const int i = batch->schema()->GetFieldIndex(name);
+  return batch->SetColumn(i, batch->schema()->field(i)->WithType(data->type),
+                          arrow::MakeArray(data));
+}
+
+arrow::Result<Batch> DictionaryAttributeMaps(Batch batch, bool values) {
+  for (const char* name : {"attributes", "resource_attributes", "scope_attributes"}) {
+    ARROW_ASSIGN_OR_RAISE(
+        auto column, DictionaryAttributes(batch->GetColumnByName(name)->data(), values));
+    ARROW_ASSIGN_OR_RAISE(batch, Replace(batch, name, column));
+  }
+  return batch;
+}
+
+struct Layout {
+  std::string name;
+  Batch batch;
+};
+
+arrow::Result<Batch> WithoutDerivedColumns(Batch batch) {
+  for (const char* name : {"start_time", "duration_ns"}) {
+    ARROW_ASSIGN_OR_RAISE(batch,
+                          batch->RemoveColumn(batch->schema()->GetFieldIndex(name)));
+  }
+  return batch;
+}
+
+arrow::Result<std::vector<Layout>> Layouts(const Batch& today) {
+  std::vector<Layout> out;
+  out.push_back({"span table (schema v1, today)", today});
+  ARROW_ASSIGN_OR_RAISE(auto keys, DictionaryAttributeMaps(today, false));
+  out.push_back({"A: dictionary attribute keys", keys});
+  ARROW_ASSIGN_OR_RAISE(auto keys_values, DictionaryAttributeMaps(today, true));
+  out.push_back({"B: dictionary attribute keys and str values", keys_values});
+  ARROW_ASSIGN_OR_RAISE(auto b_underived, WithoutDerivedColumns(keys_values));
+  out.push_back({"B without start_time, duration_ns", b_underived});
+  const auto resource = today->GetColumnByName("resource_attributes")->data();
+  ARROW_ASSIGN_OR_RAISE(auto ree, RunEndEncode(resource));
+  ARROW_ASSIGN_OR_RAISE(auto with_ree, Replace(keys_values, "resource_attributes", ree));
+  out.push_back({"B + run-end encoded resource_attributes", with_ree});
+  ARROW_ASSIGN_OR_RAISE(auto dict, DictionaryOfRuns(resource));
+  ARROW_ASSIGN_OR_RAISE(auto with_dict,
+                        Replace(keys_values, "resource_attributes", dict));
+  out.push_back({"C: B + dictionary<map> resource_attributes", with_dict});
+  ARROW_ASSIGN_OR_RAISE(auto c_underived, WithoutDerivedColumns(with_dict));
+  out.push_back({"C without start_time, duration_ns", c_underived});
+  return out;
+}
+
+arrow::Status Main(int64_t spans, int level) {
+  std::printf(
+      "zstd level %d, %lld spans; bytes of one IPC stream (schema, dictionaries, "
+      "batch) with zstd buffer compression\n\n",
+      level, static_cast<long long>(spans));
+  std::printf("%-48s %10s %10s %10s  %s\n", "layout", "seed", "otel", "realistic",
+              "Parquet writer");
+  std::vector<std::vector<Layout>> per_workload;
+  std::vector<int64_t> protobuf;
+  for (const char* workload : {"seed", "otel", "realistic"}) {
+    ARROW_ASSIGN_OR_RAISE(auto request, model::MakeWorkload(workload, spans));
+    ARROW_ASSIGN_OR_RAISE(auto bytes, ZstdBytes(request.SerializeAsString(), level));
+    protobuf.push_back(bytes);
+    ARROW_ASSIGN_OR_RAISE(auto batch, convert::SpanTableEncoder::Encode(request));
+    ARROW_ASSIGN_OR_RAISE(auto layouts, Layouts(batch));
+    per_workload.push_back(std::move(layouts));
+  }
+  std::printf("%-48s %10lld %10lld %10lld\n", "OTLP protobuf, one zstd frame",
+              static_cast<long long>(protobuf[0]), static_cast<long long>(protobuf[1]),
+              static_cast<long long>(protobuf[2]));
+  for (size_t l = 0; l < per_workload[0].size(); ++l) {
+    std::printf("%-48s", per_workload[0][l].name.c_str());
+    for (const auto& layouts : per_workload) {
+      ARROW_ASSIGN_OR_RAISE(auto bytes, IpcZstdBytes(layouts[l].batch, level));
+      std::printf(" %10lld", static_cast<long long>(bytes));
+    }
+    std::printf("  %s\n", ParquetWritable(per_workload[2][l].batch).c_str());
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace
+}  // namespace otlp_arrow::bench
+
+int main(int argc, char** argv) {
+  const int64_t spans = argc > 1 ? std::atoll(argv[1]) : 10000;
+  const int level = argc > 2 ? std::atoi(argv[2]) : 1;
+  auto status = otlp_arrow::bench::Main(spans, level);
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
