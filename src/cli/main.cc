@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "bench_command.h"
 #include "demo_command.h"
 #include "diagnose_command.h"
 #include "loadgen_command.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
       "Log debug details");
 
   int exit_code = 0;
+  otlp_arrow::cli::AddBenchCommand(app, &exit_code);
   otlp_arrow::cli::AddDemoCommand(app, &exit_code);
   otlp_arrow::cli::AddDiagnoseCommand(app, &exit_code);
   otlp_arrow::cli::AddLoadgenCommand(app, &exit_code);
