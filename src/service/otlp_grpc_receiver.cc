@@ -55,8 +55,33 @@ class OtlpGrpcReceiver::Impl {
   arrow::Status Start() {
     std::lock_guard<std::mutex> lock(lifecycle_mutex_);
     if (started_) return arrow::Status::Invalid("OtlpGrpcReceiver started twice");
-    if (ingest_ == nullptr)
+    try {
+      return StartLocked();
+    } catch (const std::exception& e) {
+      // std::thread, for one, throws; nothing may escape this module.
+      if (server_ != nullptr) StopLocked(std::nullopt);
+      started_ = stopped_ = true;  // spent: Shutdown() has nothing left to do
+      return arrow::Status::UnknownError("OtlpGrpcReceiver: ", e.what());
+    }
+  }
+
+  arrow::Status Shutdown(std::optional<std::chrono::system_clock::time_point> deadline) {
+    std::lock_guard<std::mutex> lock(lifecycle_mutex_);
+    if (!started_ || stopped_) return arrow::Status::OK();
+    stopped_ = true;
+    StopLocked(deadline);
+    return arrow::Status::OK();
+  }
+
+  int port() const { return port_; }
+  OtlpReceiverStats Stats() const { return counters_.Snapshot(); }
+  const OtlpGrpcReceiverOptions& options() const { return options_; }
+
+ private:
+  arrow::Status StartLocked() {
+    if (ingest_ == nullptr) {
       return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
+    }
     // gRPC binds the endpoint as given (brackets and all); this only checks it.
     ARROW_RETURN_NOT_OK(internal::ParseEndpoint(options_.endpoint).status());
     ARROW_ASSIGN_OR_RAISE(auto credentials, Credentials());
@@ -115,10 +140,7 @@ class OtlpGrpcReceiver::Impl {
     return arrow::Status::OK();
   }
 
-  arrow::Status Shutdown(std::optional<std::chrono::system_clock::time_point> deadline) {
-    std::lock_guard<std::mutex> lock(lifecycle_mutex_);
-    if (!started_ || stopped_) return arrow::Status::OK();
-    stopped_ = true;
+  void StopLocked(std::optional<std::chrono::system_clock::time_point> deadline) {
     // Pending call requests complete with ok=false; running calls finish (or are
     // cancelled at the deadline) while the threads keep draining the queue.
     if (deadline.has_value()) {
@@ -134,18 +156,13 @@ class OtlpGrpcReceiver::Impl {
       queue_open_ = false;
       cq_->Shutdown();
     }
+    if (threads_.empty()) Drain();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
     server_.reset();
     cq_.reset();
-    return arrow::Status::OK();
   }
 
-  int port() const { return port_; }
-  OtlpReceiverStats Stats() const { return counters_.Snapshot(); }
-  const OtlpGrpcReceiverOptions& options() const { return options_; }
-
- private:
   // One Export call; it is its own completion-queue tag.
   struct Call {
     Call() : responder(&context) {}

@@ -419,6 +419,22 @@ TEST_F(OtlpGrpcReceiverTest, ShutdownDeadlineCancelsStuckCalls) {
       << in_flight.error_message();
 }
 
+TEST_F(OtlpGrpcReceiverTest, ThrowingIngestIsInternal) {
+  OtlpGrpcReceiver receiver(LocalOptions(),
+                            std::make_shared<testing::ThrowingTraceIngest>());
+  ASSERT_TRUE(receiver.Start().ok());
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(receiver.port()),
+                                     grpc::InsecureChannelCredentials());
+  for (int i = 0; i < 2; ++i) {
+    grpc::ByteBuffer response;
+    const grpc::Status status = RawExport(channel, "x", &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+    EXPECT_NE(status.error_message().find("boom"), std::string::npos);
+  }
+  EXPECT_EQ(receiver.Stats().requests_failed, 2);
+  EXPECT_TRUE(receiver.Shutdown().ok());
+}
+
 TEST_F(OtlpGrpcReceiverTest, BadOptions) {
   const auto start = [&](OtlpGrpcReceiverOptions options) {
     OtlpGrpcReceiver receiver(std::move(options), ingest_);

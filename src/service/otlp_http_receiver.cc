@@ -223,8 +223,23 @@ class OtlpHttpReceiver::Impl {
   arrow::Status Start() {
     std::lock_guard<std::mutex> lock(lifecycle_mutex_);
     if (started_) return arrow::Status::Invalid("OtlpHttpReceiver started twice");
-    if (ingest_ == nullptr)
+    try {
+      return StartLocked();
+    } catch (const std::exception& e) {
+      // std::thread and std::regex throw; nothing may escape this module.
+      if (listener_.joinable()) {
+        server_->stop();
+        listener_.join();
+      }
+      server_.reset();
+      return arrow::Status::UnknownError("OtlpHttpReceiver: ", e.what());
+    }
+  }
+
+  arrow::Status StartLocked() {
+    if (ingest_ == nullptr) {
       return arrow::Status::Invalid("OtlpHttpReceiver: no TraceIngest");
+    }
     ARROW_ASSIGN_OR_RAISE(const internal::HostPort host_port,
                           internal::ParseEndpoint(options_.endpoint));
     ARROW_RETURN_NOT_OK(CheckOptions());
@@ -280,7 +295,11 @@ class OtlpHttpReceiver::Impl {
                                     options_.endpoint);
     }
     listener_ = std::thread([this] {
-      server_->listen_after_bind();
+      try {
+        server_->listen_after_bind();
+      } catch (...) {
+        // The thread pool could not start its threads; Start() reports it.
+      }
       listener_done_ = true;
     });
     // stop() does nothing before the listener runs, so Shutdown() must not come first.
@@ -535,11 +554,19 @@ class OtlpHttpReceiver::Impl {
     try {
       ExportBody(req, res, content_reader, encoding, counters);
     } catch (const std::exception& e) {
-      counters.AddFailed();
-      Reply(res, encoding, 500, internal::kRpcInternal,
-            std::string("OTLP receiver: ") + e.what());
-      CloseAfter(res);
+      Fail(res, encoding, counters, std::string("OTLP receiver: ") + e.what());
+    } catch (...) {
+      Fail(res, encoding, counters, "OTLP receiver: unknown error");
     }
+  }
+
+  // 500 for an exception: the body may be half read, so the connection closes.
+  static void Fail(httplib::Response& res, Encoding encoding,
+                   internal::ReceiverCounters& counters, const std::string& message) {
+    counters.AddFailed();
+    res.headers.clear();
+    Reply(res, encoding, 500, internal::kRpcInternal, message);
+    CloseAfter(res);
   }
 
   void ExportBody(const httplib::Request& req, httplib::Response& res,

@@ -513,6 +513,26 @@ TEST_F(OtlpHttpReceiverTest, GarbageNeverCrashesTheServer) {
   EXPECT_EQ(res->status, 200);
 }
 
+TEST_F(OtlpHttpReceiverTest, ThrowingIngestIs500) {
+  OtlpHttpReceiver receiver(LocalOptions(),
+                            std::make_shared<testing::ThrowingTraceIngest>());
+  ASSERT_TRUE(receiver.Start().ok());
+  httplib::Client client("127.0.0.1", receiver.port());
+  auto res = client.Post("/v1/traces", "x", kProtobuf);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  DecodedStatus status;
+  ASSERT_TRUE(DecodeRpcStatus(res->body, &status));
+  EXPECT_NE(status.message.find("boom"), std::string::npos);
+  res = client.Post("/v1/traces", "{}", kJson);  // throws a non-std exception
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(res->get_header_value("EXCEPTION_WHAT"), "");  // nothing leaks
+  EXPECT_EQ(receiver.Stats().protobuf.requests_failed, 1);
+  EXPECT_EQ(receiver.Stats().json.requests_failed, 1);
+  EXPECT_TRUE(receiver.Shutdown().ok());
+}
+
 TEST_F(OtlpHttpReceiverTest, ConcurrentClients) {
   Start();
   ingest_->Answer(Result(IngestCode::kAccepted, 3));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,16 @@ class FakeTraceIngest : public pipeline::TraceIngest {
   pipeline::IngestResult result_;
   bool held_ = false;
   int waiting_ = 0;
+};
+
+/// Breaks the TraceIngest contract by throwing: the receivers must answer 500 /
+/// INTERNAL and go on serving.
+class ThrowingTraceIngest : public pipeline::TraceIngest {
+ public:
+  pipeline::IngestResult IngestOtlpProtobuf(std::string_view) override {
+    throw std::runtime_error("boom");
+  }
+  pipeline::IngestResult IngestOtlpJson(std::string_view) override { throw 42; }
 };
 
 /// An ExportTraceServiceRequest with `spans` spans in one resource and scope.
