@@ -212,6 +212,7 @@ void RunHttpConnection(const LoadgenOptions& options,
   }
   httplib::Client client(base);
   client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);  // small requests must not wait for delayed ACKs
   client.set_read_timeout(30, 0);
   httplib::Headers headers;
   if (options.gzip) headers.emplace("Content-Encoding", "gzip");

@@ -12,8 +12,8 @@
 #include "demo_command.h"
 #include "diagnose_command.h"
 #include "loadgen_command.h"
-#include "receiver_command.h"
 #include "send_command.h"
+#include "service_commands.h"
 
 namespace {
 
@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   otlp_arrow::cli::AddDemoCommand(app, &exit_code);
   otlp_arrow::cli::AddDiagnoseCommand(app, &exit_code);
   otlp_arrow::cli::AddLoadgenCommand(app, &exit_code);
-  otlp_arrow::cli::AddReceiverCommand(app, &exit_code);
   otlp_arrow::cli::AddSendCommand(app, &exit_code);
+  otlp_arrow::cli::AddServiceCommands(app, &exit_code);
+  otlp_arrow::cli::AddConfigCommand(app, &exit_code);
 
   try {
     app.parse(argc, argv);
