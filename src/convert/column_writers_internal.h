@@ -11,6 +11,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -91,9 +92,23 @@ class PodBuffer {
     if (n == 0 || times == 0) return;
     if (ARROW_PREDICT_FALSE(size_ + n * times > capacity_) && !Grow(size_ + n * times))
       return;
-    for (int64_t t = 0; t < times; ++t) {
-      std::memcpy(data_ + size_, data_ + begin, static_cast<size_t>(n) * sizeof(T));
-      size_ += n;
+    if (end != size_) {
+      for (int64_t t = 0; t < times; ++t) {
+        std::memcpy(data_ + size_, data_ + begin, static_cast<size_t>(n) * sizeof(T));
+        size_ += n;
+      }
+      return;
+    }
+    // The range is the tail (a resource's attributes just written, to be repeated on
+    // each of its spans): copy the copies, doubling, so that a thousand repetitions
+    // take ten memcpy calls rather than a thousand.
+    int64_t copies = 0;
+    while (copies < times) {
+      const int64_t chunk = std::min(copies + 1, times - copies);
+      std::memcpy(data_ + size_, data_ + begin,
+                  static_cast<size_t>(chunk * n) * sizeof(T));
+      size_ += chunk * n;
+      copies += chunk;
     }
   }
 
@@ -338,10 +353,21 @@ class StringWriter {
   }
   /// Appends `times` copies of the values [begin, end) already in this column.
   void RepeatRange(int64_t begin, int64_t end, int64_t times) {
+    if (begin == end || times == 0) return;
+    // The characters of the values are contiguous: copied as one block per repetition
+    // (doubling when they are the tail), the offsets shifted by the block's size.
+    const int32_t first = offsets_.data()[begin];
+    const int64_t bytes = offsets_.data()[end] - first;
+    const int64_t base = data_.size();
+    // Past 2 GiB the offsets have wrapped and Finish() refuses the column; copy nothing.
+    if (base <= std::numeric_limits<int32_t>::max() && bytes >= 0) {
+      data_.RepeatRange(first, offsets_.data()[end], times);
+    }
     for (int64_t t = 0; t < times; ++t) {
-      for (int64_t i = begin; i < end; ++i) {
-        data_.RepeatRange(offsets_.data()[i], offsets_.data()[i + 1], 1);
-        AppendOffset();
+      const int64_t shift = base + t * bytes - first;
+      for (int64_t i = begin + 1; i <= end; ++i) {
+        // Offsets past 2 GiB wrap here and are refused in Finish(), as in Append().
+        offsets_.Append(static_cast<int32_t>(offsets_.data()[i] + shift));
       }
     }
     validity_.RepeatRange(begin, end, times);
