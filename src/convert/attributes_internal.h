@@ -171,10 +171,16 @@ class AttributesColumn {
   bool SlotsEqual(int64_t a, int64_t b) const;
 
  private:
+  /// Whether every entry in [first, last) has a key, a known type and its value: the
+  /// fast check; ValidateEntry() says what is wrong.
+  bool EntriesValid(int64_t first, int64_t last) const;
   arrow::Status ValidateEntry(int64_t row, int64_t entry,
                               const arrow::StructArray& items) const;
   arrow::Status DecodeValue(int64_t entry, otlp::AnyValue* out) const;
   bool EntriesEqual(int64_t a, int64_t b) const;
+  /// Whether the `n` entries from `a0` and from `b0` are the same bytes (which implies
+  /// equal; unequal bytes may still be equal entries).
+  bool SlotsIdentical(int64_t a0, int64_t b0, int64_t n) const;
 
   std::string name_;
   std::string row_label_;

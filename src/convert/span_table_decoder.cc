@@ -96,6 +96,10 @@ class StringColumn {
       if (type.value_type()->id() == arrow::Type::STRING) {
         dict_ = checked_cast<const arrow::DictionaryArray*>(array.get());
         values_ = checked_cast<const arrow::StringArray*>(dict_->dictionary().get());
+        if (type.index_type()->id() == arrow::Type::INT32) {
+          int32_indices_ =
+              checked_cast<const arrow::Int32Array&>(*dict_->indices()).raw_values();
+        }
         return arrow::Status::OK();
       }
     }
@@ -109,11 +113,21 @@ class StringColumn {
     if (dict_->IsNull(i)) return {};
     return values_->GetView(dict_->GetValueIndex(i));
   }
+  /// View(a) == View(b), without looking the strings up when two int32 dictionary
+  /// indices are equal (the rows of one resource or scope).
+  bool Equal(int64_t a, int64_t b) const {
+    if (int32_indices_ != nullptr && int32_indices_[a] == int32_indices_[b] &&
+        dict_->IsValid(a) && dict_->IsValid(b)) {
+      return true;
+    }
+    return View(a) == View(b);
+  }
 
  private:
   const arrow::StringArray* plain_ = nullptr;
   const arrow::DictionaryArray* dict_ = nullptr;
   const arrow::StringArray* values_ = nullptr;
+  const int32_t* int32_indices_ = nullptr;
 };
 
 /// Every column of a span table, bound to its typed array and validated.
@@ -158,14 +172,11 @@ struct SpanTableColumns {
 
   bool SameResource(int64_t a, int64_t b) const {
     return resource_dropped->Value(a) == resource_dropped->Value(b) &&
-           resource_schema_url.View(a) == resource_schema_url.View(b) &&
-           resource_attributes.SlotsEqual(a, b);
+           resource_schema_url.Equal(a, b) && resource_attributes.SlotsEqual(a, b);
   }
   bool SameScope(int64_t a, int64_t b) const {
-    return scope_dropped->Value(a) == scope_dropped->Value(b) &&
-           scope_name.View(a) == scope_name.View(b) &&
-           scope_version.View(a) == scope_version.View(b) &&
-           scope_schema_url.View(a) == scope_schema_url.View(b) &&
+    return scope_dropped->Value(a) == scope_dropped->Value(b) && scope_name.Equal(a, b) &&
+           scope_version.Equal(a, b) && scope_schema_url.Equal(a, b) &&
            scope_attributes.SlotsEqual(a, b);
   }
 };

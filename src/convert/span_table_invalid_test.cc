@@ -189,6 +189,43 @@ TEST(SpanTableInvalid, UnknownAttributeType) {
                             HasSubstr("42 is not an attribute type")));
 }
 
+// Validation reads raw bitmaps and type codes: through a slice it must see the sliced
+// rows' entries, and only those.
+TEST(SpanTableInvalid, BadAttributeSeenThroughSlices) {
+  auto type = *arrow::json::ArrayFromJSONString(arrow::uint8(), "[1, 42, 1]");
+  auto str = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["a", null, "c"])");
+  auto nulls = [](std::shared_ptr<arrow::DataType> t) {
+    return arrow::MakeArrayOfNull(t, 3).ValueOrDie();
+  };
+  auto value = arrow::StructArray::Make({type, str, nulls(arrow::int64()),
+                                         nulls(arrow::float64()), nulls(arrow::boolean()),
+                                         nulls(arrow::binary()), nulls(arrow::utf8())},
+                                        AttributeValueType()->fields())
+                   .ValueOrDie();
+  auto keys = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["k", "k", "k"])");
+  auto offsets = *arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 1, 2, 3]");
+  auto attributes =
+      arrow::MapArray::FromArrays(AttributesType(), offsets, keys, value).ValueOrDie();
+  auto three = SpanTableEncoder::Encode(model::SeedSpans(3)).ValueOrDie();
+  auto batch = Replace(three, column::kAttributes, attributes, AttributesType());
+  ExpectRefused(*batch, HasSubstr("column 'attributes.value.type' row 1 entry 0"));
+  ExpectRefused(*batch->Slice(1, 2),
+                HasSubstr("column 'attributes.value.type' row 0 entry 0"));
+  EXPECT_TRUE(ValidateSpanTable(*batch->Slice(0, 1)).ok());
+  EXPECT_TRUE(ValidateSpanTable(*batch->Slice(2, 1)).ok());
+}
+
+// Children that start at an offset into their buffers (as other Arrow libraries may
+// hand them over): a null is looked up at its own position.
+TEST(SpanTableInvalid, NullValueInAChildWithAnOffset) {
+  auto str = (*arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["pad", null])"))
+                 ->Slice(1);  // [null], at bit 1 of its bitmap
+  auto ser = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();
+  auto bad = OneRowWithAttributes(OneAttribute(1, str, ser));
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'attributes.value.str' row 0 entry 0"),
+                            HasSubstr("null")));
+}
+
 TEST(SpanTableInvalid, AttributeValueMissingFromItsTypedField) {
   auto str = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();
   auto ser = arrow::MakeArrayOfNull(arrow::utf8(), 1).ValueOrDie();

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // OTLP → span table → OTLP is lossless (after the documented canonical grouping).
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <arrow/api.h>
 #include <arrow/io/memory.h>
 #include <arrow/ipc/api.h>
+#include <arrow/json/from_string.h>
 #include <arrow/util/compression.h>
 #include <google/protobuf/arena.h>
 #include <gtest/gtest.h>
@@ -189,6 +194,91 @@ TEST(SpanTableToOtlpProtobuf, GivesTheBytesOfDecodeThenSerialize) {
     ASSERT_TRUE(SpanTableToOtlpProtobuf(*batch, &wire).ok());
     EXPECT_EQ(wire, decoded.SerializeAsString());
   }
+}
+
+// One string per span, with its resource, scope and schema URLs: equal lists mean the
+// same spans in the same context, however they are grouped.
+std::vector<std::string> FlatSpans(const otlp::ExportTraceServiceRequest& request) {
+  std::vector<std::string> out;
+  for (const auto& rs : request.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) {
+        otlp::ResourceSpans one;
+        *one.mutable_resource() = rs.resource();
+        one.set_schema_url(rs.schema_url());
+        auto* scope = one.add_scope_spans();
+        *scope->mutable_scope() = ss.scope();
+        scope->set_schema_url(ss.schema_url());
+        *scope->add_spans() = span;
+        out.push_back(testing::ExactBytes(one));
+      }
+    }
+  }
+  return out;
+}
+
+// A slice's arrays start at an offset into their buffers; validation and the grouping
+// of resources compare raw bitmaps, offsets and bytes, which must honour it.
+TEST(SpanTableRoundTrip, SlicesDecodeToTheirRows) {
+  const auto batch = SpanTableEncoder::Encode(model::RandomSpans(600, 5)).ValueOrDie();
+  otlp::ExportTraceServiceRequest whole;
+  ASSERT_TRUE(DecodeSpanTable(*batch, &whole).ok());
+  const auto all = FlatSpans(whole);
+  ASSERT_EQ(all.size(), 600u);
+  for (auto [offset, length] :
+       {std::pair<int64_t, int64_t>{1, 1}, {37, 250}, {599, 1}, {3, 597}, {100, 0}}) {
+    SCOPED_TRACE(std::to_string(offset) + "+" + std::to_string(length));
+    otlp::ExportTraceServiceRequest part;
+    auto status = DecodeSpanTable(*batch->Slice(offset, length), &part);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(FlatSpans(part), std::vector<std::string>(all.begin() + offset,
+                                                        all.begin() + offset + length));
+  }
+  // Row 1,000 of the realistic workload starts its second resource: a slice across it
+  // keeps both, and the rows of each together.
+  const auto realistic =
+      SpanTableEncoder::Encode(model::RealisticSpans(2500)).ValueOrDie();
+  otlp::ExportTraceServiceRequest across;
+  ASSERT_TRUE(DecodeSpanTable(*realistic->Slice(990, 20), &across).ok());
+  EXPECT_EQ(across.resource_spans_size(), 2);
+  EXPECT_EQ(across.resource_spans(0).scope_spans(0).spans_size(), 10);
+}
+
+// Rows whose resource attributes are equal but not the same bytes (here a null string
+// child that still spans two bytes, which Arrow allows) are one resource all the same.
+TEST(SpanTableRoundTrip, EqualResourcesInDifferentBytesAreMerged) {
+  auto batch = SpanTableEncoder::Encode(model::SeedSpans(2)).ValueOrDie();
+  auto type = arrow::json::ArrayFromJSONString(arrow::uint8(), "[2, 2]").ValueOrDie();
+  auto ints = arrow::json::ArrayFromJSONString(arrow::int64(), "[5, 5]").ValueOrDie();
+  auto offsets = arrow::Buffer::FromString(std::string("\0\0\0\0\2\0\0\0\2\0\0\0", 12));
+  auto bitmap = arrow::AllocateEmptyBitmap(2).ValueOrDie();  // both null
+  auto str = arrow::MakeArray(arrow::ArrayData::Make(
+      arrow::utf8(), 2, {std::move(bitmap), offsets, arrow::Buffer::FromString("zz")},
+      2));
+  auto null_of = [](std::shared_ptr<arrow::DataType> t) {
+    return arrow::MakeArrayOfNull(t, 2).ValueOrDie();
+  };
+  auto value = arrow::StructArray::Make(
+                   {type, str, ints, null_of(arrow::float64()), null_of(arrow::boolean()),
+                    null_of(arrow::binary()), null_of(arrow::utf8())},
+                   AttributeValueType()->fields())
+                   .ValueOrDie();
+  auto keys =
+      arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["k", "k"])").ValueOrDie();
+  auto map_offsets =
+      arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 1, 2]").ValueOrDie();
+  auto attributes =
+      arrow::MapArray::FromArrays(AttributesType(), map_offsets, keys, value)
+          .ValueOrDie();
+  const int i = batch->schema()->GetFieldIndex("resource_attributes");
+  batch = batch->SetColumn(i, batch->schema()->field(i), attributes).ValueOrDie();
+  ASSERT_TRUE(batch->ValidateFull().ok());
+  otlp::ExportTraceServiceRequest out;
+  auto status = DecodeSpanTable(*batch, &out);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_EQ(out.resource_spans_size(), 1);
+  EXPECT_EQ(out.resource_spans(0).scope_spans(0).spans_size(), 2);
+  EXPECT_EQ(out.resource_spans(0).resource().attributes(0).value().int_value(), 5);
 }
 
 TEST(SpanTableToOtlpProtobuf, EmptyBatchIsAnEmptyRequest) {
