@@ -44,6 +44,16 @@ void ExpectBalanced(const BatchingSpanExporterStats& stats) {
                                       stats.queue_spans);
 }
 
+// Waits for `future`. If it is not ready in time, shuts `exporter` down, which releases
+// a thread waiting in it, so that the test fails instead of hanging in the future's
+// destructor.
+template <typename T>
+bool Ready(std::future<T>& future, BatchingSpanExporter& exporter) {
+  if (future.wait_for(kHang) == std::future_status::ready) return true;
+  exporter.Shutdown(milliseconds(0));
+  return false;
+}
+
 std::vector<Clock::Duration> CallOffsets(const FakeSpanBatchExporter& fake,
                                          Clock::TimePoint start) {
   std::vector<Clock::Duration> offsets;
@@ -61,6 +71,9 @@ class BatchingSpanExporterTest : public ::testing::Test {
     options.flush_interval = hours(1);
     options.initial_backoff = milliseconds(100);
     options.max_backoff = milliseconds(250);
+    // The destructor must not wait for a ManualClock nobody advances: a test that fails
+    // half-way then ends instead of hanging. Tests that drain call Shutdown themselves.
+    options.shutdown_timeout = milliseconds(0);
     return options;
   }
 
@@ -232,7 +245,7 @@ TEST_F(BatchingSpanExporterTest, FullQueueMakesProducersWaitThenRefuses) {
   ASSERT_TRUE(clock_->AwaitWaiters(1));  // the producer waits; the worker is exporting
   clock_->Advance(milliseconds(1999));
   clock_->Advance(milliseconds(1));
-  ASSERT_EQ(producer.wait_for(kHang), std::future_status::ready);
+  ASSERT_TRUE(Ready(producer, *exporter));
   auto [result, refused_at] = producer.get();
   EXPECT_EQ(result.code, IngestCode::kQueueFull);
   EXPECT_EQ(result.spans, 10);
@@ -268,7 +281,7 @@ TEST_F(BatchingSpanExporterTest, WaitingProducerGetsInWhenRoomAppears) {
                              [&] { return exporter->Enqueue(NamedSpans(10, "c")); });
   ASSERT_TRUE(clock_->AwaitWaiters(1));
   fake_->Unblock();  // "a" is delivered and leaves the queue: room for "c"
-  ASSERT_EQ(producer.wait_for(kHang), std::future_status::ready);
+  ASSERT_TRUE(Ready(producer, *exporter));
   ExpectAccepted(producer.get(), 10);
   EXPECT_EQ(clock_->Now(), start_);  // without waiting out the bound
   ASSERT_TRUE(exporter->ForceFlush(seconds(1)));
@@ -304,7 +317,7 @@ TEST_F(BatchingSpanExporterTest, BatchLargerThanTheQueueIsRefusedAtOnce) {
   auto exporter = Make(options);
   auto refuse = std::async(
       std::launch::async, [&] { return exporter->Enqueue(NamedSpans(101, "too-many")); });
-  ASSERT_EQ(refuse.wait_for(kHang), std::future_status::ready);
+  ASSERT_TRUE(Ready(refuse, *exporter));
   const IngestResult too_many = refuse.get();
   EXPECT_EQ(too_many.code, IngestCode::kTooLarge);
   EXPECT_EQ(too_many.spans, 101);
@@ -405,7 +418,7 @@ TEST_F(BatchingSpanExporterTest, ReceiverOutageFillsTheQueueAndEverySpanArrivesA
   clock_->Advance(milliseconds(100));
   auto flush =
       std::async(std::launch::async, [&] { return exporter->ForceFlush(hours(1)); });
-  ASSERT_EQ(flush.wait_for(kHang), std::future_status::ready);
+  ASSERT_TRUE(Ready(flush, *exporter));
   EXPECT_TRUE(flush.get());
   EXPECT_EQ(fake_->delivered(), Concat(accepted));
   const auto stats = exporter->Stats();
@@ -479,7 +492,7 @@ TEST_F(BatchingSpanExporterTest, ForceFlushTimesOutWhileTheReceiverIsDown) {
   ASSERT_TRUE(fake_->WaitForCalls(1));
   ASSERT_TRUE(clock_->AwaitWaiters(2));  // the worker's backoff and the flush
   clock_->Advance(milliseconds(500));
-  ASSERT_EQ(flush.wait_for(kHang), std::future_status::ready);
+  ASSERT_TRUE(Ready(flush, *exporter));
   EXPECT_FALSE(flush.get());
   EXPECT_EQ(exporter->Stats().queue_spans, 5);  // still there, to be retried
   exporter->Shutdown(milliseconds(0));
@@ -558,7 +571,7 @@ TEST_F(BatchingSpanExporterTest, ShutdownInterruptsAnExportStuckAtTheDeadline) {
   ASSERT_TRUE(clock_->AwaitWaiters(1));
   auto shutdown =
       std::async(std::launch::async, [&] { return exporter->Shutdown(seconds(2)); });
-  ASSERT_EQ(producer.wait_for(kHang), std::future_status::ready);
+  ASSERT_TRUE(Ready(producer, *exporter));
   EXPECT_EQ(producer.get().code, IngestCode::kShuttingDown);
   ASSERT_TRUE(clock_->AwaitWaiters(1));  // Shutdown waits for its deadline
   clock_->Advance(seconds(2));
@@ -600,7 +613,7 @@ TEST_F(BatchingSpanExporterTest, ConcurrentProducersLoseNothing) {
     }));
   }
   for (auto& producer : producers) {
-    ASSERT_EQ(producer.wait_for(kHang), std::future_status::ready);
+    ASSERT_TRUE(Ready(producer, *exporter));
     EXPECT_EQ(producer.get(), 0);
   }
   const ShutdownReport report = exporter->Shutdown(seconds(10));

@@ -38,6 +38,7 @@ class OtlpTraceIngestTest : public ::testing::Test {
     options.clock = clock_;
     options.flush_interval = hours(1);
     options.max_enqueue_wait = std::chrono::milliseconds(0);
+    options.shutdown_timeout = std::chrono::milliseconds(0);  // never wait on clock_
     auto exporter = BatchingSpanExporter::Make(options, fake_);
     ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
     exporter_ = std::move(*exporter);
