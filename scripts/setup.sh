@@ -28,7 +28,7 @@ APT_PACKAGES=(
   clang-format python3-venv
 )
 # Test peers, pinned. pyarrow is installed from the same hash-checked wheel as the C++ libraries.
-PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0")
+PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0" "opentelemetry-api==1.45.2" "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-grpc==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2")
 
 want_test_peers=0
 for arg in "$@"; do
@@ -117,7 +117,26 @@ install_test_peers() {
   echo "$want" >"$stamp"
 }
 
+# The OpenTelemetry Node.js SDK of tests/interop/test_sdk_node.py, pinned by its package-lock.json.
+install_node_test_peers() {
+  local dir="${ROOT}/tests/interop/node"
+  local stamp="${dir}/node_modules/.otlp-arrow-installed"
+  if ! command -v npm >/dev/null; then
+    echo "setup.sh: npm (Node.js >= 20) is needed for the Node.js test peers" >&2
+    exit 1
+  fi
+  local want
+  want="$(node --version) $(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "Node.js test peers: present in ${dir}/node_modules"
+    return
+  fi
+  log "Node.js test peers: npm ci in ${dir}"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+}
+
 install_apt_packages
 install_arrow
-if ((want_test_peers)); then install_test_peers; fi
+if ((want_test_peers)); then install_test_peers; install_node_test_peers; fi
 log "done"
