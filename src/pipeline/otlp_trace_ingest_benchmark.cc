@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <arrow/record_batch.h>
 #include <benchmark/benchmark.h>
 
+#include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/otlp_json.h"
 #include "otlp_arrow/model/workloads.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
@@ -73,5 +75,40 @@ void BM_IngestOtlpJson(benchmark::State& state) {
 }
 BENCHMARK(BM_IngestOtlpJson)->Arg(512)->MeasureProcessCPUTime();
 
+// The worker's share: one export batch of 8192 spans concatenated from requests of
+// state.range(0) spans.
+void BM_ConcatenateExportBatch(benchmark::State& state) {
+  const int64_t per_request = state.range(0);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
+  for (int64_t spans = 0; spans < 8192; spans += per_request) {
+    parts.push_back(convert::SpanTableEncoder::Encode(
+                        model::RealisticSpans(per_request, static_cast<uint64_t>(spans)))
+                        .ValueOrDie());
+  }
+  int64_t rows = 0;
+  for (auto _ : state) {
+    auto batch = arrow::ConcatenateRecordBatches(parts).ValueOrDie();
+    rows += batch->num_rows();
+    benchmark::DoNotOptimize(batch);
+  }
+  state.SetItemsProcessed(rows);
+}
+BENCHMARK(BM_ConcatenateExportBatch)->Arg(100)->Arg(512);
+
+// Encoding alone, for comparison with the ingest figures above.
+void BM_EncodeOtlpProtobuf(benchmark::State& state) {
+  const int64_t spans = state.range(0);
+  const std::string request = model::RealisticSpans(spans, 42).SerializeAsString();
+  convert::SpanTableEncoder encoder;
+  for (auto _ : state) {
+    if (!encoder.AppendOtlpProtobuf(request).ok()) state.SkipWithError("append");
+    benchmark::DoNotOptimize(encoder.Finish().ValueOrDie());
+  }
+  state.SetItemsProcessed(state.iterations() * spans);
+}
+BENCHMARK(BM_EncodeOtlpProtobuf)->Arg(512);
+
 }  // namespace
 }  // namespace otlp_arrow::pipeline
+
+BENCHMARK_MAIN();
