@@ -21,6 +21,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" receiver --flight "127.0.0.1:${port}" --data-dir "$DATA" --durability "$DURABILITY" \
+  --health 127.0.0.1:0 --metrics 127.0.0.1:0 \
   >"$DATA/receiver.log" 2>&1 &
 receiver=$!
 for _ in $(seq 100); do grep -q "127.0.0.1:${port}" "$DATA/receiver.log" 2>/dev/null && break; sleep 0.1; done

@@ -130,17 +130,23 @@ struct ServiceCommandOptions {
   std::string shutdown_grace_s;               // --shutdown-grace
 };
 
+// Whether the user gave `flag` (which not every subcommand defines).
+bool Given(CLI::App* cmd, const std::string& flag) {
+  const CLI::Option* option = cmd->get_option_no_throw(flag);
+  return option != nullptr && option->count() > 0;
+}
+
 arrow::Result<config::ConfigSources> MakeSources(const ServiceCommandOptions& options,
                                                  CLI::App* cmd) {
   config::ConfigSources sources;
   if (!options.config_file.empty()) sources.config_path = options.config_file;
   for (const auto& spec : kFlags) {
     auto it = options.values.find(spec.flag);
-    if (it != options.values.end() && cmd->count(spec.flag) > 0) {
+    if (it != options.values.end() && Given(cmd, spec.flag)) {
       sources.flags.insert_or_assign(spec.key, config::FlagValue(it->second, spec.flag));
     }
   }
-  if (cmd->count("--metrics") > 0) {
+  if (Given(cmd, "--metrics")) {
     const auto colon = options.metrics.rfind(':');
     if (colon == std::string::npos) {
       return arrow::Status::Invalid("--metrics: expected host:port, got '",
@@ -156,12 +162,12 @@ arrow::Result<config::ConfigSources> MakeSources(const ServiceCommandOptions& op
         "monitoring.metrics_port",
         config::FlagValue(options.metrics.substr(colon + 1), "--metrics"));
   }
-  if (cmd->count("--max-batch-mib") > 0) {
+  if (Given(cmd, "--max-batch-mib")) {
     sources.flags.insert_or_assign(
         "receiver.max_batch_bytes",
         config::FlagValue(options.max_batch_mib + "MiB", "--max-batch-mib"));
   }
-  if (cmd->count("--shutdown-grace") > 0) {
+  if (Given(cmd, "--shutdown-grace")) {
     double seconds = 0;
     try {
       seconds = std::stod(options.shutdown_grace_s);

@@ -165,6 +165,9 @@ struct ServiceRuntime::Impl {
     endpoints.upstream = exporter_config.endpoint;
     ARROW_ASSIGN_OR_RAISE(auto exporter_options,
                           config::MakeExporterOptions(exporter_config));
+    // Every batch comes from SpanTableEncoder, which only makes valid span tables; the
+    // receiver validates again anyway.
+    exporter_options.validate_batches = false;
     ARROW_ASSIGN_OR_RAISE(std::shared_ptr<pipeline::SpanBatchExporter> exporter,
                           pipeline::FlightSpanBatchExporter::Make(exporter_options));
 

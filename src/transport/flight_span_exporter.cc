@@ -423,7 +423,9 @@ arrow::Result<ExportResult> FlightSpanExporter::Export(const arrow::RecordBatch&
   std::lock_guard<std::mutex> lock(impl_->export_mutex);
   if (impl_->shutdown.load())
     return arrow::Status::Invalid("FlightSpanExporter is shut down");
-  ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(spans));
+  if (impl_->options.validate_batches) {
+    ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(spans));
+  }
   std::deque<Chunk> pending;
   ARROW_RETURN_NOT_OK(impl_->AppendChunks(spans, &pending));
   return impl_->ExportChunks(std::move(pending));
@@ -437,8 +439,10 @@ arrow::Result<ExportResult> FlightSpanExporter::Export(
   std::deque<Chunk> pending;
   for (size_t i = 0; i < spans.size(); ++i) {
     if (spans[i] == nullptr) return arrow::Status::Invalid("span batch ", i, " is null");
-    auto valid = convert::ValidateSpanTable(*spans[i]);
-    if (!valid.ok()) return valid.WithMessage("span batch ", i, ": ", valid.message());
+    if (impl_->options.validate_batches) {
+      auto valid = convert::ValidateSpanTable(*spans[i]);
+      if (!valid.ok()) return valid.WithMessage("span batch ", i, ": ", valid.message());
+    }
     ARROW_RETURN_NOT_OK(impl_->AppendChunks(*spans[i], &pending));
   }
   return impl_->ExportChunks(std::move(pending));

@@ -689,6 +689,23 @@ TEST_F(FlightSpanExporterTest, RefusesABatchThatIsNotASpanTable) {
   EXPECT_EQ(server_->calls(), 0);
 }
 
+TEST_F(FlightSpanExporterTest, WithoutValidationABadBatchReachesTheReceiver) {
+  StartServer();
+  auto options = Options();
+  options.validate_batches = false;
+  MakeExporter(options);
+  arrow::Int64Builder builder;
+  ASSERT_OK(builder.Append(1));
+  ASSERT_OK_AND_ASSIGN(auto column, builder.Finish());
+  auto batch = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("x", arrow::int64())}), 1, {column});
+  // Not checked here: the stream is opened and the receiver decides (this fake takes
+  // anything; the real receiver refuses it, see flight_span_receiver_test.cc).
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*batch));
+  EXPECT_GE(server_->calls(), 1);
+  EXPECT_GE(result.attempts, 1);
+}
+
 TEST_F(FlightSpanExporterTest, RefusesBadOptions) {
   FlightSpanExporterOptions options;
   options.endpoint = "http://127.0.0.1:8815";

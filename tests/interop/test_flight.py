@@ -36,7 +36,7 @@ class Receiver:
         self.lines = []
         self.process = subprocess.Popen(
             [str(binary), "receiver", "--flight", "127.0.0.1:0", "--data-dir", str(data_dir),
-             *extra],
+             "--health", "127.0.0.1:0", "--metrics", "127.0.0.1:0", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.port = None
         deadline = time.monotonic() + 30

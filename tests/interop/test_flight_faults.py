@@ -30,7 +30,8 @@ def free_port() -> int:
 
 def start_receiver(binary: Path, port: int, data_dir: Path) -> subprocess.Popen:
     process = subprocess.Popen(
-        [str(binary), "receiver", "--flight", f"127.0.0.1:{port}", "--data-dir", str(data_dir)],
+        [str(binary), "receiver", "--flight", f"127.0.0.1:{port}", "--data-dir", str(data_dir),
+         "--health", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
     lines = []

@@ -63,6 +63,12 @@ struct FlightSpanExporterOptions {
   /// \brief Largest number of spans written as one record batch (one acknowledgement).
   int64_t max_batch_rows = 8192;
 
+  /// \brief Validate every batch fully (convert::ValidateSpanTable) before sending, so
+  /// that a bad batch fails here with the column named instead of at the receiver.
+  /// Callers that send only what SpanTableEncoder made (valid by construction: the
+  /// gateway) may turn it off and save the pass over every value.
+  bool validate_batches = true;
+
   /// \brief Largest IPC body of one record batch before compression
   /// (arrow::ipc::GetRecordBatchSize); bigger chunks are cut into smaller ones before
   /// sending. It is also the Flight client's write_size_limit_bytes, which catches a
