@@ -6,8 +6,9 @@
 // time. These writers append into geometrically growing pool buffers with no per-value
 // Status: a failed allocation is remembered (sticky) and reported by Finish(). Validity
 // is kept as one byte per slot while appending and packed into an Arrow bitmap at
-// Finish(); it is not materialized at all until the first null. Buffers keep their
-// capacity across batches, so a reused encoder allocates nothing per span.
+// Finish(); it is not materialized at all until the first null. A buffer handed over
+// at Finish() is replaced, in the next batch, by one of the same size (after one small
+// start), so a reused encoder does not grow its buffers by doubling again.
 
 #pragma once
 
@@ -30,11 +31,18 @@
 namespace otlp_arrow::convert::internal {
 
 /// memcpy for the short strings of telemetry (keys, names, values): two overlapping
-/// fixed-size moves instead of a call into libc.
+/// fixed-size moves instead of a call into libc, up to 32 bytes ("http.status_code",
+/// "/api/v1/items/{id}" and the like are 16 to 32).
 inline void CopySmall(void* dst, const void* src, size_t n) {
   auto* d = static_cast<char*>(dst);
   const auto* s = static_cast<const char*>(src);
-  if (n >= 8 && n <= 16) {
+  if (n > 16 && n <= 32) {
+    char a[16], b[16];
+    std::memcpy(a, s, 16);
+    std::memcpy(b, s + n - 16, 16);
+    std::memcpy(d, a, 16);
+    std::memcpy(d + n - 16, b, 16);
+  } else if (n >= 8 && n <= 16) {
     uint64_t a, b;
     std::memcpy(&a, s, 8);
     std::memcpy(&b, s + n - 8, 8);
@@ -112,19 +120,19 @@ class PodBuffer {
     }
   }
 
-  /// Hands the contents over as an Arrow buffer and starts anew, pre-sized like this
-  /// batch.
+  /// Hands the contents over as an Arrow buffer and starts anew. The next buffer is
+  /// not allocated here (a one-shot encoder would hold twice the batch for nothing):
+  /// it starts small and its first growth goes straight to this batch's size.
   arrow::Result<std::shared_ptr<arrow::Buffer>> Finish() {
     ARROW_RETURN_NOT_OK(status_);
     if (buffer_ == nullptr) ARROW_RETURN_NOT_OK(Grow(1) ? arrow::Status::OK() : status_);
     ARROW_RETURN_NOT_OK(buffer_->Resize(size_ * static_cast<int64_t>(sizeof(T)),
                                         /*shrink_to_fit=*/false));
     std::shared_ptr<arrow::Buffer> out = std::move(buffer_);
-    const int64_t next_capacity = size_;
+    capacity_hint_ = size_;
     buffer_.reset();
     data_ = nullptr;
     size_ = capacity_ = 0;
-    if (next_capacity > 0) Grow(next_capacity);
     return out;
   }
 
@@ -137,6 +145,7 @@ class PodBuffer {
   bool Grow(int64_t min_capacity) {
     if (!status_.ok()) return false;
     int64_t capacity = capacity_ == 0 ? 64 : capacity_;
+    if (min_capacity > capacity && capacity < capacity_hint_) capacity = capacity_hint_;
     while (capacity < min_capacity) capacity *= 2;
     const int64_t bytes = capacity * static_cast<int64_t>(sizeof(T));
     if (buffer_ == nullptr) {
@@ -160,6 +169,7 @@ class PodBuffer {
   T* data_ = nullptr;
   int64_t size_ = 0;
   int64_t capacity_ = 0;
+  int64_t capacity_hint_ = 0;  ///< size of the last batch's buffer
   arrow::Status status_;
 };
 

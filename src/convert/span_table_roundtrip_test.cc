@@ -9,6 +9,7 @@
 #include <arrow/io/memory.h>
 #include <arrow/ipc/api.h>
 #include <arrow/json/from_string.h>
+#include <arrow/util/byte_size.h>
 #include <arrow/util/compression.h>
 #include <google/protobuf/arena.h>
 #include <gtest/gtest.h>
@@ -127,6 +128,23 @@ TEST(SpanTableRoundTrip, EncoderIsReusableAcrossBatches) {
     otlp::ExportTraceServiceRequest out;
     ASSERT_TRUE(DecodeSpanTable(**batch, &out).ok());
     ExpectSameOtlp(Canonical(in), out);
+  }
+}
+
+// Between batches a reused encoder holds little: the buffers it handed over are not
+// replaced until the next batch needs them (and then at their size, not by doubling).
+TEST(SpanTableRoundTrip, EncoderHoldsLittleBetweenBatches) {
+  arrow::ProxyMemoryPool pool(arrow::default_memory_pool());
+  SpanTableEncoder encoder(&pool);
+  const auto in = model::RealisticSpans(3000);
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(encoder.Append(in).ok());
+    auto batch = encoder.Finish().ValueOrDie();
+    const int64_t batch_bytes = arrow::util::TotalBufferSize(*batch);
+    const int64_t allocations = pool.num_allocations();
+    batch.reset();
+    EXPECT_LT(pool.bytes_allocated(), batch_bytes / 10) << "round " << round;
+    EXPECT_EQ(pool.num_allocations(), allocations) << "nothing allocated after Finish";
   }
 }
 
