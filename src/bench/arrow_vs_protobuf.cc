@@ -2,14 +2,18 @@
 
 #include "otlp_arrow/bench/arrow_vs_protobuf.h"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <utility>
@@ -32,6 +36,7 @@
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/otlp.h"
 #include "otlp_arrow/model/workloads.h"
+#include "otlp_arrow/storage/parquet_span_writer.h"
 
 namespace otlp_arrow::bench {
 
@@ -132,6 +137,22 @@ arrow::Status Decompress(arrow::util::Codec* codec, const std::string& in, size_
     return arrow::Status::Invalid("decompressed ", written, " bytes, expected ", size);
   }
   return arrow::Status::OK();
+}
+
+/// Bytes of the Parquet files storage makes of `batch`, written in a temporary
+/// directory that is removed again.
+arrow::Result<int64_t> ParquetBytes(const arrow::RecordBatch& batch) {
+  std::string dir = (std::filesystem::temp_directory_path() / "otlp-arrow-bench-XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) {
+    return arrow::Status::IOError("mkdtemp ", dir, ": ", std::strerror(errno));
+  }
+  auto options = storage::ParquetSpanWriterOptions::Defaults();
+  options.data_dir = dir;
+  auto written = storage::ParquetSpanWriter(options).Write(batch);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  ARROW_RETURN_NOT_OK(written.status());
+  return written->total_bytes();
 }
 
 // ---- canonical OTLP form (docs/span-table.md, "Round trip and canonical form")
@@ -257,6 +278,7 @@ arrow::Result<std::unique_ptr<Fixture>> Fixture::Make(std::string_view workload,
   f.sizes.protobuf = static_cast<int64_t>(f.protobuf.size());
   f.sizes.protobuf_lz4 = static_cast<int64_t>(f.protobuf_lz4.size());
   f.sizes.protobuf_zstd = static_cast<int64_t>(f.protobuf_zstd.size());
+  ARROW_ASSIGN_OR_RAISE(f.sizes.parquet, ParquetBytes(*f.batch));
   return fixture;
 }
 
@@ -343,15 +365,21 @@ class ArenaResult {
 
 class ArrowEncode : public Runner {
  public:
-  ArrowEncode(const Request& in, arrow::MemoryPool* pool) : in_(in), encoder_(pool) {}
+  ArrowEncode(const Request& in, arrow::MemoryPool* pool)
+      : in_(in), pool_(pool), encoder_(pool) {}
   arrow::Status Run() override {
     batch_.reset();
     ARROW_RETURN_NOT_OK(encoder_.Append(in_));
     return encoder_.Finish().Value(&batch_);
   }
+  arrow::Status RunOneShot() override {
+    batch_.reset();
+    return convert::SpanTableEncoder::Encode(in_, pool_).Value(&batch_);
+  }
 
  private:
   const Request& in_;
+  arrow::MemoryPool* pool_;
   convert::SpanTableEncoder encoder_;
   std::shared_ptr<arrow::RecordBatch> batch_;
 };
@@ -579,6 +607,12 @@ double WallNow() {
       .count();
 }
 
+double PageFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_minflt);
+}
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -657,16 +691,17 @@ arrow::Result<CaseResult> RunCase(Fixture* fixture, const Options& options) {
     runs[i] = std::max<int64_t>(
         1, static_cast<int64_t>(std::ceil(options.min_sample_seconds * 1e9 / once)));
   }
-  std::vector<std::vector<double>> cpu(n), wall(n);
+  std::vector<std::vector<double>> cpu(n), wall(n), faults(n);
   for (int r = 0; r < options.repetitions; ++r) {
     for (size_t k = 0; k < n; ++k) {
       // Rotated each repetition, so that no operation always follows the same one.
       const size_t i = (k + static_cast<size_t>(r)) % n;
-      const double cpu0 = CpuNow(), wall0 = WallNow();
+      const double cpu0 = CpuNow(), wall0 = WallNow(), faults0 = PageFaults();
       for (int64_t j = 0; j < runs[i]; ++j) ARROW_RETURN_NOT_OK(runners[i]->Run());
       const double runs_i = static_cast<double>(runs[i]);
       cpu[i].push_back((CpuNow() - cpu0) / runs_i);
       wall[i].push_back((WallNow() - wall0) / runs_i);
+      faults[i].push_back((PageFaults() - faults0) / runs_i);
     }
   }
   runners.clear();  // their results would count as live memory below
@@ -680,11 +715,12 @@ arrow::Result<CaseResult> RunCase(Fixture* fixture, const Options& options) {
     op.cpu_ns_max = *std::max_element(cpu[i].begin(), cpu[i].end());
     op.samples = static_cast<int>(cpu[i].size());
     op.runs_per_sample = runs[i];
-    // Memory of one run from a new state: a one-shot conversion, growth included.
+    op.page_faults = Median(faults[i]);
+    // Memory of a one-shot conversion from a new state, growth included.
     ARROW_ASSIGN_OR_RAISE(auto runner, fixture->NewRunner(op.op));
     MemoryMeasurement measurement;
     measurement.Start();
-    auto status = runner->Run();
+    auto status = runner->RunOneShot();
     op.memory = measurement.Stop();
     ARROW_RETURN_NOT_OK(status);
     result.operations.push_back(op);
@@ -876,6 +912,8 @@ std::string FormatTable(const Report& report) {
              &Fixture::Sizes::protobuf_lz4);
     size_row("size on the wire, zstd", &Fixture::Sizes::arrow_ipc_zstd,
              &Fixture::Sizes::protobuf_zstd);
+    size_row("size at rest: Parquet | protobuf zstd", &Fixture::Sizes::parquet,
+             &Fixture::Sizes::protobuf_zstd);
     bool equal = true;
     for (const CaseResult* c : cases) equal = equal && c->round_trips_equal;
     out += fmt::format("\nworkload {}: round trips {}\n", workload,
@@ -960,6 +998,7 @@ std::string ToJson(const Report& report) {
                             {"cpu_ns_max", r.cpu_ns_max},
                             {"samples", r.samples},
                             {"runs_per_sample", r.runs_per_sample},
+                            {"page_faults", r.page_faults},
                             {"memory",
                              {{"heap", stats(r.memory.heap)},
                               {"pool", stats(r.memory.pool)},
@@ -982,7 +1021,8 @@ std::string ToJson(const Report& report) {
                        {"arrow_ipc_zstd", s.arrow_ipc_zstd},
                        {"protobuf", s.protobuf},
                        {"protobuf_lz4", s.protobuf_lz4},
-                       {"protobuf_zstd", s.protobuf_zstd}}},
+                       {"protobuf_zstd", s.protobuf_zstd},
+                       {"parquet", s.parquet}}},
                      {"columns", columns},
                      {"operations", operations}});
   }

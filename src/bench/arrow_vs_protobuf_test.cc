@@ -104,6 +104,8 @@ TEST(Fixture, SizesAgreeWithTheEncodings) {
   EXPECT_LT(s.arrow_ipc_lz4, s.arrow_ipc);
   EXPECT_LT(s.protobuf_zstd, s.protobuf);
   EXPECT_LT(s.protobuf_lz4, s.protobuf);
+  EXPECT_GT(s.parquet, 0);
+  EXPECT_LT(s.parquet, s.arrow_ipc);
   auto equal = (*fixture)->CheckRoundTrips();
   ASSERT_TRUE(equal.ok()) << equal.status();
   EXPECT_TRUE(*equal);
@@ -161,9 +163,11 @@ TEST_F(RunCaseTest, MeasuresEveryOperationOfEveryCase) {
 TEST_F(RunCaseTest, MemoryLandsWhereEachSideAllocates) {
   ASSERT_NE(report_, nullptr);
   const auto& sizes = First().sizes;
-  // The batch's buffers come from the Arrow pool and stay with the result.
+  // The batch's buffers come from the Arrow pool and stay with the result; a one-shot
+  // encoder keeps nothing else (buffers are sized by doubling: under twice the batch).
   const auto& encode = Op(Operation::kArrowEncode).memory;
   EXPECT_GE(encode.pool.net_bytes, sizes.arrow_batch);
+  EXPECT_LT(encode.pool.net_bytes, 2 * sizes.arrow_batch);
   EXPECT_GE(encode.peak_bytes, encode.pool.net_bytes);
   // Serializing holds the bytes in a std::string: heap, no pool.
   const auto& serialize = Op(Operation::kProtobufSerialize).memory;

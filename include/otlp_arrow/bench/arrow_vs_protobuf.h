@@ -73,6 +73,10 @@ class Fixture {
    public:
     virtual ~Runner() = default;
     virtual arrow::Status Run() = 0;
+    /// \brief Runs once as a one-off conversion would: state that a reused runner
+    /// keeps (the span-table encoder) is made and dropped inside, so that afterwards
+    /// only the result is held. What the memory figures measure.
+    virtual arrow::Status RunOneShot() { return Run(); }
   };
   arrow::Result<std::unique_ptr<Runner>> NewRunner(Operation op);
 
@@ -93,6 +97,9 @@ class Fixture {
     int64_t protobuf = 0;        ///< serialized ExportTraceServiceRequest
     int64_t protobuf_lz4 = 0;    ///< one lz4 frame of it
     int64_t protobuf_zstd = 0;   ///< one zstd frame of it
+    /// The batch as storage writes it: a Parquet file from storage::ParquetSpanWriter
+    /// with its defaults (zstd level 3, dictionary encoding), for comparison at rest.
+    int64_t parquet = 0;
   };
   const Sizes& sizes() const;
 
@@ -148,7 +155,11 @@ struct OperationResult {
   double cpu_ns_max = 0;
   int samples = 0;
   int64_t runs_per_sample = 0;
-  MemoryStats memory;  ///< one run of a new Runner
+  /// Median over the samples of minor page faults per run: memory the allocator had
+  /// given back to the system and that the run touched afresh (Arrow's default pool,
+  /// mimalloc, returns freed pages after a short delay).
+  double page_faults = 0;
+  MemoryStats memory;  ///< one RunOneShot() of a new Runner
 };
 
 /// \brief One workload at one size.
