@@ -191,7 +191,16 @@ def read_spans(data_dir: Path) -> pa.Table:
     files = sorted(spans.rglob("*.parquet"))
     if not files:
         return None
-    return pa.concat_tables(pq.read_table(f, partitioning=None) for f in files)
+    tables = []
+    for f in files:
+        table = pq.read_table(f, partitioning=None)
+        # Each file sits in the partition of its spans' start time.
+        dt, hour = f.parent.parent.name, f.parent.name
+        for start in set(table.column("start_time").to_pylist()):
+            assert (dt, hour) == (f"dt={start:%Y-%m-%d}", f"hour={start:%H}"), (
+                f"{f.relative_to(spans)} holds a span that started at {start}")
+        tables.append(table)
+    return pa.concat_tables(tables)
 
 
 def stored_rows(data_dir: Path) -> list[dict]:

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The OpenTelemetry Node.js SDK as a real client of `otlp-arrow all-in-one`.
 
-node/send_spans.js records traces through four tracer providers (OTLP/gRPC, OTLP/gRPC + gzip,
-OTLP/HTTP protobuf, OTLP/HTTP protobuf + gzip; each with its own resource holding strings,
+node/send_spans.js records traces through six tracer providers (OTLP/gRPC, OTLP/HTTP protobuf
+and OTLP/HTTP JSON, each plain and with gzip; each with its own resource holding strings,
 numbers, bytes, arrays and a nested object) and writes what the SDK recorded, with every
 attribute value tagged by its JavaScript type. After a SIGTERM of the service every stored
 Parquet row is compared field by field with it. The packages are pinned in node/package.json and
@@ -34,9 +34,12 @@ def node() -> str:
     return node
 
 
-def tagged_value(tagged: dict):
+def tagged_value(tagged: dict, json: bool = False):
     """A value tagged by send_spans.js → comparable form, as the SDK's OTLP transformer
-    encodes it (integral numbers → intValue, other numbers → doubleValue, null → empty)."""
+    encodes it (integral numbers → intValue, other numbers → doubleValue, null → empty).
+
+    `json`: sent by the OTLP/JSON exporter, whose JSON.stringify turns NaN and ±Infinity into
+    `{"doubleValue": null}`, which is an AnyValue without a value."""
     (kind, v), = tagged.items()
     if kind == "empty":
         return ("empty",)
@@ -46,6 +49,8 @@ def tagged_value(tagged: dict):
         return ("bool", v)
     if kind == "number":
         if isinstance(v, str):  # NaN, Infinity, -Infinity
+            if json:
+                return ("empty",)
             return ("double", struct.pack("<d", float(v.replace("Infinity", "inf"))))
         if isinstance(v, int) or (math.isfinite(v) and float(v).is_integer()):
             return ("int", int(v))
@@ -54,14 +59,10 @@ def tagged_value(tagged: dict):
         import base64
         return ("bytes", base64.b64decode(v))
     if kind == "array":
-        return ("array", [tagged_value(x) for x in v])
+        return ("array", [tagged_value(x, json) for x in v])
     if kind == "kvlist":
-        return ("kvlist", [(k, tagged_value(x)) for k, x in v])
+        return ("kvlist", [(k, tagged_value(x, json)) for k, x in v])
     raise AssertionError(f"unknown tag {kind}")
-
-
-def tagged_attributes(pairs) -> list:
-    return [(k, tagged_value(v)) for k, v in pairs]
 
 
 def ns(hr_time) -> int:
@@ -74,6 +75,11 @@ def flags(trace_flags: int, is_remote) -> int:
 
 
 def expected_row(span: dict) -> dict:
+    json_sent = span["exporter"].startswith("http-json")
+
+    def tagged_attributes(pairs) -> list:
+        return [(k, tagged_value(v, json_sent)) for k, v in pairs]
+
     start, end = ns(span["startTime"]), ns(span["endTime"])
     resource = span["resource"]
     scope = span["scope"]
@@ -131,18 +137,21 @@ def test_node_sdk_spans_are_stored_field_by_field(otlp_arrow_bin, node, tmp_path
         assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n{service.output}"
         recorded = json.loads(recorded_file.read_text())
         spans = recorded["spans"]
-        assert len(spans) == 24, recorded["exports"]
-        assert set(recorded["exports"]) == {"grpc", "grpc-gzip", "http", "http-gzip"}
+        assert len(spans) == 36, recorded["exports"]
+        assert set(recorded["exports"]) == {"grpc", "grpc-gzip", "http", "http-gzip",
+                                            "http-json", "http-json-gzip"}
 
         metrics = wait_for(
             lambda: (m := service.metrics()).value(
-                "otlp_arrow_receiver_spans_stored_total") >= 24 and m,
-            20, "24 spans stored (metrics)")
+                "otlp_arrow_receiver_spans_stored_total") >= 36 and m,
+            20, "36 spans stored (metrics)")
         assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="grpc") == 12
         assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="http",
                              encoding="protobuf") == 12
+        assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="http",
+                             encoding="json") == 12
         assert metrics.value("otlp_arrow_otlp_spans_refused_total") == 0
-        assert metrics.value("otlp_arrow_receiver_spans_stored_total") == 24
+        assert metrics.value("otlp_arrow_receiver_spans_stored_total") == 36
         assert service.stop() == 0, service.output
 
     rows = stored_rows(data_dir)
@@ -164,7 +173,7 @@ def test_node_sdk_spans_are_stored_field_by_field(otlp_arrow_bin, node, tmp_path
     # What the test claims to cover is there.
     stored = list(by_id.values())
     kinds = {v[0] for row in stored for _, v in row["attributes"]}
-    assert kinds == {"str", "int", "double", "bool", "array"}
+    assert kinds == {"str", "int", "double", "bool", "array", "empty"}  # empty: JSON's NaN
     assert {v[0] for row in stored for _, v in row["resource_attributes"]} == {
         "str", "int", "double", "bytes", "array", "kvlist"}
     assert {row["kind"] for row in stored} == {1, 2, 3, 4, 5}

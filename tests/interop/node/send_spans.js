@@ -4,7 +4,7 @@
 //   node send_spans.js --grpc http://127.0.0.1:PORT --http http://127.0.0.1:PORT/v1/traces \
 //       --out spans.json
 //
-// Four tracer providers (OTLP/gRPC, OTLP/gRPC + gzip, OTLP/HTTP protobuf, OTLP/HTTP protobuf +
+// Six tracer providers (OTLP/gRPC, OTLP/HTTP protobuf and OTLP/HTTP JSON, each plain and with
 // gzip), each with its own resource, record the same traces. Next to each OTLP exporter an
 // InMemorySpanExporter keeps the spans as the SDK recorded them; they are written to --out as
 // JSON, with every attribute value tagged with its JavaScript type, together with the result of
@@ -21,6 +21,7 @@ const {
 const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
 const { OTLPTraceExporter: GrpcExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
 const { OTLPTraceExporter: ProtoExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
+const { OTLPTraceExporter: JsonExporter } = require('@opentelemetry/exporter-trace-otlp-http');
 
 function parseArgs(argv) {
   const args = {};
@@ -225,6 +226,9 @@ async function main() {
                  NodeTracerProvider),
     makeProvider('http', new ProtoExporter({ url: args.http }), BasicTracerProvider),
     makeProvider('http-gzip', new ProtoExporter({ url: args.http, compression: 'gzip' }),
+                 BasicTracerProvider),
+    makeProvider('http-json', new JsonExporter({ url: args.http }), BasicTracerProvider),
+    makeProvider('http-json-gzip', new JsonExporter({ url: args.http, compression: 'gzip' }),
                  BasicTracerProvider),
   ];
   for (const s of setups) emitTraces(s.provider, s.tag);
