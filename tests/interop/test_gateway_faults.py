@@ -4,9 +4,10 @@
 - Backpressure: `otlp-arrow gateway` with a small queue in front of `otlp-arrow receiver`. The
   receiver is stopped (SIGTERM) while the load runs: the queue fills, clients are refused with
   RESOURCE_EXHAUSTED + RetryInfo (gRPC) and 429 + Retry-After (HTTP), /ready turns 503, and the
-  gateway's memory stays bounded although far more data is offered than the queue holds. The
-  receiver restarts on the same port and data dir: every accepted span is stored, duplicates
-  come only from retries and are counted.
+  gateway's memory stays bounded although far more data is offered than the queue holds; the
+  OpenTelemetry Python SDK's exporters are refused and keep retrying. The receiver restarts on
+  the same port and data dir: the SDK exports succeed, every accepted span is stored,
+  duplicates come only from retries and are counted.
 - SIGTERM during load: `otlp-arrow all-in-one` exits 0 within its deadline and every span it
   accepted is in the Parquet.
 """
@@ -19,9 +20,18 @@ import time
 from pathlib import Path
 
 import grpc
+import pyarrow.parquet as pq
 from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcSpanExporter)
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpSpanExporter)
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1 import trace_pb2
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otlp_service import Service, count_stored, wait_for
 
@@ -31,6 +41,7 @@ ENQUEUE_TIMEOUT_MS = 50
 # How much the gateway's RSS may grow while its queue is full and clients flood it.
 RSS_GROWTH_BOUND_MIB = 96
 SHUTDOWN_GRACE_S = 10
+SDK_SPANS = 50
 
 
 def free_port() -> int:
@@ -102,6 +113,38 @@ def http_export(url: str) -> tuple[int, dict]:
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers)
+
+
+def sdk_spans(count: int, tag: str) -> list:
+    """`count` finished spans of the OpenTelemetry Python SDK (random, unique ids)."""
+    provider = TracerProvider(resource=Resource({"service.name": f"backpressure-{tag}"}))
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("interop.backpressure")
+    for i in range(count):
+        tracer.start_span(f"{tag} {i}", attributes={"i": i}).end()
+    return list(memory.get_finished_spans())
+
+
+class SdkExport(threading.Thread):
+    """One export() of an OpenTelemetry Python SDK exporter, which retries on its own
+    (RESOURCE_EXHAUSTED; 429 after Retry-After) until it succeeds or its timeout passes."""
+
+    def __init__(self, exporter, spans):
+        super().__init__(daemon=True)
+        self.exporter, self.spans, self.result = exporter, spans, None
+        self.start()
+
+    def run(self):
+        self.result = self.exporter.export(self.spans)
+        self.exporter.shutdown()
+
+
+def stored_span_ids(data_dir: Path) -> list[bytes]:
+    ids = []
+    for f in sorted((data_dir / "spans").rglob("*.parquet")):
+        ids += pq.read_table(f, columns=["span_id"]).column("span_id").to_pylist()
+    return ids
 
 
 class RssSampler:
@@ -193,6 +236,14 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
         assert status == 503, body
         assert gateway.get("/health")[0] == 200  # alive, though not ready
 
+        # Real SDK exporters meet the full queue; they retry on their own.
+        sdk_exports = {
+            "grpc": SdkExport(GrpcSpanExporter(endpoint=gateway.otlp_grpc, insecure=True,
+                                               timeout=40), sdk_spans(SDK_SPANS, "grpc")),
+            "http": SdkExport(HttpSpanExporter(endpoint=gateway.otlp_http, timeout=40),
+                              sdk_spans(SDK_SPANS, "http")),
+        }
+
         # A flood while the queue is full: far more data than the queue holds is offered
         # (and refused); memory must not follow it.
         flood = ["--rate", "0", "--duration", "3.5", "--spans-per-request", "1000",
@@ -208,6 +259,7 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
         flood_peak_kib = sampler.peak_kib
 
         # 3. The receiver comes back on the same port and data dir.
+        refused_sdk = [name for name, export in sdk_exports.items() if export.is_alive()]
         receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
                            data_dir=data_dir)
         services.append(receiver)
@@ -215,6 +267,8 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
         results = [load.result(timeout=60) for load in loads[:2]]
         for load in loads[:2]:
             assert load.process.returncode == 0, load.output
+        for export in sdk_exports.values():
+            export.join(timeout=45)
 
         def drained():
             m = gateway.metrics()
@@ -246,13 +300,19 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
     assert grpc_result["outcomes"].get("RESOURCE_EXHAUSTED", 0) > 0, grpc_result
     assert http_result["outcomes"].get("HTTP 429", 0) > 0, http_result
 
+    # The SDK exporters were refused while the receiver was down, kept retrying, and
+    # succeeded once it was back.
+    assert refused_sdk == ["grpc", "http"], "an SDK export succeeded into a full queue"
+    for name, export in sdk_exports.items():
+        assert export.result == SpanExportResult.SUCCESS, name
+
     # What the clients heard accepted is what the gateway counts as accepted (the two probes
     # were refused).
     total_accepted = accepted(final)
     client_accepted = sum(r["spans_accepted"] for r in results + flood_results)
-    assert client_accepted == total_accepted
+    assert client_accepted + 2 * SDK_SPANS == total_accepted
     assert final.value("otlp_arrow_otlp_spans_accepted_total", protocol="grpc") == (
-        grpc_result["spans_accepted"] + flood_results[0]["spans_accepted"])
+        grpc_result["spans_accepted"] + flood_results[0]["spans_accepted"] + SDK_SPANS)
     assert final.value("otlp_arrow_export_send_failed_spans_total") == 0
 
     # Memory stayed bounded while much more was offered than the queue holds.
@@ -283,6 +343,12 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
     assert rows >= total_accepted, f"{total_accepted - rows} accepted spans were lost"
     assert duplicates == 0 or retries > 0
     assert duplicates <= retries * BATCH_SPANS
+    # The SDK's spans (unique ids, unlike the loadgens' repeated requests) are all there.
+    stored_ids = stored_span_ids(data_dir)
+    for name, export in sdk_exports.items():
+        missing = [s.name for s in export.spans
+                   if s.get_span_context().span_id.to_bytes(8, "big") not in stored_ids]
+        assert not missing, f"{name}: {len(missing)} SDK spans not stored: {missing[:5]}"
 
 
 def test_sigterm_during_load_drains_everything_accepted(otlp_arrow_bin, tmp_path):
