@@ -2,17 +2,19 @@
 """Faults under load, with `otlp-arrow loadgen` (gRPC and HTTP) as the clients.
 
 - Backpressure: `otlp-arrow gateway` with a small queue in front of `otlp-arrow receiver`. The
-  receiver is stopped (SIGTERM) while the load runs: the queue fills, clients are refused with
+  receiver is stopped (SIGTERM, or SIGSTOP) while the load runs: the queue fills, clients are refused with
   RESOURCE_EXHAUSTED + RetryInfo (gRPC) and 429 + Retry-After (HTTP), /ready turns 503, and the
   gateway's memory stays bounded although far more data is offered than the queue holds; the
   OpenTelemetry Python SDK's exporters are refused and keep retrying. The receiver restarts on
-  the same port and data dir: the SDK exports succeed, every accepted span is stored,
+  the same port and data dir (or gets SIGCONT): the SDK exports succeed, every accepted span is stored,
   duplicates come only from retries and are counted.
 - SIGTERM during load: `otlp-arrow all-in-one` exits 0 within its deadline and every span it
   accepted is in the Parquet.
 """
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import grpc
 import pyarrow.parquet as pq
+import pytest
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter)
@@ -35,8 +38,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otlp_service import Service, count_stored, wait_for
 
+# Every request of the loads has a multiple of 200 spans, and so has every export batch: the
+# queue's level is a multiple of 200 too. Once a 200-span request is refused the queue holds
+# exactly BUFFER_SPANS, and no request of any size fits until the receiver is back.
 BUFFER_SPANS = 4000
-BATCH_SPANS = 500
+BATCH_SPANS = 400
 ENQUEUE_TIMEOUT_MS = 50
 # How much the gateway's RSS may grow while its queue is full and clients flood it.
 RSS_GROWTH_BOUND_MIB = 96
@@ -175,7 +181,11 @@ def accepted(metrics) -> int:
     return int(metrics.value("otlp_arrow_otlp_spans_accepted_total"))
 
 
-def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tmp_path):
+@pytest.mark.parametrize("outage", ["sigterm", "sigstop"])
+def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tmp_path, outage):
+    """outage: the receiver exits (SIGTERM) and a new one starts on the same port and data
+    dir, or it hangs (SIGSTOP: connections stay open, nothing answers) and goes on
+    (SIGCONT)."""
     port = free_port()
     data_dir = tmp_path / "data"
     config = tmp_path / "gateway.yaml"
@@ -210,7 +220,10 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
                  "2,000 spans exported before the receiver stops")
 
         # 2. The receiver goes away; the queue fills and clients are refused.
-        assert receiver.stop() == 0, receiver.output
+        if outage == "sigterm":
+            assert receiver.stop() == 0, receiver.output
+        else:
+            os.kill(receiver.pid, signal.SIGSTOP)
         down_at = gateway.metrics()
 
         def refused_both():
@@ -220,7 +233,7 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
                     m.value("otlp_arrow_otlp_spans_refused_total", protocol="http",
                             reason="queue_full") > 0) and m
         full = wait_for(refused_both, 10, "both protocols refused with queue_full")
-        assert full.value("otlp_arrow_queue_spans") <= BUFFER_SPANS
+        assert full.value("otlp_arrow_queue_spans") == BUFFER_SPANS
         assert full.value("otlp_arrow_queue_capacity_spans") == BUFFER_SPANS
 
         # Clients of our own hear the codes of the OTLP specification.
@@ -260,9 +273,12 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
 
         # 3. The receiver comes back on the same port and data dir.
         refused_sdk = [name for name, export in sdk_exports.items() if export.is_alive()]
-        receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
-                           data_dir=data_dir)
-        services.append(receiver)
+        if outage == "sigterm":
+            receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
+                               data_dir=data_dir)
+            services.append(receiver)
+        else:
+            os.kill(receiver.pid, signal.SIGCONT)
         up_at = gateway.metrics()
         results = [load.result(timeout=60) for load in loads[:2]]
         for load in loads[:2]:
@@ -321,7 +337,7 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
         down_at.value("otlp_arrow_otlp_received_bytes_total", stage="decompressed")) / 2**20
     queue_mib = final.value("otlp_arrow_queue_capacity_bytes") / 2**20
     growth_mib = (flood_peak_kib - baseline_kib) / 1024
-    print(f"\nbackpressure: gateway RSS {baseline_kib / 1024:.0f} MiB at start, "
+    print(f"\nbackpressure ({outage}): gateway RSS {baseline_kib / 1024:.0f} MiB at start, "
           f"{flood_peak_kib / 1024:.0f} MiB at most while the receiver was down "
           f"(+{growth_mib:.0f} MiB, bound {RSS_GROWTH_BOUND_MIB} MiB); {offered_mib:.0f} MiB "
           f"of OTLP offered meanwhile; queue {BUFFER_SPANS} spans, at most "
@@ -334,7 +350,7 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
     rows = count_stored(data_dir)
     retries = final.value("otlp_arrow_export_retries_total")
     duplicates = rows - total_accepted
-    print(f"backpressure: {total_accepted} spans accepted, {rows} stored, {duplicates} "
+    print(f"backpressure ({outage}): {total_accepted} spans accepted, {rows} stored, {duplicates} "
           f"duplicates, {retries:.0f} export retries; refused requests: gRPC "
           f"{grpc_result['outcomes'].get('RESOURCE_EXHAUSTED', 0)} + flood "
           f"{flood_results[0]['outcomes'].get('RESOURCE_EXHAUSTED', 0)}, HTTP "
