@@ -181,6 +181,17 @@ def wait_for(predicate, timeout: float, message: str, interval: float = 0.05):
         time.sleep(interval)
 
 
+def wait_exported_and_stored(service: Service, spans: int, timeout: float = 20) -> Metrics:
+    """The scrape in which all-in-one has both exported and stored `spans` spans. (The receiver
+    counts a batch as stored before the gateway half reads its acknowledgement, so one scrape
+    may show it stored and not yet exported.)"""
+    def done():
+        m = service.metrics()
+        return (m.value("otlp_arrow_export_spans_total") >= spans and
+                m.value("otlp_arrow_receiver_spans_stored_total") >= spans) and m
+    return wait_for(done, timeout, f"{spans} spans exported and stored (metrics)")
+
+
 # ---------------------------------------------------------------------------------------------
 # What is stored.
 

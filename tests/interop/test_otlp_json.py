@@ -9,7 +9,8 @@ import json
 import subprocess
 
 from otlp_service import (Service, assert_every_column_compared, comparable_row,
-                          compare_rows, derived_columns, json_attributes, stored_rows, wait_for)
+                          compare_rows, derived_columns, json_attributes, stored_rows,
+                          wait_exported_and_stored)
 
 KIND_NAMES = {"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
               "SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}
@@ -199,15 +200,13 @@ def test_curl_json_bodies_are_stored_field_by_field(otlp_arrow_bin, tmp_path):
         assert code == 415, body
 
         spans = len(expected_rows(plain)) * 2
-        metrics = wait_for(
-            lambda: (m := service.metrics()).value(
-                "otlp_arrow_receiver_spans_stored_total") >= spans and m,
-            20, f"{spans} spans stored (metrics)")
+        metrics = wait_exported_and_stored(service, spans)
         assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="http",
                              encoding="json") == spans
         assert metrics.value("otlp_arrow_otlp_requests_total", protocol="http",
                              encoding="json") == 3
         assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="grpc") == 0
+        assert metrics.value("otlp_arrow_export_spans_total") == spans
         assert metrics.value("otlp_arrow_receiver_spans_stored_total") == spans
         assert service.stop() == 0, service.output
 

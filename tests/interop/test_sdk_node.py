@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from otlp_service import (Service, assert_every_column_compared, comparable_row,
-                          compare_rows, derived_columns, stored_rows, wait_for)
+                          compare_rows, derived_columns, stored_rows,
+                          wait_exported_and_stored)
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 HAS_IS_REMOTE, IS_REMOTE = 0x100, 0x200
@@ -141,16 +142,14 @@ def test_node_sdk_spans_are_stored_field_by_field(otlp_arrow_bin, node, tmp_path
         assert set(recorded["exports"]) == {"grpc", "grpc-gzip", "http", "http-gzip",
                                             "http-json", "http-json-gzip"}
 
-        metrics = wait_for(
-            lambda: (m := service.metrics()).value(
-                "otlp_arrow_receiver_spans_stored_total") >= 36 and m,
-            20, "36 spans stored (metrics)")
+        metrics = wait_exported_and_stored(service, 36)
         assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="grpc") == 12
         assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="http",
                              encoding="protobuf") == 12
         assert metrics.value("otlp_arrow_otlp_spans_accepted_total", protocol="http",
                              encoding="json") == 12
         assert metrics.value("otlp_arrow_otlp_spans_refused_total") == 0
+        assert metrics.value("otlp_arrow_export_spans_total") == 36
         assert metrics.value("otlp_arrow_receiver_spans_stored_total") == 36
         assert service.stop() == 0, service.output
 

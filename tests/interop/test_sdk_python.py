@@ -14,7 +14,6 @@ every stored Parquet row is compared field by field with it.
 import math
 import time
 
-import pytest
 from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression as GrpcCompression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
@@ -31,7 +30,8 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import (NonRecordingSpan, SpanContext, TraceFlags, TraceState)
 
 from otlp_service import (Service, assert_every_column_compared, comparable_row,
-                          compare_rows, derived_columns, python_attributes, stored_rows, wait_for)
+                          compare_rows, derived_columns, python_attributes, stored_rows,
+                          wait_exported_and_stored)
 
 # OTLP numbering (opentelemetry.proto.trace.v1.Span.SpanKind); the Python API's enum starts at 0.
 OTLP_KIND = {SpanKind.INTERNAL: 1, SpanKind.SERVER: 2, SpanKind.CLIENT: 3,
@@ -242,10 +242,7 @@ def test_python_sdk_spans_are_stored_field_by_field(otlp_arrow_bin, tmp_path):
         total = 4 * per_provider
 
         # /metrics agrees with what was sent: per protocol, then exported and stored.
-        def all_stored():
-            m = service.metrics()
-            return m if m.value("otlp_arrow_receiver_spans_stored_total") >= total else None
-        metrics = wait_for(all_stored, 20, "all spans stored (metrics)")
+        metrics = wait_exported_and_stored(service, total)
         grpc_spans = 2 * per_provider
         http_spans = 2 * per_provider
         assert metrics.value("otlp_arrow_otlp_spans_received_total",
