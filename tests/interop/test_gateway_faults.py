@@ -271,7 +271,7 @@ def test_backpressure_refuses_then_stores_every_accepted_span(otlp_arrow_bin, tm
         flood_results = [load.result(timeout=30) for load in floods]
         flood_peak_kib = sampler.peak_kib
 
-        # 3. The receiver comes back on the same port and data dir.
+        # 3. The receiver comes back on the same port and data dir (or resumes).
         refused_sdk = [name for name, export in sdk_exports.items() if export.is_alive()]
         if outage == "sigterm":
             receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
