@@ -30,12 +30,15 @@ using TraceService = opentelemetry::proto::collector::trace::v1::TraceService;
 using RawTraceService = TraceService::WithRawMethod_Export<TraceService::Service>;
 
 grpc::Status ToGrpcStatus(const pipeline::IngestResult& result,
-                          std::chrono::milliseconds default_retry_after) {
+                          std::chrono::milliseconds default_retry_after,
+                          grpc::ServerContext* context) {
   const internal::IngestAnswer answer = internal::AnswerFor(result.code);
   if (answer.rpc_code == internal::kRpcOk) return grpc::Status::OK;
   std::optional<std::chrono::milliseconds> retry_delay;
   if (answer.retry) {
     retry_delay = internal::RetryDelay(result.retry_after, default_retry_after);
+    context->AddTrailingMetadata(internal::kRetryInfoTrailer,
+                                 internal::EncodeRetryInfo(*retry_delay));
   }
   const auto code = static_cast<grpc::StatusCode>(answer.rpc_code);
   std::string message = internal::ValidUtf8(result.message);
@@ -311,7 +314,7 @@ class OtlpGrpcReceiver::Impl {
     counters_.AddDecompressedBytes(static_cast<int64_t>(bytes.size()));
     const pipeline::IngestResult result = ingest_->IngestOtlpProtobuf(bytes);
     counters_.AddResult(result);
-    return ToGrpcStatus(result, options_.default_retry_after);
+    return ToGrpcStatus(result, options_.default_retry_after, &call.context);
   }
 
   const OtlpGrpcReceiverOptions options_;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -32,6 +33,7 @@ using pipeline::IngestCode;
 using pipeline::IngestResult;
 using testing::DecodedStatus;
 using testing::DecodeRpcStatus;
+using testing::DecodeRetryInfo;
 using testing::FakeTraceIngest;
 using testing::SampleRequest;
 
@@ -100,11 +102,20 @@ class OtlpGrpcReceiverTest : public ::testing::Test {
   std::string Target() const { return "127.0.0.1:" + std::to_string(receiver_->port()); }
 
   grpc::Status Export(const ExportTraceServiceRequest& request,
-                      ExportTraceServiceResponse* response = nullptr) {
+                      ExportTraceServiceResponse* response = nullptr,
+                      std::multimap<std::string, std::string>* trailers = nullptr) {
     grpc::ClientContext context;
     context.set_deadline(In(std::chrono::seconds(30)));
     ExportTraceServiceResponse ignored;
-    return stub_->Export(&context, request, response ? response : &ignored);
+    grpc::Status status =
+        stub_->Export(&context, request, response ? response : &ignored);
+    if (trailers != nullptr) {
+      for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+        trailers->emplace(std::string(key.data(), key.size()),
+                          std::string(value.data(), value.size()));
+      }
+    }
+    return status;
   }
 
   std::shared_ptr<FakeTraceIngest> ingest_ = std::make_shared<FakeTraceIngest>();
@@ -231,12 +242,19 @@ TEST_F(OtlpGrpcReceiverTest, QueueFullWithoutDelayGetsTheDefault) {
   options.default_retry_after = std::chrono::milliseconds(1500);
   Start(options);
   ingest_->Answer(Result(IngestCode::kQueueFull, 1, "queue full"));
-  const grpc::Status status = Export(SampleRequest(1));
+  std::multimap<std::string, std::string> trailers;
+  const grpc::Status status = Export(SampleRequest(1), nullptr, &trailers);
   ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   DecodedStatus details;
   ASSERT_TRUE(DecodeRpcStatus(status.error_details(), &details));
   ASSERT_TRUE(details.retry_delay.has_value());
   EXPECT_EQ(*details.retry_delay, std::chrono::milliseconds(1500));
+  // The same delay in the trailer the OpenTelemetry Python exporter reads.
+  const auto trailer = trailers.find("google.rpc.retryinfo-bin");
+  ASSERT_NE(trailer, trailers.end());
+  std::optional<std::chrono::nanoseconds> trailer_delay;
+  ASSERT_TRUE(DecodeRetryInfo(trailer->second, &trailer_delay));
+  EXPECT_EQ(trailer_delay, std::chrono::milliseconds(1500));
 }
 
 TEST_F(OtlpGrpcReceiverTest, MessageOverTheLimitIsResourceExhausted) {

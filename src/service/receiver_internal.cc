@@ -113,20 +113,23 @@ std::chrono::milliseconds RetryDelay(std::chrono::milliseconds retry_after,
   return retry_after.count() > 0 ? retry_after : fallback;
 }
 
+std::string EncodeRetryInfo(std::chrono::milliseconds retry_delay) {
+  const int64_t ms = std::max<int64_t>(0, retry_delay.count());
+  const std::string duration = Encode([&](auto& out) {
+    if (ms / 1000 != 0) WriteVarintField(out, 1, static_cast<uint64_t>(ms / 1000));
+    if (ms % 1000 != 0) {
+      WriteVarintField(out, 2, static_cast<uint64_t>((ms % 1000) * 1'000'000));
+    }
+  });
+  return Encode([&](auto& out) { WriteLengthDelimited(out, 1, duration); });
+}
+
 std::string EncodeRpcStatus(int32_t code, std::string_view message,
                             std::optional<std::chrono::milliseconds> retry_delay) {
   const std::string text = ValidUtf8(message);
   std::string any;
   if (retry_delay.has_value()) {
-    const int64_t ms = std::max<int64_t>(0, retry_delay->count());
-    const std::string duration = Encode([&](auto& out) {
-      if (ms / 1000 != 0) WriteVarintField(out, 1, static_cast<uint64_t>(ms / 1000));
-      if (ms % 1000 != 0) {
-        WriteVarintField(out, 2, static_cast<uint64_t>((ms % 1000) * 1'000'000));
-      }
-    });
-    const std::string retry_info =
-        Encode([&](auto& out) { WriteLengthDelimited(out, 1, duration); });
+    const std::string retry_info = EncodeRetryInfo(*retry_delay);
     any = Encode([&](auto& out) {
       WriteLengthDelimited(out, 1, kRetryInfoTypeUrl);
       WriteLengthDelimited(out, 2, retry_info);

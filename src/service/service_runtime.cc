@@ -187,6 +187,9 @@ struct ServiceRuntime::Impl {
     auto grpc_options = OtlpGrpcReceiverOptions::Defaults();
     grpc_options.endpoint = config.listen.otlp_grpc;
     grpc_options.max_receive_message_bytes = config.limits.max_request_bytes;
+    // A call holds its thread while it waits for queue room (up to enqueue_timeout_ms):
+    // with one thread per core, a few waiting clients would delay every other answer.
+    grpc_options.num_threads = 16;
     grpc_receiver = std::make_unique<OtlpGrpcReceiver>(grpc_options, ingest);
     ARROW_RETURN_NOT_OK(grpc_receiver->Start());
     endpoints.otlp_grpc = WithPort(config.listen.otlp_grpc, grpc_receiver->port());

@@ -128,6 +128,32 @@ struct DecodedStatus {
   std::optional<std::chrono::nanoseconds> retry_delay;
 };
 
+/// Decodes google.rpc.RetryInfo{retry_delay = Duration{seconds, nanos}}.
+inline ::testing::AssertionResult DecodeRetryInfo(
+    const std::string& bytes, std::optional<std::chrono::nanoseconds>* retry_delay) {
+  using google::protobuf::UnknownFieldSet;
+  UnknownFieldSet retry_info;
+  if (!retry_info.ParseFromString(bytes) || retry_info.field_count() != 1 ||
+      retry_info.field(0).number() != 1) {
+    return ::testing::AssertionFailure() << "RetryInfo without retry_delay";
+  }
+  UnknownFieldSet duration;
+  if (!duration.ParseFromString(retry_info.field(0).length_delimited())) {
+    return ::testing::AssertionFailure() << "retry_delay is not a Duration";
+  }
+  std::chrono::nanoseconds delay{0};
+  for (int j = 0; j < duration.field_count(); ++j) {
+    if (duration.field(j).number() == 1) {
+      delay += std::chrono::seconds(static_cast<int64_t>(duration.field(j).varint()));
+    }
+    if (duration.field(j).number() == 2) {
+      delay += std::chrono::nanoseconds(static_cast<int32_t>(duration.field(j).varint()));
+    }
+  }
+  *retry_delay = delay;
+  return ::testing::AssertionSuccess();
+}
+
 /// Decodes with protobuf's UnknownFieldSet, independently of the receivers' encoder.
 inline ::testing::AssertionResult DecodeRpcStatus(const std::string& bytes,
                                                   DecodedStatus* out) {
@@ -158,26 +184,8 @@ inline ::testing::AssertionResult DecodeRpcStatus(const std::string& bytes,
         if (any.field(j).number() == 2) value = any.field(j).length_delimited();
       }
       if (out->detail_type_url != "type.googleapis.com/google.rpc.RetryInfo") continue;
-      UnknownFieldSet retry_info;
-      if (!retry_info.ParseFromString(value) || retry_info.field_count() != 1 ||
-          retry_info.field(0).number() != 1) {
-        return ::testing::AssertionFailure() << "RetryInfo without retry_delay";
-      }
-      UnknownFieldSet duration;
-      if (!duration.ParseFromString(retry_info.field(0).length_delimited())) {
-        return ::testing::AssertionFailure() << "retry_delay is not a Duration";
-      }
-      std::chrono::nanoseconds delay{0};
-      for (int j = 0; j < duration.field_count(); ++j) {
-        if (duration.field(j).number() == 1) {
-          delay += std::chrono::seconds(static_cast<int64_t>(duration.field(j).varint()));
-        }
-        if (duration.field(j).number() == 2) {
-          delay +=
-              std::chrono::nanoseconds(static_cast<int32_t>(duration.field(j).varint()));
-        }
-      }
-      out->retry_delay = delay;
+      auto decoded = DecodeRetryInfo(value, &out->retry_delay);
+      if (!decoded) return decoded;
     } else {
       return ::testing::AssertionFailure() << "unexpected field " << field.number();
     }
