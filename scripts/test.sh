@@ -17,6 +17,7 @@ echo "== sanitizer build (ASan + UBSan)"
 ./scripts/build.sh --asan
 echo "== unit tests (ASan + UBSan)"
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1" \
+  LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp" \
   ctest --test-dir build-asan --output-on-failure -j2
 
 echo "== benchmarks (smoke run: they build and run; docs/benchmarks.md has the figures)"
