@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <utility>
 
 #include <arrow/array.h>
@@ -692,10 +693,14 @@ arrow::Result<CaseResult> RunCase(Fixture* fixture, const Options& options) {
         1, static_cast<int64_t>(std::ceil(options.min_sample_seconds * 1e9 / once)));
   }
   std::vector<std::vector<double>> cpu(n), wall(n), faults(n);
+  // A new order each repetition (the same from run to run): what an operation leaves
+  // behind (a fragmented heap, evicted caches) must not always fall on the same next one.
+  std::vector<size_t> order(n);
+  for (size_t k = 0; k < n; ++k) order[k] = k;
+  std::mt19937 shuffle(20261127);
   for (int r = 0; r < options.repetitions; ++r) {
-    for (size_t k = 0; k < n; ++k) {
-      // Rotated each repetition, so that no operation always follows the same one.
-      const size_t i = (k + static_cast<size_t>(r)) % n;
+    std::shuffle(order.begin(), order.end(), shuffle);
+    for (const size_t i : order) {
       const double cpu0 = CpuNow(), wall0 = WallNow(), faults0 = PageFaults();
       for (int64_t j = 0; j < runs[i]; ++j) ARROW_RETURN_NOT_OK(runners[i]->Run());
       const double runs_i = static_cast<double>(runs[i]);
@@ -713,6 +718,7 @@ arrow::Result<CaseResult> RunCase(Fixture* fixture, const Options& options) {
     op.wall_ns = Median(wall[i]);
     op.cpu_ns_min = *std::min_element(cpu[i].begin(), cpu[i].end());
     op.cpu_ns_max = *std::max_element(cpu[i].begin(), cpu[i].end());
+    op.cpu_ns_samples = cpu[i];
     op.samples = static_cast<int>(cpu[i].size());
     op.runs_per_sample = runs[i];
     op.page_faults = Median(faults[i]);
@@ -996,6 +1002,7 @@ std::string ToJson(const Report& report) {
                             {"wall_ns", r.wall_ns},
                             {"cpu_ns_min", r.cpu_ns_min},
                             {"cpu_ns_max", r.cpu_ns_max},
+                            {"cpu_ns_samples", r.cpu_ns_samples},
                             {"samples", r.samples},
                             {"runs_per_sample", r.runs_per_sample},
                             {"page_faults", r.page_faults},

@@ -153,6 +153,7 @@ struct OperationResult {
   double wall_ns = 0;  ///< median of wall time per run, for reference
   double cpu_ns_min = 0;
   double cpu_ns_max = 0;
+  std::vector<double> cpu_ns_samples;  ///< every sample, in the order taken
   int samples = 0;
   int64_t runs_per_sample = 0;
   /// Median over the samples of minor page faults per run: memory the allocator had
@@ -181,7 +182,7 @@ struct Report {
 };
 
 /// \brief Measures one case. The operations are measured side by side: each
-/// repetition takes one sample of every operation in turn (in a rotated order), so a
+/// repetition takes one sample of every operation in turn (in a shuffled order), so a
 /// change of machine load shifts all of them alike; then each one runs once more under
 /// a MemoryMeasurement.
 arrow::Result<CaseResult> RunCase(Fixture* fixture, const Options& options);
