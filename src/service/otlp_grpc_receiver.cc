@@ -29,16 +29,18 @@ using TraceService = opentelemetry::proto::collector::trace::v1::TraceService;
 // may block in TraceIngest (the callback API's threads must not block).
 using RawTraceService = TraceService::WithRawMethod_Export<TraceService::Service>;
 
+// RetryInfo goes only into grpc-status-details-bin, as the OTLP specification says. Not
+// also into the `google.rpc.retryinfo-bin` trailer: the OpenTelemetry Python exporter
+// would then wait our short delay between its at most six attempts and give up within
+// seconds of backpressure, where its own exponential backoff (1, 2, 4, … s) outlasts an
+// outage of the receiver (tests/interop/test_gateway_faults.py).
 grpc::Status ToGrpcStatus(const pipeline::IngestResult& result,
-                          std::chrono::milliseconds default_retry_after,
-                          grpc::ServerContext* context) {
+                          std::chrono::milliseconds default_retry_after) {
   const internal::IngestAnswer answer = internal::AnswerFor(result.code);
   if (answer.rpc_code == internal::kRpcOk) return grpc::Status::OK;
   std::optional<std::chrono::milliseconds> retry_delay;
   if (answer.retry) {
     retry_delay = internal::RetryDelay(result.retry_after, default_retry_after);
-    context->AddTrailingMetadata(internal::kRetryInfoTrailer,
-                                 internal::EncodeRetryInfo(*retry_delay));
   }
   const auto code = static_cast<grpc::StatusCode>(answer.rpc_code);
   std::string message = internal::ValidUtf8(result.message);
@@ -314,7 +316,7 @@ class OtlpGrpcReceiver::Impl {
     counters_.AddDecompressedBytes(static_cast<int64_t>(bytes.size()));
     const pipeline::IngestResult result = ingest_->IngestOtlpProtobuf(bytes);
     counters_.AddResult(result);
-    return ToGrpcStatus(result, options_.default_retry_after, &call.context);
+    return ToGrpcStatus(result, options_.default_retry_after);
   }
 
   const OtlpGrpcReceiverOptions options_;

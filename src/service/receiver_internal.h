@@ -66,11 +66,8 @@ std::string EncodeRpcStatus(int32_t code, std::string_view message,
 /// google.rpc.Status in the protobuf JSON mapping: {"code":3,"message":"..."}.
 std::string EncodeRpcStatusJson(int32_t code, std::string_view message);
 
-/// google.rpc.RetryInfo{retry_delay} alone, for the `google.rpc.retryinfo-bin` trailer
-/// that some OTLP clients (the OpenTelemetry Python exporter) read instead of the
-/// details in grpc-status-details-bin.
+/// google.rpc.RetryInfo{retry_delay}, the detail EncodeRpcStatus carries.
 std::string EncodeRetryInfo(std::chrono::milliseconds retry_delay);
-inline constexpr char kRetryInfoTrailer[] = "google.rpc.retryinfo-bin";
 
 inline constexpr std::string_view kRetryInfoTypeUrl =
     "type.googleapis.com/google.rpc.RetryInfo";
