@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <arrow/api.h>
@@ -210,6 +211,56 @@ arrow::Result<std::vector<Layout>> Layouts(const Batch& today) {
   return out;
 }
 
+/// Each buffer of `data` and its children, zstd-compressed alone, as "path buffer".
+arrow::Status AddBufferSizes(const arrow::ArrayData& data, const std::string& path,
+                             int level, std::vector<std::pair<std::string, int64_t>>* raw,
+                             std::vector<int64_t>* zstd) {
+  const auto id = data.type->id();
+  const bool has_offsets = id == arrow::Type::STRING || id == arrow::Type::BINARY ||
+                           id == arrow::Type::LIST || id == arrow::Type::MAP;
+  const char* names[] = {"validity", has_offsets ? "offsets" : "values", "data"};
+  for (size_t i = 0; i < data.buffers.size(); ++i) {
+    const auto& buffer = data.buffers[i];
+    if (buffer == nullptr || buffer->size() == 0) continue;
+    ARROW_ASSIGN_OR_RAISE(auto bytes, ZstdBytes(buffer->ToString(), level));
+    raw->push_back({path + " " + names[std::min<size_t>(i, 2)], buffer->size()});
+    zstd->push_back(bytes);
+  }
+  for (int c = 0; c < static_cast<int>(data.child_data.size()); ++c) {
+    const std::string name =
+        c < data.type->num_fields() ? data.type->field(c)->name() : std::to_string(c);
+    ARROW_RETURN_NOT_OK(
+        AddBufferSizes(*data.child_data[c], path + "." + name, level, raw, zstd));
+  }
+  return arrow::Status::OK();
+}
+
+/// Where the compressed bytes of the attribute columns are: the buffers above 2% of a
+/// column, largest first.
+arrow::Status PrintBuffers(const Batch& batch, const std::string& workload, int level) {
+  for (const char* column : {"attributes", "resource_attributes"}) {
+    std::vector<std::pair<std::string, int64_t>> raw;
+    std::vector<int64_t> zstd;
+    ARROW_RETURN_NOT_OK(AddBufferSizes(*batch->GetColumnByName(column)->data(), column,
+                                       level, &raw, &zstd));
+    int64_t total = 0;
+    for (int64_t z : zstd) total += z;
+    std::vector<size_t> order(raw.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return zstd[a] > zstd[b]; });
+    std::printf("\n%s, %s: %lld bytes zstd, buffer by buffer\n", workload.c_str(), column,
+                static_cast<long long>(total));
+    for (size_t i : order) {
+      if (zstd[i] * 50 < total) continue;
+      std::printf("  %-52s raw %9lld  zstd %8lld  (%4.1f%%)\n", raw[i].first.c_str(),
+                  static_cast<long long>(raw[i].second), static_cast<long long>(zstd[i]),
+                  100.0 * static_cast<double>(zstd[i]) / static_cast<double>(total));
+    }
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Status Main(int64_t spans, int level) {
   std::printf(
       "zstd level %d, %lld spans; bytes of one IPC stream (schema, dictionaries, "
@@ -238,6 +289,8 @@ arrow::Status Main(int64_t spans, int level) {
     }
     std::printf("  %s\n", ParquetWritable(per_workload[2][l].batch).c_str());
   }
+  ARROW_RETURN_NOT_OK(PrintBuffers(per_workload[1][0].batch, "otel", level));
+  ARROW_RETURN_NOT_OK(PrintBuffers(per_workload[2][0].batch, "realistic", level));
   return arrow::Status::OK();
 }
 
