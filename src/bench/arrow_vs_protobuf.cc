@@ -91,6 +91,16 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> WriteIpc(
   return sink->Finish();
 }
 
+/// Bytes of an IPC stream holding no batch: the schema message and the end marker.
+arrow::Result<int64_t> IpcSchemaBytes(const arrow::Schema& schema) {
+  ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
+  ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(
+                                         sink, std::make_shared<arrow::Schema>(schema)));
+  ARROW_RETURN_NOT_OK(writer->Close());
+  ARROW_ASSIGN_OR_RAISE(auto buffer, sink->Finish());
+  return buffer->size();
+}
+
 /// The one batch of an IPC stream, as a receiver reads it: no validation beyond the
 /// IPC reader's own (the span-table decoder validates).
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadIpc(
@@ -274,6 +284,7 @@ arrow::Result<std::unique_ptr<Fixture>> Fixture::Make(std::string_view workload,
   ARROW_ASSIGN_OR_RAISE(f.ipc_zstd, WriteIpc(*f.batch, f.zstd, &f.pool, 0));
   f.sizes.arrow_batch = arrow::util::TotalBufferSize(*f.batch);
   f.sizes.arrow_ipc = f.ipc->size();
+  ARROW_ASSIGN_OR_RAISE(f.sizes.arrow_ipc_schema, IpcSchemaBytes(*f.batch->schema()));
   f.sizes.arrow_ipc_lz4 = f.ipc_lz4->size();
   f.sizes.arrow_ipc_zstd = f.ipc_zstd->size();
   f.sizes.protobuf = static_cast<int64_t>(f.protobuf.size());
@@ -1024,6 +1035,7 @@ std::string ToJson(const Report& report) {
                      {"sizes",
                       {{"arrow_batch", s.arrow_batch},
                        {"arrow_ipc", s.arrow_ipc},
+                       {"arrow_ipc_schema", s.arrow_ipc_schema},
                        {"arrow_ipc_lz4", s.arrow_ipc_lz4},
                        {"arrow_ipc_zstd", s.arrow_ipc_zstd},
                        {"protobuf", s.protobuf},

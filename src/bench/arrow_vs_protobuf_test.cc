@@ -100,6 +100,8 @@ TEST(Fixture, SizesAgreeWithTheEncodings) {
   EXPECT_GT(s.arrow_batch, 0);
   // The IPC stream carries every buffer plus schema and message headers.
   EXPECT_GT(s.arrow_ipc, s.arrow_batch);
+  EXPECT_GT(s.arrow_ipc_schema, 0);
+  EXPECT_LT(s.arrow_ipc_schema, s.arrow_ipc_zstd);
   EXPECT_LT(s.arrow_ipc_zstd, s.arrow_ipc);
   EXPECT_LT(s.arrow_ipc_lz4, s.arrow_ipc);
   EXPECT_LT(s.protobuf_zstd, s.protobuf);

@@ -90,13 +90,14 @@ class Fixture {
 
   /// \brief Sizes in bytes of the prepared batch.
   struct Sizes {
-    int64_t arrow_batch = 0;     ///< buffers of the RecordBatch in memory
-    int64_t arrow_ipc = 0;       ///< IPC stream (schema, dictionaries, batch, EOS)
-    int64_t arrow_ipc_lz4 = 0;   ///< with lz4-frame buffer compression
-    int64_t arrow_ipc_zstd = 0;  ///< with zstd buffer compression
-    int64_t protobuf = 0;        ///< serialized ExportTraceServiceRequest
-    int64_t protobuf_lz4 = 0;    ///< one lz4 frame of it
-    int64_t protobuf_zstd = 0;   ///< one zstd frame of it
+    int64_t arrow_batch = 0;       ///< buffers of the RecordBatch in memory
+    int64_t arrow_ipc = 0;         ///< IPC stream (schema, dictionaries, batch, EOS)
+    int64_t arrow_ipc_schema = 0;  ///< of which schema message and EOS: once a stream
+    int64_t arrow_ipc_lz4 = 0;     ///< with lz4-frame buffer compression
+    int64_t arrow_ipc_zstd = 0;    ///< with zstd buffer compression
+    int64_t protobuf = 0;          ///< serialized ExportTraceServiceRequest
+    int64_t protobuf_lz4 = 0;      ///< one lz4 frame of it
+    int64_t protobuf_zstd = 0;     ///< one zstd frame of it
     /// The batch as storage writes it: a Parquet file from storage::ParquetSpanWriter
     /// with its defaults (zstd level 3, dictionary encoding), for comparison at rest.
     int64_t parquet = 0;
