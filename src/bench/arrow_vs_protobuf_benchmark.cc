@@ -3,8 +3,9 @@
 // decode, round trip, each on its own and through the wire with and without
 // compression) on the three workloads at 100 / 1K / 10K / 100K spans. Memory comes from
 // a benchmark::MemoryManager backed by the counting operator new and the counting Arrow
-// pool: GB runs each benchmark once more under it and prints allocs_per_iter and
-// max_bytes_used.
+// pool: GB runs each benchmark once more under it and reports, in its JSON output only
+// (--benchmark_format=json), allocs_per_iter, max_bytes_used (the peak) and
+// total_allocated_bytes (summed over that run's iterations).
 //
 //   build/src/bench/arrow_vs_protobuf_benchmark --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true --benchmark_filter='/10000$'  (one line)
