@@ -166,61 +166,6 @@ arrow::Result<int64_t> ParquetBytes(const arrow::RecordBatch& batch) {
   return written->total_bytes();
 }
 
-// ---- canonical OTLP form (docs/span-table.md, "Round trip and canonical form")
-
-void MakeValuesPresent(google::protobuf::RepeatedPtrField<otlp::KeyValue>* kvs) {
-  for (auto& kv : *kvs) kv.mutable_value();
-}
-
-Request Canonical(const Request& in) {
-  Request out;
-  for (const auto& rs_in : in.resource_spans()) {
-    for (const auto& ss_in : rs_in.scope_spans()) {
-      if (ss_in.spans_size() == 0) continue;
-      otlp::Resource resource = rs_in.resource();
-      MakeValuesPresent(resource.mutable_attributes());
-      otlp::InstrumentationScope scope = ss_in.scope();
-      MakeValuesPresent(scope.mutable_attributes());
-      otlp::ResourceSpans* rs = nullptr;
-      if (out.resource_spans_size() > 0) {
-        auto* last = out.mutable_resource_spans(out.resource_spans_size() - 1);
-        if (otlp::DeterministicBytes(last->resource()) ==
-                otlp::DeterministicBytes(resource) &&
-            last->schema_url() == rs_in.schema_url()) {
-          rs = last;
-        }
-      }
-      if (rs == nullptr) {
-        rs = out.add_resource_spans();
-        *rs->mutable_resource() = resource;
-        rs->set_schema_url(rs_in.schema_url());
-      }
-      otlp::ScopeSpans* ss = nullptr;
-      if (rs->scope_spans_size() > 0) {
-        auto* last = rs->mutable_scope_spans(rs->scope_spans_size() - 1);
-        if (otlp::DeterministicBytes(last->scope()) == otlp::DeterministicBytes(scope) &&
-            last->schema_url() == ss_in.schema_url()) {
-          ss = last;
-        }
-      }
-      if (ss == nullptr) {
-        ss = rs->add_scope_spans();
-        *ss->mutable_scope() = scope;
-        ss->set_schema_url(ss_in.schema_url());
-      }
-      for (const auto& span_in : ss_in.spans()) {
-        auto* span = ss->add_spans();
-        *span = span_in;
-        span->mutable_status();
-        MakeValuesPresent(span->mutable_attributes());
-        for (auto& e : *span->mutable_events()) MakeValuesPresent(e.mutable_attributes());
-        for (auto& l : *span->mutable_links()) MakeValuesPresent(l.mutable_attributes());
-      }
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 const std::vector<Operation>& AllOperations() {
@@ -338,7 +283,8 @@ const Fixture::Sizes& Fixture::sizes() const { return impl_->sizes; }
 
 arrow::Result<bool> Fixture::CheckRoundTrips() {
   Impl& f = *impl_;
-  const std::string expected = otlp::DeterministicBytes(Canonical(f.source));
+  const std::string expected =
+      otlp::DeterministicBytes(convert::CanonicalSpanTableForm(f.source));
   Request decoded;
   ARROW_RETURN_NOT_OK(convert::DecodeSpanTable(*f.batch, &decoded));
   bool equal = otlp::DeterministicBytes(decoded) == expected;

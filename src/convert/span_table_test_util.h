@@ -25,61 +25,10 @@ inline std::string ExactBytes(const google::protobuf::Message& message) {
   return otlp::DeterministicBytes(message);
 }
 
-inline void MakeValuesPresent(google::protobuf::RepeatedPtrField<otlp::KeyValue>* kvs) {
-  for (auto& kv : *kvs) kv.mutable_value();
-}
-
-/// The canonical form the span table gives back (docs/span-table.md, "Round trip"):
-/// ResourceSpans and ScopeSpans without spans are dropped; adjacent ResourceSpans with
-/// equal resource and schema URL are merged, and so are adjacent ScopeSpans with equal
-/// scope and schema URL; resource, scope, status and every attribute's value are present.
+/// The canonical form the span table gives back (docs/span-table.md, "Round trip").
 inline otlp::ExportTraceServiceRequest Canonical(
     const otlp::ExportTraceServiceRequest& in) {
-  otlp::ExportTraceServiceRequest out;
-  for (const auto& rs_in : in.resource_spans()) {
-    for (const auto& ss_in : rs_in.scope_spans()) {
-      if (ss_in.spans_size() == 0) continue;
-      otlp::Resource resource = rs_in.resource();
-      MakeValuesPresent(resource.mutable_attributes());
-      otlp::InstrumentationScope scope = ss_in.scope();
-      MakeValuesPresent(scope.mutable_attributes());
-      otlp::ResourceSpans* rs = nullptr;
-      if (out.resource_spans_size() > 0) {
-        auto* last = out.mutable_resource_spans(out.resource_spans_size() - 1);
-        if (ExactBytes(last->resource()) == ExactBytes(resource) &&
-            last->schema_url() == rs_in.schema_url()) {
-          rs = last;
-        }
-      }
-      if (rs == nullptr) {
-        rs = out.add_resource_spans();
-        *rs->mutable_resource() = resource;
-        rs->set_schema_url(rs_in.schema_url());
-      }
-      otlp::ScopeSpans* ss = nullptr;
-      if (rs->scope_spans_size() > 0) {
-        auto* last = rs->mutable_scope_spans(rs->scope_spans_size() - 1);
-        if (ExactBytes(last->scope()) == ExactBytes(scope) &&
-            last->schema_url() == ss_in.schema_url()) {
-          ss = last;
-        }
-      }
-      if (ss == nullptr) {
-        ss = rs->add_scope_spans();
-        *ss->mutable_scope() = scope;
-        ss->set_schema_url(ss_in.schema_url());
-      }
-      for (const auto& span_in : ss_in.spans()) {
-        auto* span = ss->add_spans();
-        *span = span_in;
-        span->mutable_status();
-        MakeValuesPresent(span->mutable_attributes());
-        for (auto& e : *span->mutable_events()) MakeValuesPresent(e.mutable_attributes());
-        for (auto& l : *span->mutable_links()) MakeValuesPresent(l.mutable_attributes());
-      }
-    }
-  }
-  return out;
+  return convert::CanonicalSpanTableForm(in);
 }
 
 /// Asserts bit-exact equality and, when it fails, prints a field-level difference.

@@ -42,4 +42,15 @@ arrow::Status DecodeSpanTable(const arrow::RecordBatch& batch,
 /// is reused, so a caller that keeps one string per thread writes into warm memory.
 arrow::Status SpanTableToOtlpProtobuf(const arrow::RecordBatch& batch, std::string* out);
 
+/// \brief The canonical form of `request`: what DecodeSpanTable() gives back for a span
+/// table SpanTableEncoder made of it (docs/span-table.md, "Round trip and canonical
+/// form").
+///
+/// ResourceSpans and ScopeSpans without spans are dropped; adjacent ResourceSpans with
+/// equal resource and schema URL are merged, and so are adjacent ScopeSpans with equal
+/// scope and schema URL; resource, scope, status and every attribute's value are present.
+/// Round-trip checks compare a decoded request with this, bit for bit.
+otlp::ExportTraceServiceRequest CanonicalSpanTableForm(
+    const otlp::ExportTraceServiceRequest& request);
+
 }  // namespace otlp_arrow::convert
