@@ -11,6 +11,7 @@
 #include "bench_command.h"
 #include "demo_command.h"
 #include "diagnose_command.h"
+#include "healthcheck_command.h"
 #include "loadgen_command.h"
 #include "send_command.h"
 #include "service_commands.h"
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   otlp_arrow::cli::AddBenchCommand(app, &exit_code);
   otlp_arrow::cli::AddDemoCommand(app, &exit_code);
   otlp_arrow::cli::AddDiagnoseCommand(app, &exit_code);
+  otlp_arrow::cli::AddHealthcheckCommand(app, &exit_code);
   otlp_arrow::cli::AddLoadgenCommand(app, &exit_code);
   otlp_arrow::cli::AddSendCommand(app, &exit_code);
   otlp_arrow::cli::AddServiceCommands(app, &exit_code);
