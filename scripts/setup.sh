@@ -2,7 +2,9 @@
 # Installs everything otlp-arrow needs to build, run and test. Idempotent: a second run only checks.
 #
 #   scripts/setup.sh              Debian packages + Arrow C++ from the pinned pyarrow wheel
-#   scripts/setup.sh --test-peers also the Python test peers (pyarrow, DuckDB, pytest) in .deps/venv
+#   scripts/setup.sh --test-peers also the test peers: Python (pyarrow, DuckDB, pytest, …) in
+#                                 .deps/venv, Node.js (tests/interop/node), Go modules
+#                                 (tests/deploy/k8svalidate)
 #
 # Arrow C++: Debian 12 has no Arrow packages, so the headers and shared libraries come from the
 # pyarrow manylinux_2_28 wheel (new C++ ABI, like Debian's g++ 12), pinned by version and sha256.
@@ -25,16 +27,19 @@ APT_PACKAGES=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libzstd-dev zlib1g-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format python3-venv
+  clang-format python3-venv python3-pip
 )
+# Test peers from Debian: debootstrap and iproute2 for the emulation of the Dockerfile's runtime
+# stage (tests/deploy/image_emulation.py).
+TEST_APT_PACKAGES=(debootstrap iproute2)
 # Test peers, pinned. pyarrow is installed from the same hash-checked wheel as the C++ libraries.
-PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0" "opentelemetry-api==1.45.2" "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-grpc==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2")
+PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0" "opentelemetry-api==1.45.2" "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-grpc==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2" "PyYAML==6.0.3")
 
 want_test_peers=0
 for arg in "$@"; do
   case "$arg" in
     --test-peers) want_test_peers=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +48,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 install_apt_packages() {
   local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if ((${#missing[@]} == 0)); then
@@ -136,7 +141,53 @@ install_node_test_peers() {
   echo "$want" >"$stamp"
 }
 
-install_apt_packages
+# The Go modules of tests/deploy/k8svalidate (Kubernetes API types, kustomize), pinned by its
+# go.mod and go.sum, into the Go module cache, so that its tests need no network.
+install_go_test_peers() {
+  local dir="${ROOT}/tests/deploy/k8svalidate"
+  if ! command -v go >/dev/null; then
+    echo "setup.sh: go (the version in ${dir}/go.mod or later) is needed for the Go test peers" >&2
+    exit 1
+  fi
+  # Quick and offline when the cache already holds them; go.sum checks what it downloads.
+  log "Go test peers: go mod download in ${dir}"
+  (cd "$dir" && go mod download)
+}
+
+# A Debian 12 minbase root file system (what debian:bookworm-slim is made from), in which the
+# deployment tests carry out the Dockerfile's runtime stage: no Docker engine needed.
+install_image_rootfs() {
+  local dir="${DEPS}/debian-12-minbase"
+  local want="debootstrap --variant=minbase bookworm"
+  if [ -f "${dir}.installed" ] && [ "$(cat "${dir}.installed")" = "$want" ]; then
+    log "Debian 12 root file system: present in ${dir}"
+    return
+  fi
+  log "Debian 12 root file system: ${want} ${dir}"
+  rm -rf "$dir" "${dir}.installed"
+  mkdir -p "$DEPS"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo debootstrap --variant=minbase bookworm "$dir" >"${DEPS}/debootstrap.log" 2>&1 || {
+    tail -20 "${DEPS}/debootstrap.log" >&2
+    echo "setup.sh: debootstrap failed (log: ${DEPS}/debootstrap.log)" >&2
+    exit 1
+  }
+  # The package sources of this machine (bookworm, its updates and security), as the image's.
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    $sudo cp /etc/apt/sources.list.d/debian.sources "${dir}/etc/apt/sources.list.d/"
+    $sudo rm -f "${dir}/etc/apt/sources.list"
+  fi
+  echo "$want" >"${dir}.installed"
+}
+
+install_apt_packages "${APT_PACKAGES[@]}"
 install_arrow
-if ((want_test_peers)); then install_test_peers; install_node_test_peers; fi
+if ((want_test_peers)); then
+  install_apt_packages "${TEST_APT_PACKAGES[@]}"
+  install_image_rootfs
+  install_test_peers
+  install_node_test_peers
+  install_go_test_peers
+fi
 log "done"

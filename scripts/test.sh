@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: unit tests in the release build and under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the interop tests against independent
-# implementations (pyarrow, DuckDB). Exits non-zero if anything fails.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the interop tests against independent
+# implementations (pyarrow, DuckDB), then the deployment tests (Dockerfile, Kubernetes
+# manifests). Exits non-zero if anything fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -26,3 +27,7 @@ echo "== benchmarks (smoke run: they build and run; docs/benchmarks.md has the f
 
 echo "== interop tests (pyarrow, DuckDB)"
 OTLP_ARROW_BIN="${ROOT}/build/otlp-arrow" .deps/venv/bin/python -m pytest -q tests/interop
+
+echo "== deployment tests (Dockerfile, Kubernetes manifests: strict schema, then against the program)"
+(cd tests/deploy/k8svalidate && go test -count=1 ./...)
+OTLP_ARROW_BIN="${ROOT}/build/otlp-arrow" .deps/venv/bin/python -m pytest -q tests/deploy
