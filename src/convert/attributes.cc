@@ -34,8 +34,10 @@ AttributesWriter::AttributesWriter(arrow::MemoryPool* pool)
     : pool_(pool),
       offsets_(pool),
       key_(pool),
+      key_dict_(pool),
       type_(pool),
       str_(pool),
+      str_dict_(pool),
       int_(pool),
       double_(pool),
       bool_(pool),
@@ -107,10 +109,10 @@ arrow::Status AttributesWriter::AppendWireEntry(std::string_view key_value,
     if (!kv.ParseFromArray(key_value.data(), static_cast<int>(key_value.size()))) {
       return Malformed(where, "KeyValue");
     }
-    key_.Append(kv.key());
+    key_.Append(key_dict_.IndexOf(kv.key()));
     return AppendValue(kv.value(), [&] { return where.ToString(); });
   }
-  key_.Append(key);
+  key_.Append(key_dict_.IndexOf(key));
   return AppendWireValue(value, where);
 }
 
@@ -162,7 +164,7 @@ arrow::Status AttributesWriter::AppendWireValue(std::string_view any_value,
   }
   switch (kind) {
     case AttributeType::kString:
-      str_.Append(text);
+      str_.Append(str_dict_.IndexOf(text));
       break;
     case AttributeType::kBool:
       bool_.Append(number != 0 ? 1 : 0);
@@ -264,7 +266,9 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> ExpandFixed(
       out[e] = T{};
     }
   }
-  compact->Reset();
+  // Given back, not kept: a reused encoder holds little between batches, and the next
+  // batch's first growth goes straight to this one's size.
+  ARROW_RETURN_NOT_OK(compact->Finish().status());
   return arrow::ArrayData::Make(type, n, {std::move(bitmap), std::move(values)}, n - j);
 }
 
@@ -319,8 +323,10 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> AttributesWriter::Finish() {
   const auto& map_type = static_cast<const arrow::MapType&>(*AttributesType());
   const int64_t n = type_.size();
   const uint8_t* types = type_.data();
-  ARROW_ASSIGN_OR_RAISE(auto str, ExpandString(arrow::utf8(), &str_, types, n, T::kString,
-                                               T::kString, pool_));
+  const auto& str_type = AttributeValueType()->field(1)->type();
+  ARROW_ASSIGN_OR_RAISE(auto str,
+                        ExpandFixed(str_type, &str_, types, n, T::kString, pool_));
+  ARROW_ASSIGN_OR_RAISE(str->dictionary, str_dict_.Finish());
   ARROW_ASSIGN_OR_RAISE(auto i64,
                         ExpandFixed(arrow::int64(), &int_, types, n, T::kInt, pool_));
   ARROW_ASSIGN_OR_RAISE(
@@ -333,7 +339,9 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> AttributesWriter::Finish() {
   ARROW_ASSIGN_OR_RAISE(auto type_values, type_.Finish());
   auto type =
       arrow::ArrayData::Make(arrow::uint8(), n, {nullptr, std::move(type_values)}, 0);
-  ARROW_ASSIGN_OR_RAISE(auto keys, key_.Finish(arrow::utf8()));
+  ARROW_ASSIGN_OR_RAISE(auto key_indices, key_.Finish());
+  auto keys = arrow::ArrayData::Make(map_type.key_type(), n, {nullptr, key_indices}, 0);
+  ARROW_ASSIGN_OR_RAISE(keys->dictionary, key_dict_.Finish());
   auto value = arrow::ArrayData::Make(AttributeValueType(), n, {nullptr}, 0);
   value->child_data = {type, str, i64, f64, b, bytes, ser};
   auto entries = arrow::ArrayData::Make(map_type.value_type(), n, {nullptr}, 0);
@@ -353,11 +361,11 @@ arrow::Status AttributesColumn::Bind(const std::shared_ptr<arrow::Array>& array,
   name_ = std::move(name);
   row_label_ = std::move(row_label);
   map_ = arrow::internal::checked_cast<const arrow::MapArray*>(array.get());
-  key_ = arrow::internal::checked_cast<const arrow::StringArray*>(map_->keys().get());
+  ARROW_RETURN_NOT_OK(key_.Bind(map_->keys(), name_ + ".key"));
   const auto& items =
       arrow::internal::checked_cast<const arrow::StructArray&>(*map_->items());
   type_ = arrow::internal::checked_cast<const arrow::UInt8Array*>(items.field(0).get());
-  str_ = arrow::internal::checked_cast<const arrow::StringArray*>(items.field(1).get());
+  ARROW_RETURN_NOT_OK(str_.Bind(items.field(1), name_ + ".value.str"));
   int_ = arrow::internal::checked_cast<const arrow::Int64Array*>(items.field(2).get());
   double_ =
       arrow::internal::checked_cast<const arrow::DoubleArray*>(items.field(3).get());
@@ -403,14 +411,14 @@ bool AttributesColumn::EntriesValid(int64_t first, int64_t last) const {
                 array->offset()};
   };
   Bits child[kMaxAttributeType + 1];
-  child[static_cast<int>(AttributeType::kString)] = bits(str_);
+  child[static_cast<int>(AttributeType::kString)] = bits(&str_.array());
   child[static_cast<int>(AttributeType::kInt)] = bits(int_);
   child[static_cast<int>(AttributeType::kDouble)] = bits(double_);
   child[static_cast<int>(AttributeType::kBool)] = bits(bool_);
   child[static_cast<int>(AttributeType::kKvlist)] = bits(ser_);
   child[static_cast<int>(AttributeType::kArray)] = bits(ser_);
   child[static_cast<int>(AttributeType::kBytes)] = bits(bytes_);
-  const Bits key = bits(key_);
+  const Bits key = bits(&key_.array());
   const Bits type = bits(type_);
   const uint8_t* types = type_->raw_values();
   bool ok = true;
@@ -425,7 +433,7 @@ bool AttributesColumn::EntriesValid(int64_t first, int64_t last) const {
 arrow::Status AttributesColumn::ValidateEntry(int64_t row, int64_t e,
                                               const arrow::StructArray& items) const {
   const int64_t index = e - begin(row);
-  if (key_->IsNull(e)) {
+  if (!key_.IsValid(e)) {
     return arrow::Status::Invalid("column '", name_, ".key' ", row_label_, " ", row,
                                   " entry ", index, ": null key");
   }
@@ -441,7 +449,7 @@ arrow::Status AttributesColumn::ValidateEntry(int64_t row, int64_t e,
     case AttributeType::kEmpty:
       break;
     case AttributeType::kString:
-      present = str_->IsValid(e);
+      present = str_.IsValid(e);
       child = "str";
       break;
     case AttributeType::kInt:
@@ -485,7 +493,7 @@ arrow::Status AttributesColumn::Decode(int64_t row, KeyValues* out) const {
   out->Reserve(out->size() + static_cast<int>(e - b));
   for (int64_t i = b; i < e; ++i) {
     otlp::KeyValue* kv = out->Add();
-    const std::string_view key = key_->GetView(i);
+    const std::string_view key = key_.View(i);
     // Assigned, not set_key(p, n), which allocates twice (see span_table_decoder.cc).
     kv->mutable_key()->assign(key.data(), key.size());
     ARROW_RETURN_NOT_OK(DecodeValue(i, kv->mutable_value()));
@@ -498,7 +506,7 @@ arrow::Status AttributesColumn::DecodeValue(int64_t entry, otlp::AnyValue* out) 
     case AttributeType::kEmpty:
       return arrow::Status::OK();
     case AttributeType::kString: {
-      const std::string_view v = str_->GetView(entry);
+      const std::string_view v = str_.View(entry);
       out->mutable_string_value()->assign(v.data(), v.size());
       return arrow::Status::OK();
     }
@@ -548,7 +556,7 @@ arrow::Status AttributesColumn::WriteProto(int64_t row, uint32_t field,
       case AttributeType::kEmpty:
         break;
       case AttributeType::kString:
-        w->BytesField(1, str_->GetView(e));
+        w->BytesField(1, str_.View(e));
         break;
       case AttributeType::kBool:
         w->VarintField(2, bool_->Value(e) ? 1 : 0);
@@ -577,21 +585,21 @@ arrow::Status AttributesColumn::WriteProto(int64_t row, uint32_t field,
       }
     }
     w->EndMessage(2, value);
-    w->OptionalBytes(1, key_->GetView(e));
+    w->OptionalBytes(1, key_.View(e));
     w->EndMessage(field, kv);
   }
   return arrow::Status::OK();
 }
 
 bool AttributesColumn::EntriesEqual(int64_t a, int64_t b) const {
-  if (key_->GetView(a) != key_->GetView(b)) return false;
+  if (!key_.Equal(a, b)) return false;
   const uint8_t t = type_->Value(a);
   if (t != type_->Value(b)) return false;
   switch (static_cast<AttributeType>(t)) {
     case AttributeType::kEmpty:
       return true;
     case AttributeType::kString:
-      return str_->GetView(a) == str_->GetView(b);
+      return str_.Equal(a, b);
     case AttributeType::kInt:
       return int_->Value(a) == int_->Value(b);
     case AttributeType::kDouble: {
@@ -630,10 +638,55 @@ bool SameStringRuns(const arrow::BinaryArray& strings, int64_t a0, int64_t b0,
 
 }  // namespace
 
+arrow::Status StringColumn::Bind(const std::shared_ptr<arrow::Array>& array,
+                                 const std::string& name) {
+  array_ = array.get();
+  plain_ = nullptr;
+  dict_ = nullptr;
+  values_ = nullptr;
+  int32_indices_ = nullptr;
+  if (array->type_id() == arrow::Type::STRING) {
+    plain_ = arrow::internal::checked_cast<const arrow::StringArray*>(array.get());
+    return arrow::Status::OK();
+  }
+  if (array->type_id() == arrow::Type::DICTIONARY) {
+    const auto& type =
+        arrow::internal::checked_cast<const arrow::DictionaryType&>(*array->type());
+    if (type.value_type()->id() == arrow::Type::STRING) {
+      dict_ = arrow::internal::checked_cast<const arrow::DictionaryArray*>(array.get());
+      values_ = arrow::internal::checked_cast<const arrow::StringArray*>(
+          dict_->dictionary().get());
+      if (values_->null_count() != 0) {
+        return arrow::Status::Invalid("column '", name,
+                                      "': the dictionary holds nulls (a null value is "
+                                      "a null index)");
+      }
+      if (type.index_type()->id() == arrow::Type::INT32) {
+        int32_indices_ =
+            arrow::internal::checked_cast<const arrow::Int32Array&>(*dict_->indices())
+                .raw_values();
+      }
+      return arrow::Status::OK();
+    }
+  }
+  return arrow::Status::Invalid("column '", name,
+                                "': expected type string or dictionary<string>, got ",
+                                array->type()->ToString());
+}
+
+bool StringColumn::SameRuns(int64_t a0, int64_t b0, int64_t n) const {
+  if (plain_ != nullptr) return SameStringRuns(*plain_, a0, b0, n);
+  if (int32_indices_ != nullptr) {
+    return std::memcmp(int32_indices_ + a0, int32_indices_ + b0,
+                       static_cast<size_t>(n) * sizeof(int32_t)) == 0;
+  }
+  return false;
+}
+
 bool AttributesColumn::SlotsIdentical(int64_t a0, int64_t b0, int64_t n) const {
   const uint8_t* types = type_->raw_values();
   if (std::memcmp(types + a0, types + b0, static_cast<size_t>(n)) != 0) return false;
-  if (!SameStringRuns(*key_, a0, b0, n) || !SameStringRuns(*str_, a0, b0, n)) {
+  if (!key_.SameRuns(a0, b0, n) || !str_.SameRuns(a0, b0, n)) {
     return false;
   }
   for (int64_t i = 0; i < n; ++i) {

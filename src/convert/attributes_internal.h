@@ -60,7 +60,7 @@ class AttributesWriter {
         return arrow::Status::Invalid(path(), ".attributes[", i,
                                       "]: key_strindex is only valid in profiles");
       }
-      key_.Append(kv.key());
+      key_.Append(key_dict_.IndexOf(kv.key()));
       ARROW_RETURN_NOT_OK(AppendValue(kv.value(), [&] {
         return std::string(path()) + ".attributes[" + std::to_string(i) + "]";
       }));
@@ -104,7 +104,7 @@ class AttributesWriter {
     int64_t entries, str, i64, f64, b, bytes, ser;
   };
   Sizes sizes() const {
-    return {type_.size(), str_.length(),   int_.size(),  double_.size(),
+    return {type_.size(), str_.size(),     int_.size(),  double_.size(),
             bool_.size(), bytes_.length(), ser_.length()};
   }
   /// Copies the slot written since `begin` `times` more times.
@@ -129,9 +129,11 @@ class AttributesWriter {
 
   arrow::MemoryPool* pool_;
   OffsetsWriter offsets_;
-  StringWriter key_;
-  PodBuffer<uint8_t> type_;   // one per entry
-  StringWriter str_;          // compact: only the string values
+  PodBuffer<int32_t> key_;  // one per entry: index into key_dict_
+  StringDictionary key_dict_;
+  PodBuffer<uint8_t> type_;  // one per entry
+  PodBuffer<int32_t> str_;   // compact: only the string values, indices into str_dict_
+  StringDictionary str_dict_;
   PodBuffer<int64_t> int_;    // compact: only the int values
   PodBuffer<double> double_;  // compact: only the double values
   PodBuffer<uint8_t> bool_;   // compact: only the bool values
@@ -146,6 +148,50 @@ bool ValidUtf8(std::string_view s);
 /// \brief The string value of the `service.name` attribute among wire-format KeyValues,
 /// or an empty view.
 std::string_view ServiceNameFromWire(const std::vector<std::string_view>& key_values);
+
+/// \brief A utf8 column that may arrive plain or as dictionary<int, utf8> (the span
+/// table's encoding of attribute keys and string values, and of strings shared by a
+/// resource or scope). Null reads as "" (proto3).
+class StringColumn {
+ public:
+  /// \brief Binds `array`; anything but utf8 or a dictionary of utf8 is an error naming
+  /// `name`. A dictionary must not hold nulls (a null is a null index).
+  arrow::Status Bind(const std::shared_ptr<arrow::Array>& array, const std::string& name);
+
+  std::string_view View(int64_t i) const {
+    if (plain_ != nullptr) {
+      return plain_->IsNull(i) ? std::string_view() : plain_->GetView(i);
+    }
+    if (array_->IsNull(i)) return {};
+    return values_->GetView(int32_indices_ != nullptr ? int32_indices_[i]
+                                                      : dict_->GetValueIndex(i));
+  }
+  bool IsValid(int64_t i) const { return array_->IsValid(i); }
+  const arrow::Array& array() const { return *array_; }
+
+  /// \brief View(a) == View(b), without looking the strings up when two int32
+  /// dictionary indices are equal (the rows of one resource or scope).
+  bool Equal(int64_t a, int64_t b) const {
+    if (int32_indices_ != nullptr && int32_indices_[a] == int32_indices_[b] &&
+        array_->IsValid(a) && array_->IsValid(b)) {
+      return true;
+    }
+    return View(a) == View(b);
+  }
+
+  /// \brief Whether the `n` values from `a0` and from `b0` are the same, compared as
+  /// blocks: the lengths and characters of plain strings, or the int32 indices of a
+  /// dictionary. False may still mean equal values (stored differently); nulls are
+  /// not looked at (the caller compares validity).
+  bool SameRuns(int64_t a0, int64_t b0, int64_t n) const;
+
+ private:
+  const arrow::Array* array_ = nullptr;
+  const arrow::StringArray* plain_ = nullptr;
+  const arrow::DictionaryArray* dict_ = nullptr;
+  const arrow::StringArray* values_ = nullptr;
+  const int32_t* int32_indices_ = nullptr;
+};
 
 /// \brief Typed, validated view of a map column of attributes.
 class AttributesColumn {
@@ -185,9 +231,9 @@ class AttributesColumn {
   std::string name_;
   std::string row_label_;
   const arrow::MapArray* map_ = nullptr;
-  const arrow::StringArray* key_ = nullptr;
+  StringColumn key_;
   const arrow::UInt8Array* type_ = nullptr;
-  const arrow::StringArray* str_ = nullptr;
+  StringColumn str_;
   const arrow::Int64Array* int_ = nullptr;
   const arrow::DoubleArray* double_ = nullptr;
   const arrow::BooleanArray* bool_ = nullptr;
@@ -204,7 +250,7 @@ arrow::Status AttributesWriter::AppendValue(const otlp::AnyValue& value, PathFn&
   AttributeType type = AttributeType::kEmpty;
   switch (value.value_case()) {
     case C::kStringValue:
-      str_.Append(value.string_value());
+      str_.Append(str_dict_.IndexOf(value.string_value()));
       type = AttributeType::kString;
       break;
     case C::kIntValue:

@@ -383,6 +383,12 @@ class StringWriter {
     validity_.RepeatRange(begin, end, times);
   }
   int64_t length() const { return validity_.length(); }
+  /// The value at `i` (valid until the next append).
+  std::string_view View(int64_t i) const {
+    const int32_t* offsets = offsets_.data();
+    return {reinterpret_cast<const char*>(data_.data()) + offsets[i],
+            static_cast<size_t>(offsets[i + 1] - offsets[i])};
+  }
 
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish(
       const std::shared_ptr<arrow::DataType>& type) {
@@ -408,6 +414,107 @@ class StringWriter {
   PodBuffer<int32_t> offsets_;
   PodBuffer<uint8_t> data_;
   ValidityWriter validity_;
+};
+
+/// Hash of a short string (keys and values of attributes): 8 bytes at a time, a
+/// multiply-xorshift mix per word. Not for untrusted adversarial keys in a long-lived
+/// table; the dictionaries here live for one batch.
+inline uint64_t HashShortString(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xFF51AFD7ED558CCDULL);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
+  }
+  if (n > 0) {
+    uint64_t w = 0;
+    CopySmall(&w, p, n);
+    h = (h ^ w) * 0x94D049BB133111EBULL;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+/// \brief The distinct strings of one batch, each with its int32 dictionary index: the
+/// dictionary of a dictionary<int32, utf8> column. Open addressing with linear probing;
+/// a slot keeps the index and 32 bits of the hash, so a miss rarely compares strings.
+class StringDictionary {
+ public:
+  explicit StringDictionary(arrow::MemoryPool* pool)
+      : pool_(pool), values_(pool), slots_(pool) {}
+
+  /// The index of `v`, added when new.
+  int32_t IndexOf(std::string_view v) {
+    if (ARROW_PREDICT_FALSE(2 * (size_ + 1) > capacity_)) {
+      Rehash();
+      if (!slots_.status().ok()) return 0;  // out of memory: Finish() reports it
+    }
+    const uint64_t h = HashShortString(v);
+    const uint32_t tag = static_cast<uint32_t>(h >> 32);
+    Slot* slots = slots_.data();
+    for (uint64_t i = h & (capacity_ - 1);; i = (i + 1) & (capacity_ - 1)) {
+      Slot& slot = slots[i];
+      if (slot.index_plus_one == 0) {
+        slot = {size_ + 1, tag};
+        values_.Append(v);
+        return size_++;
+      }
+      if (slot.tag == tag && values_.View(slot.index_plus_one - 1) == v) {
+        return slot.index_plus_one - 1;
+      }
+    }
+  }
+  int32_t size() const { return size_; }
+
+  /// The dictionary (utf8, no nulls); starts a new, empty one.
+  arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish() {
+    ARROW_RETURN_NOT_OK(slots_.status());
+    ARROW_ASSIGN_OR_RAISE(auto values, values_.Finish(arrow::utf8()));
+    // A small table is kept for the next batch; a large one (many distinct values)
+    // is given back, so a reused encoder holds little between batches.
+    if (capacity_ <= kKeptCapacity) {
+      if (capacity_ > 0) std::memset(slots_.data(), 0, capacity_ * sizeof(Slot));
+    } else {
+      slots_ = PodBuffer<Slot>(pool_);
+      capacity_ = 0;
+    }
+    size_ = 0;
+    return values;
+  }
+
+ private:
+  struct Slot {
+    int32_t index_plus_one;  // 0: empty
+    uint32_t tag;            // high half of the hash
+  };
+
+  void Rehash() {
+    const int64_t capacity = capacity_ == 0 ? 64 : capacity_ * 2;
+    slots_.Reset();
+    slots_.AppendRepeated(Slot{0, 0}, capacity);
+    if (!slots_.status().ok()) return;
+    capacity_ = capacity;
+    Slot* slots = slots_.data();
+    for (int32_t index = 0; index < size_; ++index) {
+      const uint64_t h = HashShortString(values_.View(index));
+      uint64_t i = h & (capacity_ - 1);
+      while (slots[i].index_plus_one != 0) i = (i + 1) & (capacity_ - 1);
+      slots[i] = {index + 1, static_cast<uint32_t>(h >> 32)};
+    }
+  }
+
+  static constexpr int64_t kKeptCapacity = 1024;  // 8 KiB
+
+  arrow::MemoryPool* pool_;
+  StringWriter values_;
+  PodBuffer<Slot> slots_;
+  int64_t capacity_ = 0;
+  int32_t size_ = 0;
 };
 
 /// List (or map) offsets: one slot per parent row.

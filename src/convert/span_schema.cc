@@ -16,10 +16,11 @@ std::shared_ptr<arrow::Field> F(std::string_view name,
   return arrow::field(std::string(name), std::move(type), nullable);
 }
 
-// Strings shared by every span of a resource or scope: dictionary-encoded, so a batch
-// carries each distinct value once. Span names are not: their cardinality is unbounded in
-// the wild (the design document's own workload names every span differently), and Parquet
-// dictionary-encodes them on disk anyway.
+// Strings shared by every span of a resource or scope, attribute keys and string values:
+// dictionary-encoded, so a batch carries each distinct value once and the index buffers
+// compress (a buffer of string offsets, a ramp, does not). Span names are not: their
+// cardinality is unbounded in the wild (the design document's own workload names every
+// span differently), and Parquet dictionary-encodes them on disk anyway.
 std::shared_ptr<arrow::DataType> DictString() {
   return arrow::dictionary(arrow::int32(), arrow::utf8());
 }
@@ -29,7 +30,7 @@ std::shared_ptr<arrow::DataType> DictString() {
 const std::shared_ptr<arrow::DataType>& AttributeValueType() {
   static const auto type = arrow::struct_({
       F("type", arrow::uint8(), false),
-      F("str", arrow::utf8(), true),
+      F("str", DictString(), true),
       F("int", arrow::int64(), true),
       F("double", arrow::float64(), true),
       F("bool", arrow::boolean(), true),
@@ -41,7 +42,7 @@ const std::shared_ptr<arrow::DataType>& AttributeValueType() {
 
 const std::shared_ptr<arrow::DataType>& AttributesType() {
   static const std::shared_ptr<arrow::DataType> type = std::make_shared<arrow::MapType>(
-      F("key", arrow::utf8(), false), F("value", AttributeValueType(), false));
+      F("key", DictString(), false), F("value", AttributeValueType(), false));
   return type;
 }
 

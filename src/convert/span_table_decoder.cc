@@ -21,54 +21,10 @@ namespace {
 
 using arrow::internal::checked_cast;
 using internal::AttributesColumn;
+using internal::StringColumn;
 
 constexpr int kMaxSpanKind = 5;
 constexpr int kMaxStatusCode = 2;
-
-/// Structural type check with a message naming the (nested) column. Field names of
-/// structs must match; the names and nullability flags of list and map entries are not
-/// compared, so batches written by other Arrow implementations (or read back from
-/// Parquet) are accepted.
-arrow::Status CheckType(const arrow::DataType& actual, const arrow::DataType& expected,
-                        const std::string& path) {
-  auto mismatch = [&] {
-    return arrow::Status::Invalid("column '", path, "': expected type ",
-                                  expected.ToString(), ", got ", actual.ToString());
-  };
-  if (actual.id() != expected.id()) return mismatch();
-  switch (expected.id()) {
-    case arrow::Type::FIXED_SIZE_BINARY:
-      if (checked_cast<const arrow::FixedSizeBinaryType&>(actual).byte_width() !=
-          checked_cast<const arrow::FixedSizeBinaryType&>(expected).byte_width()) {
-        return mismatch();
-      }
-      return arrow::Status::OK();
-    case arrow::Type::STRUCT: {
-      if (actual.num_fields() != expected.num_fields()) return mismatch();
-      for (int i = 0; i < expected.num_fields(); ++i) {
-        const auto& want = expected.field(i);
-        const auto& got = actual.field(i);
-        if (got->name() != want->name()) {
-          return arrow::Status::Invalid("column '", path, "': field ", i, " is '",
-                                        got->name(), "', expected '", want->name(), "'");
-        }
-        ARROW_RETURN_NOT_OK(
-            CheckType(*got->type(), *want->type(), path + "." + want->name()));
-      }
-      return arrow::Status::OK();
-    }
-    case arrow::Type::LIST:
-      return CheckType(*actual.field(0)->type(), *expected.field(0)->type(), path);
-    case arrow::Type::MAP: {
-      const auto& a = checked_cast<const arrow::MapType&>(actual);
-      const auto& e = checked_cast<const arrow::MapType&>(expected);
-      ARROW_RETURN_NOT_OK(CheckType(*a.key_type(), *e.key_type(), path + ".key"));
-      return CheckType(*a.item_type(), *e.item_type(), path + ".value");
-    }
-    default:
-      return arrow::Status::OK();
-  }
-}
 
 arrow::Status CheckNoNulls(const arrow::Array& array, const std::string& path,
                            std::string_view row_label) {
@@ -81,54 +37,6 @@ arrow::Status CheckNoNulls(const arrow::Array& array, const std::string& path,
   }
   return arrow::Status::OK();
 }
-
-/// A utf8 column that may arrive plain or dictionary-encoded. Null reads as "" (proto3).
-class StringColumn {
- public:
-  arrow::Status Bind(const std::shared_ptr<arrow::Array>& array,
-                     const std::string& name) {
-    if (array->type_id() == arrow::Type::STRING) {
-      plain_ = checked_cast<const arrow::StringArray*>(array.get());
-      return arrow::Status::OK();
-    }
-    if (array->type_id() == arrow::Type::DICTIONARY) {
-      const auto& type = checked_cast<const arrow::DictionaryType&>(*array->type());
-      if (type.value_type()->id() == arrow::Type::STRING) {
-        dict_ = checked_cast<const arrow::DictionaryArray*>(array.get());
-        values_ = checked_cast<const arrow::StringArray*>(dict_->dictionary().get());
-        if (type.index_type()->id() == arrow::Type::INT32) {
-          int32_indices_ =
-              checked_cast<const arrow::Int32Array&>(*dict_->indices()).raw_values();
-        }
-        return arrow::Status::OK();
-      }
-    }
-    return arrow::Status::Invalid("column '", name,
-                                  "': expected type string or dictionary<string>, got ",
-                                  array->type()->ToString());
-  }
-  std::string_view View(int64_t i) const {
-    if (plain_ != nullptr)
-      return plain_->IsNull(i) ? std::string_view() : plain_->GetView(i);
-    if (dict_->IsNull(i)) return {};
-    return values_->GetView(dict_->GetValueIndex(i));
-  }
-  /// View(a) == View(b), without looking the strings up when two int32 dictionary
-  /// indices are equal (the rows of one resource or scope).
-  bool Equal(int64_t a, int64_t b) const {
-    if (int32_indices_ != nullptr && int32_indices_[a] == int32_indices_[b] &&
-        dict_->IsValid(a) && dict_->IsValid(b)) {
-      return true;
-    }
-    return View(a) == View(b);
-  }
-
- private:
-  const arrow::StringArray* plain_ = nullptr;
-  const arrow::DictionaryArray* dict_ = nullptr;
-  const arrow::StringArray* values_ = nullptr;
-  const int32_t* int32_indices_ = nullptr;
-};
 
 /// Every column of a span table, bound to its typed array and validated.
 struct SpanTableColumns {
@@ -193,7 +101,7 @@ arrow::Result<std::shared_ptr<arrow::Array>> Column(const arrow::RecordBatch& ba
   auto array = batch.column(indices[0]);
   if (check_type) {
     const auto& expected = SpanTableSchema()->GetFieldByName(key);
-    ARROW_RETURN_NOT_OK(CheckType(*array->type(), *expected->type(), key));
+    ARROW_RETURN_NOT_OK(CheckSpanTableType(*array->type(), *expected->type(), key));
   }
   return array;
 }

@@ -37,8 +37,22 @@ std::shared_ptr<arrow::RecordBatch> Replace(
   return batch->SetColumn(i, field, array).ValueOrDie();
 }
 
+// Span table version 1's attribute map (plain keys and string values), which is still
+// read; the bad attributes below are built in it and also tried dictionary-encoded.
+std::shared_ptr<arrow::DataType> PlainAttributeValueType() {
+  auto fields = AttributeValueType()->fields();
+  fields[1] = arrow::field("str", arrow::utf8(), true);
+  return arrow::struct_(fields);
+}
+std::shared_ptr<arrow::DataType> PlainAttributesType() {
+  return std::make_shared<arrow::MapType>(
+      arrow::field("key", arrow::utf8(), false),
+      arrow::field("value", PlainAttributeValueType(), false));
+}
+
 // Expects both the validator and the decoder to refuse `batch` with a message containing
-// every fragment.
+// every fragment; and the same of `batch` with its plain strings dictionary-encoded as
+// the span table has them, when it has the span table's columns.
 template <typename Matcher>
 void ExpectRefused(const arrow::RecordBatch& batch, Matcher matcher) {
   auto validated = ValidateSpanTable(batch);
@@ -49,6 +63,17 @@ void ExpectRefused(const arrow::RecordBatch& batch, Matcher matcher) {
   auto decoded = DecodeSpanTable(batch, &out);
   ASSERT_FALSE(decoded.ok());
   EXPECT_THAT(decoded.message(), matcher);
+  auto conformed = ConformToSpanTableSchema(batch, arrow::default_memory_pool());
+  if (conformed.ok() && !(*conformed)->schema()->Equals(*batch.schema())) {
+    SCOPED_TRACE("dictionary-encoded");
+    auto status = ValidateSpanTable(**conformed);
+    ASSERT_FALSE(status.ok());
+    EXPECT_THAT(status.message(), matcher);
+    otlp::ExportTraceServiceRequest again;
+    status = DecodeSpanTable(**conformed, &again);
+    ASSERT_FALSE(status.ok());
+    EXPECT_THAT(status.message(), matcher);
+  }
 }
 
 TEST(SpanTableInvalid, ValidBatchPasses) {
@@ -161,7 +186,7 @@ std::shared_ptr<arrow::Array> OneAttribute(uint8_t type,
   auto nulls = [](std::shared_ptr<arrow::DataType> t) {
     return arrow::MakeArrayOfNull(t, 1).ValueOrDie();
   };
-  const auto& value_type = AttributeValueType();
+  const auto value_type = PlainAttributeValueType();
   arrow::ArrayVector children = {*u8,
                                  str,
                                  nulls(arrow::int64()),
@@ -172,13 +197,14 @@ std::shared_ptr<arrow::Array> OneAttribute(uint8_t type,
   auto value = arrow::StructArray::Make(children, value_type->fields()).ValueOrDie();
   auto keys = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["k"])");
   auto offsets = *arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 1]");
-  return arrow::MapArray::FromArrays(AttributesType(), offsets, keys, value).ValueOrDie();
+  return arrow::MapArray::FromArrays(PlainAttributesType(), offsets, keys, value)
+      .ValueOrDie();
 }
 
 std::shared_ptr<arrow::RecordBatch> OneRowWithAttributes(
     std::shared_ptr<arrow::Array> attrs) {
   auto one = SpanTableEncoder::Encode(model::SeedSpans(1)).ValueOrDie();
-  return Replace(one, column::kAttributes, attrs, AttributesType());
+  return Replace(one, column::kAttributes, attrs, PlainAttributesType());
 }
 
 TEST(SpanTableInvalid, UnknownAttributeType) {
@@ -200,14 +226,15 @@ TEST(SpanTableInvalid, BadAttributeSeenThroughSlices) {
   auto value = arrow::StructArray::Make({type, str, nulls(arrow::int64()),
                                          nulls(arrow::float64()), nulls(arrow::boolean()),
                                          nulls(arrow::binary()), nulls(arrow::utf8())},
-                                        AttributeValueType()->fields())
+                                        PlainAttributeValueType()->fields())
                    .ValueOrDie();
   auto keys = *arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["k", "k", "k"])");
   auto offsets = *arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 1, 2, 3]");
   auto attributes =
-      arrow::MapArray::FromArrays(AttributesType(), offsets, keys, value).ValueOrDie();
+      arrow::MapArray::FromArrays(PlainAttributesType(), offsets, keys, value)
+          .ValueOrDie();
   auto three = SpanTableEncoder::Encode(model::SeedSpans(3)).ValueOrDie();
-  auto batch = Replace(three, column::kAttributes, attributes, AttributesType());
+  auto batch = Replace(three, column::kAttributes, attributes, PlainAttributesType());
   ExpectRefused(*batch, HasSubstr("column 'attributes.value.type' row 1 entry 0"));
   ExpectRefused(*batch->Slice(1, 2),
                 HasSubstr("column 'attributes.value.type' row 0 entry 0"));
@@ -224,6 +251,26 @@ TEST(SpanTableInvalid, NullValueInAChildWithAnOffset) {
   auto bad = OneRowWithAttributes(OneAttribute(1, str, ser));
   ExpectRefused(*bad, AllOf(HasSubstr("column 'attributes.value.str' row 0 entry 0"),
                             HasSubstr("null")));
+}
+
+// A key whose index is valid but points at a null in the dictionary is a null key.
+TEST(SpanTableInvalid, NullInAttributeKeyDictionary) {
+  auto batch = ValidBatch();
+  auto data = batch->GetColumnByName("attributes")->data()->Copy();
+  auto entries = data->child_data[0]->Copy();
+  auto keys = entries->child_data[0]->Copy();
+  ASSERT_NE(keys->dictionary, nullptr);
+  ASSERT_GT(keys->dictionary->length, 0);
+  arrow::StringBuilder b;
+  for (int64_t i = 0; i < keys->dictionary->length; ++i) {
+    ASSERT_TRUE((i == 0 ? b.AppendNull() : b.Append("k" + std::to_string(i))).ok());
+  }
+  keys->dictionary = b.Finish().ValueOrDie()->data();
+  entries->child_data[0] = keys;
+  data->child_data[0] = entries;
+  auto bad =
+      Replace(batch, column::kAttributes, arrow::MakeArray(data), AttributesType());
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'attributes"), HasSubstr("null")));
 }
 
 TEST(SpanTableInvalid, AttributeValueMissingFromItsTypedField) {

@@ -276,20 +276,29 @@ TEST(SpanTableRoundTrip, EqualResourcesInDifferentBytesAreMerged) {
   auto null_of = [](std::shared_ptr<arrow::DataType> t) {
     return arrow::MakeArrayOfNull(t, 2).ValueOrDie();
   };
+  // Span table version 1's layout (plain keys and string values), which the decoder
+  // still reads.
+  auto value_fields = AttributeValueType()->fields();
+  value_fields[1] = arrow::field("str", arrow::utf8(), true);
+  auto map_type = std::make_shared<arrow::MapType>(
+      arrow::field("key", arrow::utf8(), false),
+      arrow::field("value", arrow::struct_(value_fields), false));
   auto value = arrow::StructArray::Make(
                    {type, str, ints, null_of(arrow::float64()), null_of(arrow::boolean()),
                     null_of(arrow::binary()), null_of(arrow::utf8())},
-                   AttributeValueType()->fields())
+                   value_fields)
                    .ValueOrDie();
   auto keys =
       arrow::json::ArrayFromJSONString(arrow::utf8(), R"(["k", "k"])").ValueOrDie();
   auto map_offsets =
       arrow::json::ArrayFromJSONString(arrow::int32(), "[0, 1, 2]").ValueOrDie();
   auto attributes =
-      arrow::MapArray::FromArrays(AttributesType(), map_offsets, keys, value)
-          .ValueOrDie();
+      arrow::MapArray::FromArrays(map_type, map_offsets, keys, value).ValueOrDie();
   const int i = batch->schema()->GetFieldIndex("resource_attributes");
-  batch = batch->SetColumn(i, batch->schema()->field(i), attributes).ValueOrDie();
+  batch =
+      batch
+          ->SetColumn(i, arrow::field("resource_attributes", map_type, false), attributes)
+          .ValueOrDie();
   ASSERT_TRUE(batch->ValidateFull().ok());
   otlp::ExportTraceServiceRequest out;
   auto status = DecodeSpanTable(*batch, &out);

@@ -97,8 +97,10 @@ std::optional<uint64_t> ParseUInt64(const std::string& text) {
 
 // The batch, with exactly the span table's schema, if it is a valid span table whose
 // columns have the span table's names and types in order. Nullability and metadata may
-// differ (other Arrow implementations declare fields nullable by default); the rest must
-// match, since every batch of a generation goes into one Parquet writer.
+// differ (other Arrow implementations declare fields nullable by default), and strings
+// may be plain where the span table has dictionaries (convert::CheckSpanTableType); they
+// are brought to the span table's types, since every batch of a generation goes into
+// one Parquet writer.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
     const std::shared_ptr<arrow::RecordBatch>& spans) {
   if (spans == nullptr) return arrow::Status::Invalid("span batch is null");
@@ -115,11 +117,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
       return arrow::Status::Invalid("span table column ", i, " is '", got.name(),
                                     "', expected '", want.name(), "'");
     }
-    if (!got.type()->Equals(*want.type())) {
-      return arrow::Status::Invalid("span table column '", got.name(), "' is ",
-                                    got.type()->ToString(), ", expected ",
-                                    want.type()->ToString());
-    }
+    ARROW_RETURN_NOT_OK(
+        convert::CheckSpanTableType(*got.type(), *want.type(), got.name()));
     if (!want.nullable() && spans->column(i)->null_count() != 0) {
       return arrow::Status::Invalid("span table column '", got.name(), "' has nulls");
     }
@@ -139,7 +138,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
     }
   }
   if (schema.Equals(*expected, /*check_metadata=*/true)) return spans;
-  return arrow::RecordBatch::Make(expected, spans->num_rows(), spans->columns());
+  return convert::ConformToSpanTableSchema(*spans, arrow::default_memory_pool());
 }
 
 arrow::Status CheckOptions(const ParquetSpanStoreOptions& options) {
@@ -465,9 +464,21 @@ class SpanScanReader final : public arrow::RecordBatchReader {
     ARROW_ASSIGN_OR_RAISE(file_reader_, parquet::arrow::OpenFile(input, pool_));
     std::shared_ptr<arrow::Schema> file_schema;
     ARROW_RETURN_NOT_OK(file_reader_->GetSchema(&file_schema));
-    if (!file_schema->Equals(*convert::SpanTableSchema(), /*check_metadata=*/false)) {
+    // Parquet gives nested dictionaries (attribute keys and values) back plain; the
+    // batches are brought to the span table's types as they are read (Conform()).
+    const auto& expected = *convert::SpanTableSchema();
+    if (file_schema->num_fields() != expected.num_fields()) {
       return arrow::Status::Invalid("schema is not the span table's: ",
                                     file_schema->ToString());
+    }
+    for (int i = 0; i < expected.num_fields(); ++i) {
+      if (file_schema->field(i)->name() != expected.field(i)->name()) {
+        return arrow::Status::Invalid("schema is not the span table's: column ", i,
+                                      " is '", file_schema->field(i)->name(), "'");
+      }
+      ARROW_RETURN_NOT_OK(convert::CheckSpanTableType(*file_schema->field(i)->type(),
+                                                      *expected.field(i)->type(),
+                                                      file_schema->field(i)->name()));
     }
     // Row groups whose start-time statistics miss the range are not read.
     const auto metadata = file_reader_->parquet_reader()->metadata();
@@ -496,8 +507,7 @@ class SpanScanReader final : public arrow::RecordBatchReader {
       const arrow::RecordBatch& batch) const {
     if (!query_.start_time_min_unix_nano && !query_.start_time_max_unix_nano &&
         !query_.trace_id) {
-      return arrow::RecordBatch::Make(convert::SpanTableSchema(), batch.num_rows(),
-                                      batch.columns());
+      return convert::ConformToSpanTableSchema(batch, pool_);
     }
     const auto& start_times = static_cast<const arrow::UInt64Array&>(
         *batch.GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
@@ -515,8 +525,7 @@ class SpanScanReader final : public arrow::RecordBatchReader {
       rows.push_back(row);
     }
     ARROW_ASSIGN_OR_RAISE(auto taken, internal::TakeRows(batch, rows, pool_));
-    return arrow::RecordBatch::Make(convert::SpanTableSchema(), taken->num_rows(),
-                                    taken->columns());
+    return convert::ConformToSpanTableSchema(*taken, pool_);
   }
 
   std::vector<fs::path> files_;

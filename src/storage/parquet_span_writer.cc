@@ -204,6 +204,26 @@ arrow::Result<WriteResult> ParquetSpanWriter::Write(
   return Publish(&pending, data_dir, spans_dir);
 }
 
+namespace {
+
+// `table` with exactly the span table's types (convert::ConformToSpanTableSchema).
+arrow::Result<std::shared_ptr<arrow::Table>> ConformTable(const arrow::Table& table,
+                                                          arrow::MemoryPool* pool) {
+  arrow::TableBatchReader reader(table);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  std::shared_ptr<arrow::RecordBatch> batch;
+  while (true) {
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+    if (batch == nullptr) break;
+    ARROW_ASSIGN_OR_RAISE(auto conformed,
+                          convert::ConformToSpanTableSchema(*batch, pool));
+    batches.push_back(std::move(conformed));
+  }
+  return arrow::Table::FromRecordBatches(convert::SpanTableSchema(), batches);
+}
+
+}  // namespace
+
 arrow::Result<std::shared_ptr<arrow::Table>> ReadSpanDataset(const std::string& data_dir,
                                                              arrow::MemoryPool* pool) {
   ARROW_ASSIGN_OR_RAISE(const auto files, ListParquetFiles(fs::path(data_dir) / "spans"));
@@ -213,7 +233,10 @@ arrow::Result<std::shared_ptr<arrow::Table>> ReadSpanDataset(const std::string& 
   for (const auto& path : files) {
     auto table = ReadParquetTable(path, pool);
     if (!table.ok()) return AnnotatePath(table.status(), path);
-    tables.push_back(*std::move(table));
+    // Parquet gives nested dictionaries (attribute keys and values) back plain.
+    auto conformed = ConformTable(**table, pool);
+    if (!conformed.ok()) return AnnotatePath(conformed.status(), path);
+    tables.push_back(*std::move(conformed));
   }
   if (tables.size() == 1) return tables.front();
   arrow::ConcatenateTablesOptions options;

@@ -18,15 +18,18 @@
 #include <string_view>
 #include <utility>
 
+#include <arrow/array/data.h>
 #include <arrow/buffer.h>
 #include <arrow/flight/client.h>
 #include <arrow/flight/types.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/record_batch.h>
 #include <arrow/table.h>
+#include <arrow/util/byte_size.h>
 #include <arrow/util/compression.h>
 
 #include "otlp_arrow/convert/span_table_decoder.h"
+#include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/transport/flight_protocol.h"
 
 namespace otlp_arrow::transport {
@@ -235,9 +238,14 @@ struct FlightSpanExporter::Impl {
     return arrow::Status::OK();
   }
 
+  // A chunk's size is its record batch message plus its dictionaries (attribute keys
+  // and values, ...), which go in messages of their own and count against the same
+  // limit.
   arrow::Status CutBySize(const Chunk& chunk, std::deque<Chunk>* out) {
     int64_t size = 0;
     ARROW_RETURN_NOT_OK(arrow::ipc::GetRecordBatchSize(*chunk, &size));
+    const int64_t dictionary_bytes = DictionaryBytes(*chunk);
+    size += dictionary_bytes;
     if (size <= options.max_batch_bytes || chunk->num_rows() <= 1) {
       out->push_back(chunk);
       return arrow::Status::OK();
@@ -248,11 +256,44 @@ struct FlightSpanExporter::Impl {
                  (size + options.max_batch_bytes - 1) / options.max_batch_bytes);
     const int64_t rows_per_piece = (chunk->num_rows() + pieces - 1) / pieces;
     for (int64_t offset = 0; offset < chunk->num_rows(); offset += rows_per_piece) {
-      ARROW_RETURN_NOT_OK(CutBySize(
-          chunk->Slice(offset, std::min(rows_per_piece, chunk->num_rows() - offset)),
-          out));
+      Chunk piece =
+          chunk->Slice(offset, std::min(rows_per_piece, chunk->num_rows() - offset));
+      // A slice shares the whole batch's dictionaries. Where they are a large part of
+      // the limit (a huge string value, say), the piece is encoded anew, so that its
+      // dictionaries hold its own values only; otherwise they are shared, and Arrow's
+      // IPC writer sends a dictionary once per stream.
+      if (dictionary_bytes > options.max_batch_bytes / 4) {
+        ARROW_ASSIGN_OR_RAISE(piece, ReencodeSpans(std::move(piece)));
+      }
+      ARROW_RETURN_NOT_OK(CutBySize(piece, out));
     }
     return arrow::Status::OK();
+  }
+
+  // Bytes of every dictionary in `data` and its children.
+  static int64_t DictionaryBytes(const arrow::ArrayData& data) {
+    int64_t bytes = 0;
+    if (data.dictionary != nullptr) {
+      bytes += arrow::util::TotalBufferSize(*data.dictionary);
+    }
+    for (const auto& child : data.child_data) bytes += DictionaryBytes(*child);
+    return bytes;
+  }
+  static int64_t DictionaryBytes(const arrow::RecordBatch& batch) {
+    int64_t bytes = 0;
+    for (int i = 0; i < batch.num_columns(); ++i) {
+      bytes += DictionaryBytes(*batch.column_data(i));
+    }
+    return bytes;
+  }
+
+  // The span table of `piece` made anew (its dictionaries hold its own values only);
+  // `piece` itself if it is not a span table this build can read.
+  static arrow::Result<Chunk> ReencodeSpans(Chunk piece) {
+    otlp::ExportTraceServiceRequest spans;
+    if (!convert::DecodeSpanTable(*piece, &spans).ok()) return piece;
+    ARROW_ASSIGN_OR_RAISE(auto encoded, convert::SpanTableEncoder::Encode(spans));
+    return encoded->num_rows() == piece->num_rows() ? encoded : piece;
   }
 
   // Sends chunks from the front of `pending` on one DoPut stream, popping each one the

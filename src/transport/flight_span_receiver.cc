@@ -70,17 +70,20 @@ std::string Describe(const flight::FlightDescriptor& descriptor) {
 }
 
 // The stream's columns mapped onto SpanTableSchema(): `indices[i]` is the stream column
-// of schema field i. Types must be equal (nested field names and nullability included,
-// as the stored dataset keeps one schema); top-level nullability is not compared since
-// ValidateSpanTable checks the values themselves.
+// of schema field i. Types must pass convert::CheckSpanTableType (each batch is then
+// brought to exactly the span table's types, as the stored dataset keeps one schema);
+// nullability is not compared since ValidateSpanTable checks the values themselves.
 arrow::Result<std::vector<int>> MapToSpanTable(const arrow::Schema& stream) {
   const auto& expected = *convert::SpanTableSchema();
   if (const auto& metadata = stream.metadata(); metadata != nullptr) {
     const int i = metadata->FindKey(std::string(convert::kSpanTableVersionKey));
-    if (i >= 0 && metadata->value(i) != convert::kSpanTableVersion) {
+    // Version 1 differs only in plain strings where version 2 has dictionaries, which
+    // ConformToSpanTableSchema encodes.
+    if (i >= 0 && metadata->value(i) != convert::kSpanTableVersion &&
+        metadata->value(i) != "1") {
       return arrow::Status::Invalid("span table version '", metadata->value(i),
                                     "' is not supported (expected '",
-                                    convert::kSpanTableVersion, "')");
+                                    convert::kSpanTableVersion, "' or '1')");
     }
   }
   std::vector<int> indices;
@@ -96,10 +99,10 @@ arrow::Result<std::vector<int>> MapToSpanTable(const arrow::Schema& stream) {
                                     field->name(), "'");
     }
     const auto& type = stream.field(found[0])->type();
-    if (!type->Equals(*field->type())) {
-      return arrow::Status::Invalid("span table schema: column '", field->name(),
-                                    "' has type ", type->ToString(), ", expected ",
-                                    field->type()->ToString());
+    if (auto compatible =
+            convert::CheckSpanTableType(*type, *field->type(), field->name());
+        !compatible.ok()) {
+      return arrow::Status::Invalid("span table schema: ", compatible.message());
     }
     indices.push_back(found[0]);
   }
@@ -375,22 +378,28 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
       std::vector<std::shared_ptr<arrow::Array>> columns;
       columns.reserve(indices.size());
       for (int i : indices) columns.push_back(aligned->column(i));
-      auto batch =
+      auto stream_batch =
           arrow::RecordBatch::Make(schema, aligned->num_rows(), std::move(columns));
-      if (auto valid = convert::ValidateSpanTable(*batch); !valid.ok()) {
+      auto batch =
+          convert::ConformToSpanTableSchema(*stream_batch, arrow::default_memory_pool());
+      if (!batch.ok()) {
+        return Refuse(
+            arrow::Status::Invalid("batch ", index, ": ", batch.status().message()));
+      }
+      if (auto valid = convert::ValidateSpanTable(**batch); !valid.ok()) {
         return Refuse(arrow::Status::Invalid("batch ", index, ": ", valid.message()));
       }
-      if (auto appended = sink_->Append(batch); !appended.ok()) {
+      if (auto appended = sink_->Append(*batch); !appended.ok()) {
         sink_failures_.fetch_add(1, std::memory_order_relaxed);
         // The sender may retry: storage trouble is not its fault.
         return flight::MakeFlightError(
             flight::FlightStatusCode::Unavailable,
             "batch " + std::to_string(index) + " not stored: " + appended.ToString());
       }
-      spans_stored_.fetch_add(batch->num_rows(), std::memory_order_relaxed);
+      spans_stored_.fetch_add((*batch)->num_rows(), std::memory_order_relaxed);
       batches_stored_.fetch_add(1, std::memory_order_relaxed);
       bytes_stored_.fetch_add(bytes, std::memory_order_relaxed);
-      const std::string ack = BatchAck{index, batch->num_rows()}.ToJson();
+      const std::string ack = BatchAck{index, (*batch)->num_rows()}.ToJson();
       ARROW_RETURN_NOT_OK(writer->WriteMetadata(arrow::Buffer(ack)));
     }
   }

@@ -5,14 +5,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
+#include <arrow/result.h>
+#include <arrow/status.h>
 #include <arrow/type_fwd.h>
 
 namespace otlp_arrow::convert {
 
 /// \brief Version of the span table layout, stored in the schema metadata.
-inline constexpr std::string_view kSpanTableVersion = "1";
+inline constexpr std::string_view kSpanTableVersion = "2";
 inline constexpr std::string_view kSpanTableVersionKey = "otlp_arrow.span_table.version";
 
 /// \brief Column names of the span table, in schema order.
@@ -64,12 +67,13 @@ enum class AttributeType : uint8_t {
 };
 inline constexpr uint8_t kMaxAttributeType = 7;
 
-/// \brief struct<type: uint8, str: utf8, int: int64, double: float64, bool: bool,
-/// bytes: binary, ser: utf8>: one OTLP AnyValue; exactly the field named by `type` is
-/// set.
+/// \brief struct<type: uint8, str: dictionary<int32, utf8>, int: int64, double: float64,
+/// bool: bool, bytes: binary, ser: utf8>: one OTLP AnyValue; exactly the field named by
+/// `type` is set.
 const std::shared_ptr<arrow::DataType>& AttributeValueType();
 
-/// \brief map<utf8, AttributeValueType()>: an OTLP attribute list, in its original order.
+/// \brief map<dictionary<int32, utf8>, AttributeValueType()>: an OTLP attribute list, in
+/// its original order.
 const std::shared_ptr<arrow::DataType>& AttributesType();
 
 /// \brief list<struct<time_unix_nano, name, attributes, dropped_attributes_count>>.
@@ -81,5 +85,22 @@ const std::shared_ptr<arrow::DataType>& LinksType();
 
 /// \brief The span table schema (with its version in the metadata).
 const std::shared_ptr<arrow::Schema>& SpanTableSchema();
+
+/// \brief Whether a column of type `actual` can be read as the span table's `expected`:
+/// the same type, except that where the span table has dictionary<int32, utf8> a plain
+/// utf8 (span table version 1; Parquet gives nested dictionaries back plain) or a
+/// dictionary with other indices is accepted, and the names and nullability of list and
+/// map entries are not compared. Field names of structs must match. The error names the
+/// (nested) column `path`.
+arrow::Status CheckSpanTableType(const arrow::DataType& actual,
+                                 const arrow::DataType& expected,
+                                 const std::string& path);
+
+/// \brief `batch` (the span table's columns in order, each passing CheckSpanTableType)
+/// with exactly SpanTableSchema(): plain strings where the span table has dictionaries
+/// are dictionary-encoded, every other buffer is shared. Checks types, not values (see
+/// ValidateSpanTable). Errors name the column.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTableSchema(
+    const arrow::RecordBatch& batch, arrow::MemoryPool* pool);
 
 }  // namespace otlp_arrow::convert
