@@ -308,6 +308,56 @@ TEST(SpanTableRoundTrip, EqualResourcesInDifferentBytesAreMerged) {
   EXPECT_EQ(out.resource_spans(0).resource().attributes(0).value().int_value(), 5);
 }
 
+// Span table version 1 (plain attribute keys and values) decodes to the same spans, and
+// ConformToSpanTableSchema brings it to exactly version 2.
+TEST(SpanTableVersions, Version1IsReadAndConformedToVersion2) {
+  const auto in = model::RandomSpans(400, 21);
+  auto v2 = SpanTableEncoder::Encode(in).ValueOrDie();
+  auto v1 = testing::ToVersion1(*v2);
+  ASSERT_FALSE(v1->schema()->Equals(*SpanTableSchema(), /*check_metadata=*/false));
+  ASSERT_TRUE(v1->ValidateFull().ok());
+  ASSERT_TRUE(ValidateSpanTable(*v1).ok());
+  otlp::ExportTraceServiceRequest from_v1;
+  ASSERT_TRUE(DecodeSpanTable(*v1, &from_v1).ok());
+  ExpectSameOtlp(Canonical(in), from_v1);
+  std::string wire;
+  ASSERT_TRUE(SpanTableToOtlpProtobuf(*v1, &wire).ok());
+  EXPECT_EQ(wire, from_v1.SerializeAsString());
+
+  auto conformed = ConformToSpanTableSchema(*v1, arrow::default_memory_pool());
+  ASSERT_TRUE(conformed.ok()) << conformed.status().ToString();
+  EXPECT_TRUE(
+      (*conformed)->schema()->Equals(*SpanTableSchema(), /*check_metadata=*/true));
+  ASSERT_TRUE((*conformed)->ValidateFull().ok());
+  otlp::ExportTraceServiceRequest from_conformed;
+  ASSERT_TRUE(DecodeSpanTable(**conformed, &from_conformed).ok());
+  ExpectSameOtlp(Canonical(in), from_conformed);
+
+  // A version 2 batch is shared, not copied.
+  auto same = ConformToSpanTableSchema(*v2, arrow::default_memory_pool()).ValueOrDie();
+  for (int i = 0; i < v2->num_columns(); ++i) {
+    EXPECT_EQ(same->column_data(i), v2->column_data(i)) << v2->schema()->field(i)->name();
+  }
+}
+
+TEST(SpanTableVersions, ConformRefusesWhatIsNotASpanTable) {
+  auto batch = SpanTableEncoder::Encode(model::SeedSpans(3)).ValueOrDie();
+  auto status = ConformToSpanTableSchema(*batch->RemoveColumn(5).ValueOrDie(),
+                                         arrow::default_memory_pool())
+                    .status();
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("columns"), std::string::npos) << status.ToString();
+  const int kind = batch->schema()->GetFieldIndex("kind");
+  auto wrong = batch
+                   ->SetColumn(kind, arrow::field("kind", arrow::utf8()),
+                               arrow::MakeArrayOfNull(arrow::utf8(), 3).ValueOrDie())
+                   .ValueOrDie();
+  status = ConformToSpanTableSchema(*wrong, arrow::default_memory_pool()).status();
+  EXPECT_TRUE(status.IsInvalid());
+  EXPECT_NE(status.message().find("column 'kind'"), std::string::npos)
+      << status.ToString();
+}
+
 TEST(SpanTableToOtlpProtobuf, EmptyBatchIsAnEmptyRequest) {
   auto batch = SpanTableEncoder::Encode(otlp::ExportTraceServiceRequest()).ValueOrDie();
   std::string wire = "stale";

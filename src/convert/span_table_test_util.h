@@ -11,6 +11,8 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <arrow/array.h>
+#include <arrow/builder.h>
 #include <arrow/record_batch.h>
 #include <arrow/table.h>
 
@@ -65,6 +67,59 @@ inline otlp::ExportTraceServiceRequest DecodeOrFail(const arrow::Table& table) {
   const auto status = convert::DecodeSpanTable(**batch, &out);
   EXPECT_TRUE(status.ok()) << status.ToString();
   return out;
+}
+
+/// `data` with every dictionary below the top level made plain utf8: span table version
+/// 1's attribute keys and values.
+inline std::shared_ptr<arrow::ArrayData> PlainNestedDictionaries(
+    const std::shared_ptr<arrow::ArrayData>& data, bool top_level = true) {
+  if (!top_level && data->type->id() == arrow::Type::DICTIONARY) {
+    const arrow::DictionaryArray array(data);
+    const auto& values = static_cast<const arrow::StringArray&>(*array.dictionary());
+    arrow::StringBuilder plain;
+    for (int64_t i = 0; i < array.length(); ++i) {
+      const auto status = array.IsNull(i)
+                              ? plain.AppendNull()
+                              : plain.Append(values.GetView(array.GetValueIndex(i)));
+      EXPECT_TRUE(status.ok()) << status.ToString();
+    }
+    return plain.Finish().ValueOrDie()->data();
+  }
+  auto out = data->Copy();
+  arrow::FieldVector fields;
+  for (size_t i = 0; i < out->child_data.size(); ++i) {
+    out->child_data[i] = PlainNestedDictionaries(out->child_data[i], false);
+  }
+  switch (data->type->id()) {
+    case arrow::Type::STRUCT:
+      for (int i = 0; i < data->type->num_fields(); ++i) {
+        fields.push_back(data->type->field(i)->WithType(out->child_data[i]->type));
+      }
+      out->type = arrow::struct_(fields);
+      break;
+    case arrow::Type::LIST:
+      out->type = arrow::list(data->type->field(0)->WithType(out->child_data[0]->type));
+      break;
+    case arrow::Type::MAP: {
+      const auto& entries = out->child_data[0]->type;
+      out->type = std::make_shared<arrow::MapType>(entries->field(0), entries->field(1));
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+/// `batch` in span table version 1: plain attribute keys and string values.
+inline std::shared_ptr<arrow::RecordBatch> ToVersion1(const arrow::RecordBatch& batch) {
+  arrow::FieldVector fields;
+  std::vector<std::shared_ptr<arrow::ArrayData>> columns;
+  for (int i = 0; i < batch.num_columns(); ++i) {
+    columns.push_back(PlainNestedDictionaries(batch.column_data(i)));
+    fields.push_back(batch.schema()->field(i)->WithType(columns.back()->type));
+  }
+  return arrow::RecordBatch::Make(arrow::schema(fields), batch.num_rows(), columns);
 }
 
 /// 2026-01-01T00:00:00Z and one hour, in nanoseconds.

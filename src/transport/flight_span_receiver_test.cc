@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "../convert/span_table_test_util.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
@@ -287,6 +288,23 @@ TEST_F(FlightSpanReceiverTest, ColumnsInAnotherOrderAreStoredInSchemaOrder) {
   ASSERT_OK(Put(*client_, {reversed}, CallOptions()).status);
   const auto stored = store_->batches();
   ASSERT_EQ(stored.size(), 1u);
+  EXPECT_TRUE(stored[0]->Equals(*batch, SameValues()));
+}
+
+// Span table version 1 (plain attribute keys and values, as earlier exporters and other
+// Arrow implementations send it) is stored as version 2.
+TEST_F(FlightSpanReceiverTest, Version1StreamIsStoredAsVersion2) {
+  StartReceiver();
+  const auto batch = SpanBatch(30, 8);
+  auto v1 = otlp_arrow::testing::ToVersion1(*batch);
+  v1 = v1->ReplaceSchema(v1->schema()->WithMetadata(arrow::key_value_metadata(
+                             {std::string(convert::kSpanTableVersionKey)}, {"1"})))
+           .ValueOrDie();
+  ASSERT_OK(Put(*client_, {v1}, CallOptions()).status);
+  const auto stored = store_->batches();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_TRUE(stored[0]->schema()->Equals(*convert::SpanTableSchema()));
+  // Dictionaries in order of first appearance, as the encoder makes them: equal batches.
   EXPECT_TRUE(stored[0]->Equals(*batch, SameValues()));
 }
 
