@@ -42,7 +42,10 @@ AttributesWriter::AttributesWriter(arrow::MemoryPool* pool)
       double_(pool),
       bool_(pool),
       bytes_(pool),
-      ser_(pool) {}
+      ser_(pool) {
+  key_hint_.fill(-1);
+  str_hint_.fill(-1);
+}
 
 // Nested AnyValues (arrays and kvlists) have no fixed Arrow type, so they are kept as
 // their OTLP/JSON encoding: lossless (int64 as strings, bytes as base64, NaN and
@@ -109,10 +112,10 @@ arrow::Status AttributesWriter::AppendWireEntry(std::string_view key_value,
     if (!kv.ParseFromArray(key_value.data(), static_cast<int>(key_value.size()))) {
       return Malformed(where, "KeyValue");
     }
-    key_.Append(key_dict_.IndexOf(kv.key()));
+    key_.Append(KeyIndex(kv.key()));
     return AppendValue(kv.value(), [&] { return where.ToString(); });
   }
-  key_.Append(key_dict_.IndexOf(key));
+  key_.Append(KeyIndex(key));
   return AppendWireValue(value, where);
 }
 
@@ -164,7 +167,7 @@ arrow::Status AttributesWriter::AppendWireValue(std::string_view any_value,
   }
   switch (kind) {
     case AttributeType::kString:
-      str_.Append(str_dict_.IndexOf(text));
+      str_.Append(StrIndex(text));
       break;
     case AttributeType::kBool:
       bool_.Append(number != 0 ? 1 : 0);

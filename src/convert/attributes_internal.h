@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,7 +61,7 @@ class AttributesWriter {
         return arrow::Status::Invalid(path(), ".attributes[", i,
                                       "]: key_strindex is only valid in profiles");
       }
-      key_.Append(key_dict_.IndexOf(kv.key()));
+      key_.Append(KeyIndex(kv.key()));
       ARROW_RETURN_NOT_OK(AppendValue(kv.value(), [&] {
         return std::string(path()) + ".attributes[" + std::to_string(i) + "]";
       }));
@@ -123,6 +124,22 @@ class AttributesWriter {
     }
   }
 
+  // Dictionary indices of keys and string values, with a hint per position in the
+  // attribute list: the same keys (and often values) come at the same positions span
+  // after span, and a hit costs one comparison instead of a hash lookup.
+  static constexpr size_t kHints = 32;
+  size_t Position() const {
+    return static_cast<size_t>(type_.size() - offsets_.last()) & (kHints - 1);
+  }
+  int32_t KeyIndex(std::string_view key) {
+    return key_dict_.IndexOf(key, &key_hint_[Position()]);
+  }
+  // Values: the last value at this position, then the last string value of any
+  // position (one value on every attribute of a span).
+  int32_t StrIndex(std::string_view value) {
+    return last_str_ = str_dict_.IndexOf(value, &str_hint_[Position()], last_str_);
+  }
+
   template <typename PathFn>
   arrow::Status AppendValue(const otlp::AnyValue& value, PathFn&& path);
   arrow::Status AppendSerialized(const otlp::AnyValue& value);
@@ -134,6 +151,9 @@ class AttributesWriter {
   PodBuffer<uint8_t> type_;  // one per entry
   PodBuffer<int32_t> str_;   // compact: only the string values, indices into str_dict_
   StringDictionary str_dict_;
+  std::array<int32_t, kHints> key_hint_;
+  std::array<int32_t, kHints> str_hint_;
+  int32_t last_str_ = -1;
   PodBuffer<int64_t> int_;    // compact: only the int values
   PodBuffer<double> double_;  // compact: only the double values
   PodBuffer<uint8_t> bool_;   // compact: only the bool values
@@ -250,7 +270,7 @@ arrow::Status AttributesWriter::AppendValue(const otlp::AnyValue& value, PathFn&
   AttributeType type = AttributeType::kEmpty;
   switch (value.value_case()) {
     case C::kStringValue:
-      str_.Append(str_dict_.IndexOf(value.string_value()));
+      str_.Append(StrIndex(value.string_value()));
       type = AttributeType::kString;
       break;
     case C::kIntValue:

@@ -416,6 +416,30 @@ class StringWriter {
   ValidityWriter validity_;
 };
 
+/// a == b for the short strings of telemetry, without a call into libc for up to 32
+/// bytes.
+inline bool SameShortString(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n > 32) return std::memcmp(a.data(), b.data(), n) == 0;
+  if (n >= 8) {
+    uint64_t x, y, acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::memcpy(&x, a.data() + i, 8);
+      std::memcpy(&y, b.data() + i, 8);
+      acc |= x ^ y;
+    }
+    std::memcpy(&x, a.data() + n - 8, 8);
+    std::memcpy(&y, b.data() + n - 8, 8);
+    return (acc | (x ^ y)) == 0;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 /// Hash of a short string (keys and values of attributes): 8 bytes at a time, a
 /// multiply-xorshift mix per word. Not for untrusted adversarial keys in a long-lived
 /// table; the dictionaries here live for one batch.
@@ -464,10 +488,24 @@ class StringDictionary {
         values_.Append(v);
         return size_++;
       }
-      if (slot.tag == tag && values_.View(slot.index_plus_one - 1) == v) {
+      if (slot.tag == tag && SameShortString(values_.View(slot.index_plus_one - 1), v)) {
         return slot.index_plus_one - 1;
       }
     }
+  }
+  /// IndexOf(v), trying `*hint` first (an index the caller saw at the same place last
+  /// time: attributes come in the same order span after span), and updating it.
+  int32_t IndexOf(std::string_view v, int32_t* hint) {
+    const int32_t h = *hint;
+    if (h >= 0 && h < size_ && SameShortString(values_.View(h), v)) return h;
+    return *hint = IndexOf(v);
+  }
+  /// IndexOf(v), trying `*hint` and then `second` first.
+  int32_t IndexOf(std::string_view v, int32_t* hint, int32_t second) {
+    if (second >= 0 && second < size_ && SameShortString(values_.View(second), v)) {
+      return *hint = second;
+    }
+    return IndexOf(v, hint);
   }
   int32_t size() const { return size_; }
 
@@ -481,6 +519,7 @@ class StringDictionary {
       if (capacity_ > 0) std::memset(slots_.data(), 0, capacity_ * sizeof(Slot));
     } else {
       slots_ = PodBuffer<Slot>(pool_);
+      start_capacity_ = capacity_;  // the next batch starts at this size
       capacity_ = 0;
     }
     size_ = 0;
@@ -494,7 +533,8 @@ class StringDictionary {
   };
 
   void Rehash() {
-    const int64_t capacity = capacity_ == 0 ? 64 : capacity_ * 2;
+    const int64_t capacity =
+        capacity_ == 0 ? std::max<int64_t>(64, start_capacity_) : capacity_ * 2;
     slots_.Reset();
     slots_.AppendRepeated(Slot{0, 0}, capacity);
     if (!slots_.status().ok()) return;
@@ -514,6 +554,7 @@ class StringDictionary {
   StringWriter values_;
   PodBuffer<Slot> slots_;
   int64_t capacity_ = 0;
+  int64_t start_capacity_ = 0;
   int32_t size_ = 0;
 };
 
