@@ -238,7 +238,8 @@ arrow::Result<std::vector<Layout>> Layouts(const Batch& today) {
   out.push_back({"B: schema v2 (today), dictionary keys and str", today});
   const Batch& keys_values = today;
   ARROW_ASSIGN_OR_RAISE(auto b_underived, WithoutDerivedColumns(keys_values));
-  out.push_back({"B without start_time, duration_ns", b_underived});
+  out.push_back(
+      {"B on the wire (exporter default: no start_time, duration_ns)", b_underived});
   const auto resource = v1->GetColumnByName("resource_attributes")->data();
   ARROW_ASSIGN_OR_RAISE(auto resource_b, DictionaryAttributes(resource, true));
   ARROW_ASSIGN_OR_RAISE(auto ree, RunEndEncode(resource_b));
@@ -312,7 +313,7 @@ arrow::Status Main(int64_t spans, int level) {
       "zstd level %d, %lld spans; bytes of one IPC stream (schema, dictionaries, "
       "batch) with zstd buffer compression\n\n",
       level, static_cast<long long>(spans));
-  std::printf("%-48s %10s %10s %10s  %s\n", "layout", "seed", "otel", "realistic",
+  std::printf("%-62s %10s %10s %10s  %s\n", "layout", "seed", "otel", "realistic",
               "Parquet writer");
   std::vector<std::vector<Layout>> per_workload;
   std::vector<int64_t> protobuf;
@@ -329,7 +330,7 @@ arrow::Status Main(int64_t spans, int level) {
               static_cast<long long>(protobuf[2]));
   std::vector<std::string> refusals;  // Parquet writer errors, printed after the table
   for (size_t l = 0; l < per_workload[0].size(); ++l) {
-    std::printf("%-48s", per_workload[0][l].name.c_str());
+    std::printf("%-62s", per_workload[0][l].name.c_str());
     for (const auto& layouts : per_workload) {
       ARROW_ASSIGN_OR_RAISE(auto bytes, IpcZstdBytes(layouts[l].batch, level));
       std::printf(" %10lld", static_cast<long long>(bytes));

@@ -4,8 +4,11 @@
 
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <arrow/array.h>
+#include <arrow/buffer.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 #include <arrow/util/bitmap_ops.h>
@@ -133,28 +136,103 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> Conform(
 
 }  // namespace
 
+namespace {
+
+bool IsDerivedTimeColumn(std::string_view name) {
+  return name == column::kStartTime || name == column::kDurationNs;
+}
+
+// start_time (start_time_unix_nano / 1000, as timestamp[us, UTC]) or duration_ns
+// (end − start, wrapping) from the exact nanosecond columns.
+arrow::Result<std::shared_ptr<arrow::ArrayData>> DeriveTimeColumn(
+    const arrow::RecordBatch& batch, std::string_view name,
+    const std::shared_ptr<arrow::DataType>& type, arrow::MemoryPool* pool) {
+  auto nanos = [&](std::string_view column_name)
+      -> arrow::Result<std::shared_ptr<arrow::UInt64Array>> {
+    const auto array = batch.GetColumnByName(std::string(column_name));
+    if (array == nullptr) {
+      return arrow::Status::Invalid("missing column '", column_name, "'");
+    }
+    if (array->type_id() != arrow::Type::UINT64) {
+      return arrow::Status::Invalid("column '", column_name,
+                                    "': expected type uint64, got ",
+                                    array->type()->ToString());
+    }
+    return std::static_pointer_cast<arrow::UInt64Array>(array);
+  };
+  ARROW_ASSIGN_OR_RAISE(auto start, nanos(column::kStartTimeUnixNano));
+  std::shared_ptr<arrow::UInt64Array> end;
+  if (name == column::kDurationNs) {
+    ARROW_ASSIGN_OR_RAISE(end, nanos(column::kEndTimeUnixNano));
+  }
+  const int64_t n = batch.num_rows();
+  ARROW_ASSIGN_OR_RAISE(auto values, arrow::AllocateBuffer(n * sizeof(int64_t), pool));
+  auto* out = reinterpret_cast<int64_t*>(values->mutable_data());
+  const uint64_t* s = start->raw_values();
+  if (end == nullptr) {
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(s[i] / 1000);
+  } else {
+    const uint64_t* e = end->raw_values();
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(e[i] - s[i]);
+  }
+  // Nulls in the nanosecond columns are refused by ValidateSpanTable; the derived
+  // values of such rows are never stored.
+  return arrow::ArrayData::Make(type, n, {nullptr, std::move(values)}, 0);
+}
+
+}  // namespace
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTableSchema(
     const arrow::RecordBatch& batch, arrow::MemoryPool* pool) {
   const auto& schema = SpanTableSchema();
-  if (batch.num_columns() != schema->num_fields()) {
-    return arrow::Status::Invalid("span table has ", batch.num_columns(),
-                                  " columns, expected ", schema->num_fields());
-  }
+  const auto& got = *batch.schema();
   std::vector<std::shared_ptr<arrow::ArrayData>> columns;
   columns.reserve(schema->num_fields());
+  int found = 0;
   for (int i = 0; i < schema->num_fields(); ++i) {
     const auto& field = schema->field(i);
-    const auto& got = batch.schema()->field(i);
-    if (got->name() != field->name()) {
-      return arrow::Status::Invalid("span table column ", i, " is '", got->name(),
-                                    "', expected '", field->name(), "'");
+    const auto indices = got.GetAllFieldIndices(field->name());
+    if (indices.size() > 1) {
+      return arrow::Status::Invalid("duplicate column '", field->name(), "'");
     }
-    ARROW_RETURN_NOT_OK(CheckSpanTableType(*got->type(), *field->type(), field->name()));
-    ARROW_ASSIGN_OR_RAISE(
-        auto column, Conform(batch.column_data(i), field->type(), field->name(), pool));
+    if (indices.empty()) {
+      if (!IsDerivedTimeColumn(field->name())) {
+        return arrow::Status::Invalid("missing column '", field->name(), "' of type ",
+                                      field->type()->ToString());
+      }
+      ARROW_ASSIGN_OR_RAISE(auto derived,
+                            DeriveTimeColumn(batch, field->name(), field->type(), pool));
+      columns.push_back(std::move(derived));
+      continue;
+    }
+    ++found;
+    const int index = indices[0];
+    ARROW_RETURN_NOT_OK(
+        CheckSpanTableType(*got.field(index)->type(), *field->type(), field->name()));
+    ARROW_ASSIGN_OR_RAISE(auto column, Conform(batch.column_data(index), field->type(),
+                                               field->name(), pool));
     columns.push_back(std::move(column));
   }
+  if (found != got.num_fields()) {
+    for (const auto& field : got.fields()) {
+      if (schema->GetFieldIndex(field->name()) < 0) {
+        return arrow::Status::Invalid("unknown column '", field->name(), "'");
+      }
+    }
+  }
   return arrow::RecordBatch::Make(schema, batch.num_rows(), std::move(columns));
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithoutDerivedTimeColumns(
+    const std::shared_ptr<arrow::RecordBatch>& batch) {
+  std::shared_ptr<arrow::RecordBatch> out = batch;
+  for (std::string_view name : {column::kStartTime, column::kDurationNs}) {
+    const int i = out->schema()->GetFieldIndex(std::string(name));
+    if (i >= 0) {
+      ARROW_ASSIGN_OR_RAISE(out, out->RemoveColumn(i));
+    }
+  }
+  return out;
 }
 
 }  // namespace otlp_arrow::convert

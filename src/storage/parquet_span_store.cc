@@ -95,32 +95,23 @@ std::optional<uint64_t> ParseUInt64(const std::string& text) {
   return value;
 }
 
-// The batch, with exactly the span table's schema, if it is a valid span table whose
-// columns have the span table's names and types in order. Nullability and metadata may
-// differ (other Arrow implementations declare fields nullable by default), and strings
-// may be plain where the span table has dictionaries (convert::CheckSpanTableType); they
-// are brought to the span table's types, since every batch of a generation goes into
-// one Parquet writer.
+// The batch, with exactly the span table's schema, if it is a valid span table: its
+// columns are found by name and brought to the span table's types, and the derived time
+// columns a sender left off are computed (convert::ConformToSpanTableSchema), since every
+// batch of a generation goes into one Parquet writer. Nullability and metadata may differ
+// (other Arrow implementations declare fields nullable by default).
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
-    const std::shared_ptr<arrow::RecordBatch>& spans) {
+    std::shared_ptr<arrow::RecordBatch> spans) {
   if (spans == nullptr) return arrow::Status::Invalid("span batch is null");
   const auto& expected = convert::SpanTableSchema();
-  const auto& schema = *spans->schema();
-  if (schema.num_fields() != expected->num_fields()) {
-    return arrow::Status::Invalid("span table has ", schema.num_fields(),
-                                  " columns, expected ", expected->num_fields());
+  if (!spans->schema()->Equals(*expected, /*check_metadata=*/true)) {
+    ARROW_ASSIGN_OR_RAISE(
+        spans, convert::ConformToSpanTableSchema(*spans, arrow::default_memory_pool()));
   }
   for (int i = 0; i < expected->num_fields(); ++i) {
     const auto& want = *expected->field(i);
-    const auto& got = *schema.field(i);
-    if (got.name() != want.name()) {
-      return arrow::Status::Invalid("span table column ", i, " is '", got.name(),
-                                    "', expected '", want.name(), "'");
-    }
-    ARROW_RETURN_NOT_OK(
-        convert::CheckSpanTableType(*got.type(), *want.type(), got.name()));
     if (!want.nullable() && spans->column(i)->null_count() != 0) {
-      return arrow::Status::Invalid("span table column '", got.name(), "' has nulls");
+      return arrow::Status::Invalid("span table column '", want.name(), "' has nulls");
     }
   }
   ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(*spans));
@@ -137,8 +128,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
                                     convert::column::kStartTimeUnixNano, "' / 1000");
     }
   }
-  if (schema.Equals(*expected, /*check_metadata=*/true)) return spans;
-  return convert::ConformToSpanTableSchema(*spans, arrow::default_memory_pool());
+  return spans;
 }
 
 arrow::Status CheckOptions(const ParquetSpanStoreOptions& options) {

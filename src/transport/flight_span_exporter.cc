@@ -28,6 +28,7 @@
 #include <arrow/util/byte_size.h>
 #include <arrow/util/compression.h>
 
+#include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/transport/flight_protocol.h"
@@ -226,13 +227,17 @@ struct FlightSpanExporter::Impl {
     return std::chrono::nanoseconds(jitter(rng));
   }
 
-  // Cuts `batch` into chunks of at most max_batch_rows rows and max_batch_bytes bytes.
-  arrow::Status AppendChunks(const arrow::RecordBatch& batch, std::deque<Chunk>* out) {
-    for (int64_t offset = 0; offset < batch.num_rows();
+  // Cuts `spans` into chunks of at most max_batch_rows rows and max_batch_bytes bytes,
+  // without the derived columns unless they are wanted.
+  arrow::Status AppendChunks(const arrow::RecordBatch& spans, std::deque<Chunk>* out) {
+    ARROW_ASSIGN_OR_RAISE(
+        Chunk batch, OnTheWire(arrow::RecordBatch::Make(spans.schema(), spans.num_rows(),
+                                                        spans.column_data())));
+    for (int64_t offset = 0; offset < batch->num_rows();
          offset += options.max_batch_rows) {
       ARROW_RETURN_NOT_OK(CutBySize(
-          batch.Slice(offset,
-                      std::min(options.max_batch_rows, batch.num_rows() - offset)),
+          batch->Slice(offset,
+                       std::min(options.max_batch_rows, batch->num_rows() - offset)),
           out));
     }
     return arrow::Status::OK();
@@ -289,11 +294,17 @@ struct FlightSpanExporter::Impl {
 
   // The span table of `piece` made anew (its dictionaries hold its own values only);
   // `piece` itself if it is not a span table this build can read.
-  static arrow::Result<Chunk> ReencodeSpans(Chunk piece) {
+  arrow::Result<Chunk> ReencodeSpans(Chunk piece) const {
     otlp::ExportTraceServiceRequest spans;
     if (!convert::DecodeSpanTable(*piece, &spans).ok()) return piece;
     ARROW_ASSIGN_OR_RAISE(auto encoded, convert::SpanTableEncoder::Encode(spans));
-    return encoded->num_rows() == piece->num_rows() ? encoded : piece;
+    if (encoded->num_rows() != piece->num_rows()) return piece;
+    return OnTheWire(std::move(encoded));
+  }
+
+  arrow::Result<Chunk> OnTheWire(Chunk batch) const {
+    if (options.send_derived_columns) return batch;
+    return convert::WithoutDerivedTimeColumns(batch);
   }
 
   // Sends chunks from the front of `pending` on one DoPut stream, popping each one the

@@ -29,6 +29,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
 #include "otlp_arrow/transport/flight_protocol.h"
@@ -62,9 +63,15 @@ std::shared_ptr<arrow::RecordBatch> MakeSpans(int64_t count, uint64_t seed = 7) 
 }
 
 // Equal rows; NaN attribute values (RandomSpans makes some) count as equal to NaN.
-bool SameSpans(const arrow::RecordBatch& a, const arrow::RecordBatch& b) {
-  return a.Equals(b, /*check_metadata=*/true,
-                  arrow::EqualOptions::Defaults().nans_equal(true));
+// Whether `received` is what the exporter sends of `sent`: the span table without the
+// derived time columns (send_derived_columns is off by default).
+bool SameSpans(const arrow::RecordBatch& received, const arrow::RecordBatch& sent) {
+  auto wire =
+      convert::WithoutDerivedTimeColumns(
+          arrow::RecordBatch::Make(sent.schema(), sent.num_rows(), sent.column_data()))
+          .ValueOrDie();
+  return received.Equals(*wire, /*check_metadata=*/true,
+                         arrow::EqualOptions::Defaults().nans_equal(true));
 }
 
 std::optional<flight::FlightStatusCode> FlightCode(const arrow::Status& status) {
@@ -589,6 +596,27 @@ TEST_F(FlightSpanExporterTest, EveryCompressionRoundTrips) {
   }
 }
 
+TEST_F(FlightSpanExporterTest, DerivedColumnsAreSentOnlyWhenAskedFor) {
+  StartServer();
+  MakeExporter(Options());
+  ASSERT_OK_AND_ASSIGN(auto spans,
+                       convert::SpanTableEncoder::Encode(model::SeedSpans(5)));
+  ASSERT_OK(exporter_->Export(*spans).status());
+  auto received = Received();
+  ASSERT_NE(received, nullptr);
+  EXPECT_EQ(received->schema()->GetFieldIndex("start_time"), -1);
+  EXPECT_EQ(received->schema()->GetFieldIndex("duration_ns"), -1);
+  EXPECT_EQ(received->num_columns(), spans->num_columns() - 2);
+
+  auto options = Options();
+  options.send_derived_columns = true;
+  MakeExporter(options);
+  ASSERT_OK(exporter_->Export(*spans).status());
+  const auto all = server_->received();
+  ASSERT_FALSE(all.empty());
+  EXPECT_TRUE(all.back()->Equals(*spans));
+}
+
 TEST_F(FlightSpanExporterTest, VectorAndTableOverloads) {
   StartServer();
   MakeExporter(Options());
@@ -890,7 +918,9 @@ TEST(FlightSpanExporterReceiverTest,
 
   ASSERT_OK_AND_ASSIGN(auto table, arrow::Table::FromRecordBatches(sink->batches()));
   ASSERT_OK_AND_ASSIGN(auto stored, table->CombineChunksToBatch());
-  EXPECT_TRUE(SameSpans(*stored, *spans));
+  // The receiver computed the derived columns the exporter left off: the whole table.
+  EXPECT_TRUE(stored->Equals(*spans, /*check_metadata=*/true,
+                             arrow::EqualOptions::Defaults().nans_equal(true)));
   ASSERT_OK(exporter->Shutdown());
   ASSERT_OK(
       receiver.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2)));

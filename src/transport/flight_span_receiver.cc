@@ -70,9 +70,10 @@ std::string Describe(const flight::FlightDescriptor& descriptor) {
 }
 
 // The stream's columns mapped onto SpanTableSchema(): `indices[i]` is the stream column
-// of schema field i. Types must pass convert::CheckSpanTableType (each batch is then
-// brought to exactly the span table's types, as the stored dataset keeps one schema);
-// nullability is not compared since ValidateSpanTable checks the values themselves.
+// of schema field i, or -1 for a derived time column the sender left off. Types must pass
+// convert::CheckSpanTableType (each batch is then brought to exactly the span table's
+// types, as the stored dataset keeps one schema); nullability is not compared since
+// ValidateSpanTable checks the values themselves.
 arrow::Result<std::vector<int>> MapToSpanTable(const arrow::Schema& stream) {
   const auto& expected = *convert::SpanTableSchema();
   if (const auto& metadata = stream.metadata(); metadata != nullptr) {
@@ -90,6 +91,11 @@ arrow::Result<std::vector<int>> MapToSpanTable(const arrow::Schema& stream) {
   indices.reserve(expected.num_fields());
   for (const auto& field : expected.fields()) {
     const auto found = stream.GetAllFieldIndices(field->name());
+    if (found.empty() && (field->name() == convert::column::kStartTime ||
+                          field->name() == convert::column::kDurationNs)) {
+      indices.push_back(-1);  // derived; computed by ConformToSpanTableSchema
+      continue;
+    }
     if (found.empty()) {
       return arrow::Status::Invalid("span table schema: missing column '", field->name(),
                                     "' of type ", field->type()->ToString());
@@ -375,11 +381,17 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
       ARROW_ASSIGN_OR_RAISE(auto aligned, arrow::util::EnsureAlignment(
                                               chunk.data, arrow::util::kValueAlignment,
                                               arrow::default_memory_pool()));
+      arrow::FieldVector fields;
       std::vector<std::shared_ptr<arrow::Array>> columns;
       columns.reserve(indices.size());
-      for (int i : indices) columns.push_back(aligned->column(i));
-      auto stream_batch =
-          arrow::RecordBatch::Make(schema, aligned->num_rows(), std::move(columns));
+      for (size_t f = 0; f < indices.size(); ++f) {
+        if (indices[f] < 0) continue;  // a derived column the sender left off
+        columns.push_back(aligned->column(indices[f]));
+        fields.push_back(schema->field(static_cast<int>(f))
+                             ->WithType(aligned->schema()->field(indices[f])->type()));
+      }
+      auto stream_batch = arrow::RecordBatch::Make(
+          arrow::schema(std::move(fields)), aligned->num_rows(), std::move(columns));
       auto batch =
           convert::ConformToSpanTableSchema(*stream_batch, arrow::default_memory_pool());
       if (!batch.ok()) {

@@ -96,11 +96,20 @@ arrow::Status CheckSpanTableType(const arrow::DataType& actual,
                                  const arrow::DataType& expected,
                                  const std::string& path);
 
-/// \brief `batch` (the span table's columns in order, each passing CheckSpanTableType)
-/// with exactly SpanTableSchema(): plain strings where the span table has dictionaries
-/// are dictionary-encoded, every other buffer is shared. Checks types, not values (see
-/// ValidateSpanTable). Errors name the column.
+/// \brief `batch` with exactly SpanTableSchema(): its columns found by name (in any
+/// order; none unknown or duplicated), each passing CheckSpanTableType; plain strings
+/// where the span table has dictionaries are dictionary-encoded; the derived columns
+/// `start_time` and `duration_ns`, which senders may leave off (see
+/// WithoutDerivedTimeColumns), are computed from the nanosecond columns. Every other
+/// buffer is shared. Checks types, not values (see ValidateSpanTable). Errors name the
+/// column.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTableSchema(
     const arrow::RecordBatch& batch, arrow::MemoryPool* pool);
+
+/// \brief `batch` without the derived columns `start_time` and `duration_ns` (zero-copy):
+/// what goes on the wire, where they are redundant (a receiver recomputes them from
+/// `start_time_unix_nano` and `end_time_unix_nano`; ConformToSpanTableSchema does).
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithoutDerivedTimeColumns(
+    const std::shared_ptr<arrow::RecordBatch>& batch);
 
 }  // namespace otlp_arrow::convert

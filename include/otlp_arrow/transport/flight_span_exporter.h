@@ -69,6 +69,13 @@ struct FlightSpanExporterOptions {
   /// gateway) may turn it off and save the pass over every value.
   bool validate_batches = true;
 
+  /// \brief Send the derived columns `start_time` and `duration_ns` too. Off by default:
+  /// they repeat `start_time_unix_nano` and `end_time_unix_nano` (8% of a zstd stream of
+  /// realistic spans) and the receiver computes them again for storage
+  /// (convert::ConformToSpanTableSchema). Turn on for a receiver that stores what it
+  /// gets as it is and wants them.
+  bool send_derived_columns = false;
+
   /// \brief Largest IPC body of one record batch before compression
   /// (arrow::ipc::GetRecordBatchSize); bigger chunks are cut into smaller ones before
   /// sending. It is also the Flight client's write_size_limit_bytes, which catches a
