@@ -17,6 +17,7 @@
 namespace otlp_arrow::convert {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> FromWire(std::string_view bytes) {
@@ -197,6 +198,65 @@ TEST(SpanTableWire, InvalidUtf8IsRefused) {
   auto wire = FromWire(bytes);
   ASSERT_FALSE(wire.ok());
   EXPECT_THAT(wire.status().message(), HasSubstr("spans[1].name: not valid UTF-8"));
+}
+
+// Keys and string values are checked for UTF-8 when they first go into the batch's
+// dictionary; a bad one must be refused wherever it comes, also after valid ones at the
+// same position.
+TEST(SpanTableWire, InvalidUtf8InAttributesIsRefusedWhereverItIs) {
+  for (const bool in_key : {true, false}) {
+    SCOPED_TRACE(in_key ? "key" : "value");
+    auto request = model::SeedSpans(3);
+    auto* kv = request.mutable_resource_spans(0)
+                   ->mutable_scope_spans(0)
+                   ->mutable_spans(2)
+                   ->mutable_attributes(0);
+    if (in_key) {
+      kv->set_key("http.\xffmethod");
+    } else {
+      kv->mutable_value()->set_string_value("G\xffT");
+    }
+    std::string bytes;
+    request.SerializePartialToString(&bytes);
+    auto wire = FromWire(bytes);
+    ASSERT_FALSE(wire.ok());
+    EXPECT_THAT(wire.status().message(),
+                AllOf(HasSubstr("spans[2].attributes[0]"), HasSubstr("not valid UTF-8")));
+    ExpectSameAsParsing(bytes);
+  }
+}
+
+// protobuf checks every occurrence of a repeated string field, not only the one that
+// wins.
+TEST(SpanTableWire, InvalidEarlierOccurrenceOfAKeyOrValueIsRefused) {
+  auto field = [](int number, const std::string& bytes) {
+    std::string out(1, static_cast<char>(number << 3 | 2));
+    size_t n = bytes.size();
+    while (n >= 0x80) {
+      out += static_cast<char>((n & 0x7f) | 0x80);
+      n >>= 7;
+    }
+    out += static_cast<char>(n);
+    return out + bytes;
+  };
+  auto span = model::SeedSpans(1).resource_spans(0).scope_spans(0).spans(0);
+  span.clear_attributes();
+  const std::string span_bytes = span.SerializeAsString();
+  auto request_with = [&](const std::string& key_value) {
+    return field(1, field(2, field(2, span_bytes + field(9, key_value))));
+  };
+  const std::string bad_key = field(1, "\xff") + field(1, "ok") + field(2, field(1, "v"));
+  const std::string bad_value =
+      field(1, "k") + field(2, field(1, "\xff") + field(1, "v"));
+  const std::string good = field(1, "k") + field(2, field(1, "x") + field(1, "v"));
+  for (const auto& kv : {bad_key, bad_value}) {
+    auto wire = FromWire(request_with(kv));
+    ASSERT_FALSE(wire.ok());
+    EXPECT_THAT(wire.status().message(), HasSubstr("not valid UTF-8"));
+    ExpectSameAsParsing(request_with(kv));
+  }
+  ExpectSameAsParsing(request_with(good));
+  ASSERT_TRUE(FromWire(request_with(good)).ok());
 }
 
 }  // namespace
