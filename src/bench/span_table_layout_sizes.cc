@@ -103,18 +103,17 @@ arrow::Result<Data> PlainStrings(const Data& dictionary) {
   return plain->data();
 }
 
-/// An attribute map of span table version 1: plain keys and `str` values.
-arrow::Result<Data> PlainAttributes(const Data& map) {
+/// `map` with its keys and its values' `str` child replaced (the types follow them).
+Data WithKeysAndStrings(const Data& map, Data keys, Data strings) {
   auto entries = map->child_data[0]->Copy();
-  ARROW_ASSIGN_OR_RAISE(auto keys, PlainStrings(entries->child_data[0]));
   auto value = entries->child_data[1]->Copy();
   arrow::FieldVector fields = value->type->fields();
-  ARROW_ASSIGN_OR_RAISE(value->child_data[1], PlainStrings(value->child_data[1]));
-  fields[1] = fields[1]->WithType(arrow::utf8());
+  fields[1] = fields[1]->WithType(strings->type);
+  value->child_data[1] = std::move(strings);
   value->type = arrow::struct_(fields);
-  auto type = std::make_shared<arrow::MapType>(arrow::field("key", arrow::utf8(), false),
+  auto type = std::make_shared<arrow::MapType>(arrow::field("key", keys->type, false),
                                                arrow::field("value", value->type, false));
-  entries->child_data = {keys, value};
+  entries->child_data = {std::move(keys), value};
   entries->type = type->value_type();
   auto out = map->Copy();
   out->child_data = {entries};
@@ -122,25 +121,24 @@ arrow::Result<Data> PlainAttributes(const Data& map) {
   return out;
 }
 
+/// An attribute map of span table version 1: plain keys and `str` values.
+arrow::Result<Data> PlainAttributes(const Data& map) {
+  const auto& entries = map->child_data[0];
+  ARROW_ASSIGN_OR_RAISE(auto keys, PlainStrings(entries->child_data[0]));
+  ARROW_ASSIGN_OR_RAISE(auto strings,
+                        PlainStrings(entries->child_data[1]->child_data[1]));
+  return WithKeysAndStrings(map, std::move(keys), std::move(strings));
+}
+
 /// An attribute map with dictionary keys and, if `values`, dictionary `str` values.
 arrow::Result<Data> DictionaryAttributes(const Data& map, bool values) {
-  auto entries = map->child_data[0]->Copy();
+  const auto& entries = map->child_data[0];
   ARROW_ASSIGN_OR_RAISE(auto keys, DictionaryEncode(entries->child_data[0]));
-  auto value = entries->child_data[1]->Copy();
-  arrow::FieldVector fields = value->type->fields();
+  Data strings = entries->child_data[1]->child_data[1];
   if (values) {
-    ARROW_ASSIGN_OR_RAISE(value->child_data[1], DictionaryEncode(value->child_data[1]));
-    fields[1] = fields[1]->WithType(value->child_data[1]->type);
+    ARROW_ASSIGN_OR_RAISE(strings, DictionaryEncode(strings));
   }
-  value->type = arrow::struct_(fields);
-  auto type = std::make_shared<arrow::MapType>(arrow::field("key", keys->type, false),
-                                               arrow::field("value", value->type, false));
-  entries->child_data = {keys, value};
-  entries->type = type->value_type();
-  auto out = map->Copy();
-  out->child_data = {entries};
-  out->type = type;
-  return out;
+  return WithKeysAndStrings(map, std::move(keys), std::move(strings));
 }
 
 /// Runs of equal adjacent values (the rows of one resource).
@@ -325,7 +323,7 @@ arrow::Status Main(int64_t spans, int level) {
     ARROW_ASSIGN_OR_RAISE(auto layouts, Layouts(batch));
     per_workload.push_back(std::move(layouts));
   }
-  std::printf("%-48s %10lld %10lld %10lld\n", "OTLP protobuf, one zstd frame",
+  std::printf("%-62s %10lld %10lld %10lld\n", "OTLP protobuf, one zstd frame",
               static_cast<long long>(protobuf[0]), static_cast<long long>(protobuf[1]),
               static_cast<long long>(protobuf[2]));
   std::vector<std::string> refusals;  // Parquet writer errors, printed after the table

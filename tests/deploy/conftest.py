@@ -1,22 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures of the deployment tests: the program, and what it says about itself."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from deploy_util import REPO, effective_config, run
 
 
-@pytest.fixture(scope="session")
-def otlp_arrow_bin() -> Path:
-    """build/otlp-arrow, or the program named by $OTLP_ARROW_BIN."""
-    path = Path(os.environ.get("OTLP_ARROW_BIN", REPO / "build" / "otlp-arrow"))
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"no otlp-arrow program at {path}: build it or set OTLP_ARROW_BIN")
-    return path
+# otlp_arrow_bin: tests/conftest.py
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures of the interop tests: the otlp-arrow binary and the data its demo writes."""
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -11,13 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_SPANS = 5000
 
 
-@pytest.fixture(scope="session")
-def otlp_arrow_bin() -> Path:
-    """build/otlp-arrow, or the program named by $OTLP_ARROW_BIN."""
-    path = Path(os.environ.get("OTLP_ARROW_BIN", REPO / "build" / "otlp-arrow"))
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"no otlp-arrow program at {path}: build it or set OTLP_ARROW_BIN")
-    return path
+# otlp_arrow_bin: tests/conftest.py
 
 
 @pytest.fixture(scope="session")
