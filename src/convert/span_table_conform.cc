@@ -84,6 +84,9 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> EncodeDictionary(
     const std::shared_ptr<arrow::ArrayData>& data,
     const std::shared_ptr<arrow::DataType>& type, arrow::MemoryPool* pool) {
   const arrow::StringArray strings(data);
+  // The batch may come off the network and is validated as a whole only after this:
+  // offsets and UTF-8 are checked before a string is read.
+  ARROW_RETURN_NOT_OK(strings.ValidateFull());
   internal::StringDictionary dictionary(pool);
   internal::PodBuffer<int32_t> indices(pool);
   for (int64_t i = 0; i < strings.length(); ++i) {
@@ -111,8 +114,14 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> Conform(
     arrow::MemoryPool* pool) {
   if (data->type->Equals(*type)) return data;
   if (type->id() == arrow::Type::DICTIONARY) {
-    if (data->type->id() == arrow::Type::STRING)
-      return EncodeDictionary(data, type, pool);
+    if (data->type->id() == arrow::Type::STRING) {
+      auto encoded = EncodeDictionary(data, type, pool);
+      if (!encoded.ok()) {
+        return arrow::Status::Invalid("column '", path,
+                                      "': ", encoded.status().message());
+      }
+      return encoded;
+    }
     const auto& got = checked_cast<const arrow::DictionaryType&>(*data->type);
     if (got.index_type()->id() != arrow::Type::INT32) {
       return arrow::Status::Invalid("column '", path, "': dictionary indices of type ",
@@ -123,6 +132,10 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> Conform(
   auto out = data->Copy();
   out->type = type;
   if (type->num_fields() > 0 && type->id() != arrow::Type::DICTIONARY) {
+    if (static_cast<int>(data->child_data.size()) != type->num_fields()) {
+      return arrow::Status::Invalid("column '", path, "': ", data->child_data.size(),
+                                    " child arrays, the type has ", type->num_fields());
+    }
     for (int i = 0; i < type->num_fields(); ++i) {
       const auto& field = type->field(i);
       const std::string child_path =
@@ -158,6 +171,12 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> DeriveTimeColumn(
                                     "': expected type uint64, got ",
                                     array->type()->ToString());
     }
+    // Read before the batch is validated as a whole: the length and buffer sizes first.
+    if (array->length() != batch.num_rows()) {
+      return arrow::Status::Invalid("column '", column_name, "': ", array->length(),
+                                    " rows, the batch has ", batch.num_rows());
+    }
+    ARROW_RETURN_NOT_OK(array->Validate());
     return std::static_pointer_cast<arrow::UInt64Array>(array);
   };
   ARROW_ASSIGN_OR_RAISE(auto start, nanos(column::kStartTimeUnixNano));

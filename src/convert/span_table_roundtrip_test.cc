@@ -2,6 +2,7 @@
 // OTLP → span table → OTLP is lossless (after the documented canonical grouping).
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -373,6 +374,42 @@ TEST(SpanTableVersions, DerivedTimeColumnsAreComputedWhenLeftOff) {
                     ->Equals(*full, /*check_metadata=*/true,
                              arrow::EqualOptions::Defaults().nans_equal(true)));
   }
+}
+
+// Conform reads plain strings (to encode them) and the nanosecond columns (to derive the
+// time columns) before the batch is validated as a whole: bad offsets or short columns
+// are errors naming the column, never reads out of bounds.
+TEST(SpanTableVersions, ConformChecksWhatItReads) {
+  auto v1 =
+      testing::ToVersion1(*SpanTableEncoder::Encode(model::SeedSpans(4)).ValueOrDie());
+  const int i = v1->schema()->GetFieldIndex("attributes");
+  auto map = v1->column_data(i)->Copy();
+  auto entries = map->child_data[0]->Copy();
+  auto keys = entries->child_data[0]->Copy();
+  auto offsets = arrow::AllocateBuffer(keys->buffers[1]->size()).ValueOrDie();
+  std::memcpy(offsets->mutable_data(), keys->buffers[1]->data(),
+              keys->buffers[1]->size());
+  reinterpret_cast<int32_t*>(offsets->mutable_data())[keys->length] = 1 << 30;
+  keys->buffers[1] = std::move(offsets);
+  entries->child_data[0] = keys;
+  map->child_data[0] = entries;
+  auto bad = v1->SetColumn(i, v1->schema()->field(i), arrow::MakeArray(map)).ValueOrDie();
+  auto status = ConformToSpanTableSchema(*bad, arrow::default_memory_pool()).status();
+  EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+  EXPECT_NE(status.message().find("column 'attributes.key'"), std::string::npos)
+      << status.ToString();
+
+  auto wire = WithoutDerivedTimeColumns(
+                  SpanTableEncoder::Encode(model::SeedSpans(4)).ValueOrDie())
+                  .ValueOrDie();
+  const int start = wire->schema()->GetFieldIndex("start_time_unix_nano");
+  auto columns = wire->columns();
+  columns[start] = columns[start]->Slice(0, 2);  // RecordBatch::Make does not check
+  auto short_start = arrow::RecordBatch::Make(wire->schema(), wire->num_rows(), columns);
+  status = ConformToSpanTableSchema(*short_start, arrow::default_memory_pool()).status();
+  EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+  EXPECT_NE(status.message().find("column 'start_time_unix_nano'"), std::string::npos)
+      << status.ToString();
 }
 
 TEST(SpanTableVersions, ConformRefusesWhatIsNotASpanTable) {
