@@ -75,19 +75,13 @@ using Request = otlp::ExportTraceServiceRequest;
 
 // ---- Arrow IPC and compression helpers
 
-/// The span table as FlightSpanExporter sends it (its default): without the derived
-/// time columns, which a receiver computes again.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> OnTheWire(
-    const arrow::RecordBatch& batch) {
-  return convert::WithoutDerivedTimeColumns(
-      arrow::RecordBatch::Make(batch.schema(), batch.num_rows(), batch.column_data()));
-}
-
-/// One IPC stream (schema, dictionaries, the batch as it goes on the wire, end).
+/// One IPC stream (schema, dictionaries, the batch as it goes on the wire, end): as
+/// FlightSpanExporter sends it by default, without the derived time columns, which a
+/// receiver computes again.
 arrow::Result<std::shared_ptr<arrow::Buffer>> WriteIpc(
     const arrow::RecordBatch& spans, const std::shared_ptr<arrow::util::Codec>& codec,
     arrow::MemoryPool* pool, int64_t capacity_hint) {
-  ARROW_ASSIGN_OR_RAISE(auto wire, OnTheWire(spans));
+  const auto wire = convert::WithoutDerivedTimeColumns(spans);
   const arrow::RecordBatch& batch = *wire;
   auto options = arrow::ipc::IpcWriteOptions::Defaults();
   options.memory_pool = pool;
@@ -241,7 +235,7 @@ arrow::Result<std::unique_ptr<Fixture>> Fixture::Make(std::string_view workload,
   ARROW_ASSIGN_OR_RAISE(f.ipc_zstd, WriteIpc(*f.batch, f.zstd, &f.pool, 0));
   f.sizes.arrow_batch = arrow::util::TotalBufferSize(*f.batch);
   f.sizes.arrow_ipc = f.ipc->size();
-  ARROW_ASSIGN_OR_RAISE(auto wire, OnTheWire(*f.batch));
+  const auto wire = convert::WithoutDerivedTimeColumns(*f.batch);
   ARROW_ASSIGN_OR_RAISE(f.sizes.arrow_ipc_schema, IpcSchemaBytes(*wire->schema()));
   f.sizes.arrow_ipc_lz4 = f.ipc_lz4->size();
   f.sizes.arrow_ipc_zstd = f.ipc_zstd->size();
@@ -301,7 +295,7 @@ arrow::Result<bool> Fixture::CheckRoundTrips() {
   Request decoded;
   ARROW_RETURN_NOT_OK(convert::DecodeSpanTable(*f.batch, &decoded));
   bool equal = otlp::DeterministicBytes(decoded) == expected;
-  ARROW_ASSIGN_OR_RAISE(auto wire, OnTheWire(*f.batch));
+  const auto wire = convert::WithoutDerivedTimeColumns(*f.batch);
   for (const auto* ipc : {&f.ipc, &f.ipc_lz4, &f.ipc_zstd}) {
     ARROW_ASSIGN_OR_RAISE(auto batch, ReadIpc(*ipc, &f.pool));
     equal = equal && batch->Equals(*wire);

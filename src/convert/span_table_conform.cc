@@ -242,16 +242,19 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTableSchema(
   return arrow::RecordBatch::Make(schema, batch.num_rows(), std::move(columns));
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithoutDerivedTimeColumns(
-    const std::shared_ptr<arrow::RecordBatch>& batch) {
-  std::shared_ptr<arrow::RecordBatch> out = batch;
-  for (std::string_view name : {column::kStartTime, column::kDurationNs}) {
-    const int i = out->schema()->GetFieldIndex(std::string(name));
-    if (i >= 0) {
-      ARROW_ASSIGN_OR_RAISE(out, out->RemoveColumn(i));
-    }
+std::shared_ptr<arrow::RecordBatch> WithoutDerivedTimeColumns(
+    const arrow::RecordBatch& batch) {
+  arrow::FieldVector fields;
+  std::vector<std::shared_ptr<arrow::ArrayData>> columns;
+  for (int i = 0; i < batch.num_columns(); ++i) {
+    const auto& field = batch.schema()->field(i);
+    if (IsDerivedTimeColumn(field->name())) continue;
+    fields.push_back(field);
+    columns.push_back(batch.column_data(i));
   }
-  return out;
+  return arrow::RecordBatch::Make(
+      arrow::schema(std::move(fields), batch.schema()->metadata()), batch.num_rows(),
+      std::move(columns));
 }
 
 }  // namespace otlp_arrow::convert

@@ -230,9 +230,7 @@ struct FlightSpanExporter::Impl {
   // Cuts `spans` into chunks of at most max_batch_rows rows and max_batch_bytes bytes,
   // without the derived columns unless they are wanted.
   arrow::Status AppendChunks(const arrow::RecordBatch& spans, std::deque<Chunk>* out) {
-    ARROW_ASSIGN_OR_RAISE(
-        Chunk batch, OnTheWire(arrow::RecordBatch::Make(spans.schema(), spans.num_rows(),
-                                                        spans.column_data())));
+    const Chunk batch = OnTheWire(spans);
     for (int64_t offset = 0; offset < batch->num_rows();
          offset += options.max_batch_rows) {
       ARROW_RETURN_NOT_OK(CutBySize(
@@ -299,11 +297,14 @@ struct FlightSpanExporter::Impl {
     if (!convert::DecodeSpanTable(*piece, &spans).ok()) return piece;
     ARROW_ASSIGN_OR_RAISE(auto encoded, convert::SpanTableEncoder::Encode(spans));
     if (encoded->num_rows() != piece->num_rows()) return piece;
-    return OnTheWire(std::move(encoded));
+    return OnTheWire(*encoded);
   }
 
-  arrow::Result<Chunk> OnTheWire(Chunk batch) const {
-    if (options.send_derived_columns) return batch;
+  Chunk OnTheWire(const arrow::RecordBatch& batch) const {
+    if (options.send_derived_columns) {
+      return arrow::RecordBatch::Make(batch.schema(), batch.num_rows(),
+                                      batch.column_data());
+    }
     return convert::WithoutDerivedTimeColumns(batch);
   }
 

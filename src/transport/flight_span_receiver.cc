@@ -69,14 +69,13 @@ std::string Describe(const flight::FlightDescriptor& descriptor) {
   }
 }
 
-// The stream's columns mapped onto SpanTableSchema(): `indices[i]` is the stream column
-// of schema field i, or -1 for a derived time column the sender left off. Types must pass
-// convert::CheckSpanTableType (each batch is then brought to exactly the span table's
-// types, as the stored dataset keeps one schema); nullability is not compared since
-// ValidateSpanTable checks the values themselves.
-arrow::Result<std::vector<int>> MapToSpanTable(const arrow::Schema& stream) {
-  const auto& expected = *convert::SpanTableSchema();
-  if (const auto& metadata = stream.metadata(); metadata != nullptr) {
+// Whether a stream of `stream`'s schema can be stored: a span table version this build
+// reads, and columns convert::ConformToSpanTableSchema brings to the span table (found by
+// name, compatible types, derived time columns optional). Checked once, on an empty
+// batch, so that a wrong schema is refused before any batch; nullability is not compared
+// since ValidateSpanTable checks the values themselves.
+arrow::Status CheckStreamSchema(const std::shared_ptr<arrow::Schema>& stream) {
+  if (const auto& metadata = stream->metadata(); metadata != nullptr) {
     const int i = metadata->FindKey(std::string(convert::kSpanTableVersionKey));
     // Version 1 differs only in plain strings where version 2 has dictionaries, which
     // ConformToSpanTableSchema encodes.
@@ -87,38 +86,13 @@ arrow::Result<std::vector<int>> MapToSpanTable(const arrow::Schema& stream) {
                                     convert::kSpanTableVersion, "' or '1')");
     }
   }
-  std::vector<int> indices;
-  indices.reserve(expected.num_fields());
-  for (const auto& field : expected.fields()) {
-    const auto found = stream.GetAllFieldIndices(field->name());
-    if (found.empty() && (field->name() == convert::column::kStartTime ||
-                          field->name() == convert::column::kDurationNs)) {
-      indices.push_back(-1);  // derived; computed by ConformToSpanTableSchema
-      continue;
-    }
-    if (found.empty()) {
-      return arrow::Status::Invalid("span table schema: missing column '", field->name(),
-                                    "' of type ", field->type()->ToString());
-    }
-    if (found.size() > 1) {
-      return arrow::Status::Invalid("span table schema: duplicate column '",
-                                    field->name(), "'");
-    }
-    const auto& type = stream.field(found[0])->type();
-    if (auto compatible =
-            convert::CheckSpanTableType(*type, *field->type(), field->name());
-        !compatible.ok()) {
-      return arrow::Status::Invalid("span table schema: ", compatible.message());
-    }
-    indices.push_back(found[0]);
+  ARROW_ASSIGN_OR_RAISE(auto empty, arrow::RecordBatch::MakeEmpty(stream));
+  auto conformed =
+      convert::ConformToSpanTableSchema(*empty, arrow::default_memory_pool());
+  if (!conformed.ok()) {
+    return arrow::Status::Invalid("span table schema: ", conformed.status().message());
   }
-  for (const auto& field : stream.fields()) {
-    if (expected.GetFieldIndex(field->name()) < 0) {
-      return arrow::Status::Invalid("span table schema: unknown column '", field->name(),
-                                    "'");
-    }
-  }
-  return indices;
+  return arrow::Status::OK();
 }
 
 // The host part of `scheme://host:port[/...]`; an IPv6 host keeps its brackets, as
@@ -345,10 +319,9 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
     if (!stream_schema.ok()) {
       return RefuseUndecodable(stream_schema.status(), "the stream's schema message");
     }
-    auto mapped = MapToSpanTable(**stream_schema);
-    if (!mapped.ok()) return Refuse(mapped.status());
-    const std::vector<int>& indices = *mapped;
-    const auto& schema = convert::SpanTableSchema();
+    if (auto compatible = CheckStreamSchema(*stream_schema); !compatible.ok()) {
+      return Refuse(compatible);
+    }
 
     for (int64_t index = 0;; ++index) {
       if (context.is_cancelled()) {
@@ -381,19 +354,8 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
       ARROW_ASSIGN_OR_RAISE(auto aligned, arrow::util::EnsureAlignment(
                                               chunk.data, arrow::util::kValueAlignment,
                                               arrow::default_memory_pool()));
-      arrow::FieldVector fields;
-      std::vector<std::shared_ptr<arrow::Array>> columns;
-      columns.reserve(indices.size());
-      for (size_t f = 0; f < indices.size(); ++f) {
-        if (indices[f] < 0) continue;  // a derived column the sender left off
-        columns.push_back(aligned->column(indices[f]));
-        fields.push_back(schema->field(static_cast<int>(f))
-                             ->WithType(aligned->schema()->field(indices[f])->type()));
-      }
-      auto stream_batch = arrow::RecordBatch::Make(
-          arrow::schema(std::move(fields)), aligned->num_rows(), std::move(columns));
       auto batch =
-          convert::ConformToSpanTableSchema(*stream_batch, arrow::default_memory_pool());
+          convert::ConformToSpanTableSchema(*aligned, arrow::default_memory_pool());
       if (!batch.ok()) {
         return Refuse(
             arrow::Status::Invalid("batch ", index, ": ", batch.status().message()));

@@ -334,6 +334,20 @@ def compare_rows(expected: dict, got: dict, where: str = "") -> list[str]:
     return problems
 
 
+def compare_stored(expected: list[dict], by_id: dict) -> list[str]:
+    """compare_rows of each expected row against the stored row with its span id (both in
+    comparable form), named by the span's name; a row not stored is a problem too."""
+    problems = []
+    for want in expected:
+        where = f"{want['name']}: "
+        got = by_id.get(want["span_id"])
+        if got is None:
+            problems.append(where + "not stored")
+            continue
+        problems += compare_rows(want, got, where)
+    return problems
+
+
 def assert_every_column_compared(expected: dict, rows: list[dict]) -> None:
     """The expected rows name every stored column, no more and no fewer."""
     assert rows, "nothing stored"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from otlp_service import (Service, assert_every_column_compared, comparable_row,
-                          compare_rows, derived_columns, stored_rows,
+                          compare_stored, derived_columns, stored_rows,
                           wait_exported_and_stored)
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -158,15 +158,7 @@ def test_node_sdk_spans_are_stored_field_by_field(otlp_arrow_bin, node, tmp_path
     by_id = {row["span_id"]: comparable_row(row) for row in rows}
     assert len(by_id) == len(rows), "span ids are not unique among the stored rows"
     assert_every_column_compared(expected_row(spans[0]), rows)
-    problems = []
-    for span in spans:
-        want = expected_row(span)
-        got = by_id.get(want["span_id"])
-        where = f"{span['name']}: "
-        if got is None:
-            problems.append(where + "not stored")
-            continue
-        problems += compare_rows(want, got, where)
+    problems = compare_stored([expected_row(span) for span in spans], by_id)
     assert not problems, "\n".join(problems)
 
     # What the test claims to cover is there.

@@ -106,10 +106,10 @@ arrow::Status CheckSpanTableType(const arrow::DataType& actual,
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTableSchema(
     const arrow::RecordBatch& batch, arrow::MemoryPool* pool);
 
-/// \brief `batch` without the derived columns `start_time` and `duration_ns` (zero-copy):
-/// what goes on the wire, where they are redundant (a receiver recomputes them from
-/// `start_time_unix_nano` and `end_time_unix_nano`; ConformToSpanTableSchema does).
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithoutDerivedTimeColumns(
-    const std::shared_ptr<arrow::RecordBatch>& batch);
+/// \brief `batch` without the derived columns `start_time` and `duration_ns` (no data is
+/// copied): what goes on the wire, where they are redundant (a receiver recomputes them
+/// from `start_time_unix_nano` and `end_time_unix_nano`; ConformToSpanTableSchema does).
+std::shared_ptr<arrow::RecordBatch> WithoutDerivedTimeColumns(
+    const arrow::RecordBatch& batch);
 
 }  // namespace otlp_arrow::convert
