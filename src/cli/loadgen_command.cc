@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,30 +84,51 @@ arrow::Result<std::string> Gzip(const std::string& data) {
   return out;
 }
 
-// Serialized requests to cycle through; several, so that the ids differ between requests.
-arrow::Result<std::vector<std::string>> MakeRequests(const LoadgenOptions& options) {
-  std::vector<std::string> requests;
-  for (int i = 0; i < options.distinct_requests; ++i) {
-    otlp::ExportTraceServiceRequest request;
-    if (options.workload == "realistic") {
-      request = model::RealisticSpans(options.spans_per_request, 1000 + i);
-    } else if (options.workload == "random") {
-      request = model::RandomSpans(options.spans_per_request, 1000 + i);
-    } else {
-      ARROW_ASSIGN_OR_RAISE(
-          request, model::MakeWorkload(options.workload, options.spans_per_request));
+// The bodies a run sends. Without --gzip every send carries ids no other send of the run
+// carries (model::RequestIdRewriter): a gateway batching the same spans over and over
+// would compress and dictionary-encode them better than real traffic. With --gzip the
+// bodies are compressed once up front, so their ids repeat every --distinct-requests
+// sends.
+class RequestBodies {
+ public:
+  static arrow::Result<RequestBodies> Make(const LoadgenOptions& options) {
+    RequestBodies bodies;
+    bodies.run_key_ = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+    for (int i = 0; i < options.distinct_requests; ++i) {
+      otlp::ExportTraceServiceRequest request;
+      if (options.workload == "realistic") {
+        request = model::RealisticSpans(options.spans_per_request, 1000 + i);
+      } else if (options.workload == "random") {
+        request = model::RandomSpans(options.spans_per_request, 1000 + i);
+      } else {
+        ARROW_ASSIGN_OR_RAISE(
+            request, model::MakeWorkload(options.workload, options.spans_per_request));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto rewriter, model::RequestIdRewriter::Make(request));
+      if (options.gzip && options.protocol == "http") {
+        ARROW_ASSIGN_OR_RAISE(auto body,
+                              Gzip(rewriter.WithFreshIds(bodies.run_key_ + i)));
+        bodies.compressed_.push_back(std::move(body));
+      } else {
+        bodies.templates_.push_back(std::move(rewriter));
+      }
     }
-    std::string bytes;
-    if (!request.SerializeToString(&bytes)) {
-      return arrow::Status::Invalid("cannot serialize the sample request");
-    }
-    if (options.gzip && options.protocol == "http") {
-      ARROW_ASSIGN_OR_RAISE(bytes, Gzip(bytes));
-    }
-    requests.push_back(std::move(bytes));
+    return bodies;
   }
-  return requests;
-}
+
+  // The body of send `index` of `connection`.
+  std::string Body(int connection, int64_t index) const {
+    if (!compressed_.empty()) return compressed_[index % compressed_.size()];
+    const uint64_t key =
+        run_key_ + (uint64_t(connection) << 40) + static_cast<uint64_t>(index);
+    return templates_[index % templates_.size()].WithFreshIds(key);
+  }
+
+ private:
+  uint64_t run_key_ = 0;
+  std::vector<model::RequestIdRewriter> templates_;
+  std::vector<std::string> compressed_;
+};
 
 // Paces one connection: request i goes at start + i * interval (no pacing when the
 // interval is zero). A connection that falls behind sends at once and counts it.
@@ -133,9 +155,9 @@ class Pacer {
   Clock::duration interval_;
 };
 
-void RunGrpcConnection(const LoadgenOptions& options,
-                       const std::vector<std::string>& requests, int connection,
-                       Pacer pacer, Clock::time_point end, ConnectionResult* result) {
+void RunGrpcConnection(const LoadgenOptions& options, const RequestBodies& bodies,
+                       int connection, Pacer pacer, Clock::time_point end,
+                       ConnectionResult* result) {
   grpc::ChannelArguments args;
   // One TCP connection per loadgen connection, not one shared by all channels.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -144,12 +166,9 @@ void RunGrpcConnection(const LoadgenOptions& options,
   auto channel = grpc::CreateCustomChannel(options.endpoint,
                                            grpc::InsecureChannelCredentials(), args);
   grpc::GenericStub stub(channel);
-  std::vector<grpc::ByteBuffer> buffers;
-  for (const auto& bytes : requests) {
-    grpc::Slice slice(bytes);
-    buffers.emplace_back(&slice, 1);
-  }
   for (int64_t i = 0; pacer.WaitForSlot(i, end, &result->late_sends); ++i) {
+    grpc::Slice slice(bodies.Body(connection, i));
+    grpc::ByteBuffer request(&slice, 1);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     if (options.gzip) context.set_compression_algorithm(GRPC_COMPRESS_GZIP);
@@ -159,8 +178,8 @@ void RunGrpcConnection(const LoadgenOptions& options,
     bool done = false;
     grpc::Status status;
     const auto sent = Clock::now();
-    stub.UnaryCall(&context, kExportMethod, grpc::StubOptions(),
-                   &buffers[i % buffers.size()], &response, [&](grpc::Status s) {
+    stub.UnaryCall(&context, kExportMethod, grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status s) {
                      std::lock_guard lock(mutex);
                      status = std::move(s);
                      done = true;
@@ -198,9 +217,9 @@ void RunGrpcConnection(const LoadgenOptions& options,
   }
 }
 
-void RunHttpConnection(const LoadgenOptions& options,
-                       const std::vector<std::string>& requests, Pacer pacer,
-                       Clock::time_point end, ConnectionResult* result) {
+void RunHttpConnection(const LoadgenOptions& options, const RequestBodies& bodies,
+                       int connection, Pacer pacer, Clock::time_point end,
+                       ConnectionResult* result) {
   // endpoint: http://host:port[/path]
   std::string base = options.endpoint;
   std::string path = "/v1/traces";
@@ -217,7 +236,7 @@ void RunHttpConnection(const LoadgenOptions& options,
   httplib::Headers headers;
   if (options.gzip) headers.emplace("Content-Encoding", "gzip");
   for (int64_t i = 0; pacer.WaitForSlot(i, end, &result->late_sends); ++i) {
-    const auto& body = requests[i % requests.size()];
+    const std::string body = bodies.Body(connection, i);
     const auto sent = Clock::now();
     auto response = client.Post(path.c_str(), headers, body, "application/x-protobuf");
     result->latencies_ms.push_back(
@@ -246,9 +265,9 @@ int RunLoadgen(LoadgenOptions options) {
     options.endpoint =
         options.protocol == "grpc" ? "127.0.0.1:4317" : "http://127.0.0.1:4318/v1/traces";
   }
-  auto requests = MakeRequests(options);
-  if (!requests.ok()) {
-    spdlog::error("{}", requests.status().ToString());
+  auto bodies = RequestBodies::Make(options);
+  if (!bodies.ok()) {
+    spdlog::error("{}", bodies.status().ToString());
     return 1;
   }
   Clock::duration interval{0};
@@ -274,9 +293,9 @@ int RunLoadgen(LoadgenOptions options) {
     Pacer pacer(start + interval * c / options.connections, interval);
     threads.emplace_back([&, c, pacer] {
       if (options.protocol == "grpc") {
-        RunGrpcConnection(options, *requests, c, pacer, end, &results[c]);
+        RunGrpcConnection(options, *bodies, c, pacer, end, &results[c]);
       } else {
-        RunHttpConnection(options, *requests, pacer, end, &results[c]);
+        RunHttpConnection(options, *bodies, c, pacer, end, &results[c]);
       }
     });
   }
@@ -364,9 +383,12 @@ void AddLoadgenCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--connections", options->connections, "Concurrent connections")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  cmd->add_flag("--gzip", options->gzip, "Compress the requests with gzip");
+  cmd->add_flag("--gzip", options->gzip,
+                "Compress the requests with gzip (once up front: their ids then repeat "
+                "every --distinct-requests requests)");
   cmd->add_option("--distinct-requests", options->distinct_requests,
-                  "Different requests to cycle through")
+                  "Different requests to cycle through (each send gets fresh trace and "
+                  "span ids, except with --gzip)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--json", options->json_file, "Also write the results as JSON here");

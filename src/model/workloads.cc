@@ -4,8 +4,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -28,7 +29,8 @@ std::string Id(std::mt19937_64& rng, int width) {
   std::string id(width, '\0');
   for (int i = 0; i < width; i += 8) {
     const uint64_t v = rng();
-    for (int b = 0; b < 8 && i + b < width; ++b) id[i + b] = static_cast<char>(v >> (8 * b));
+    for (int b = 0; b < 8 && i + b < width; ++b)
+      id[i + b] = static_cast<char>(v >> (8 * b));
   }
   return id;
 }
@@ -78,7 +80,8 @@ otlp::ExportTraceServiceRequest OtelBenchmarkSpans(int64_t count) {
       // 20-character keys and values, as in the specification's benchmark.
       char key[21], value[21];
       std::snprintf(key, sizeof key, "attribute.key.%06d", a);
-      std::snprintf(value, sizeof value, "attribute-value%05d", static_cast<int>(i % 100000));
+      std::snprintf(value, sizeof value, "attribute-value%05d",
+                    static_cast<int>(i % 100000));
       SetString(span->add_attributes(), key, value);
     }
   }
@@ -87,9 +90,10 @@ otlp::ExportTraceServiceRequest OtelBenchmarkSpans(int64_t count) {
 
 otlp::ExportTraceServiceRequest RealisticSpans(int64_t count, uint64_t seed) {
   static const std::array<const char*, 12> kNames = {
-      "GET /api/users",   "POST /api/orders", "GET /api/products", "SELECT orders",
-      "INSERT orders",    "redis GET",        "redis SET",         "kafka.produce",
-      "kafka.consume",    "grpc.Checkout",    "render",            "auth.verify"};
+      "GET /api/users", "POST /api/orders", "GET /api/products",
+      "SELECT orders",  "INSERT orders",    "redis GET",
+      "redis SET",      "kafka.produce",    "kafka.consume",
+      "grpc.Checkout",  "render",           "auth.verify"};
   static const std::array<const char*, 4> kServices = {"frontend", "checkout", "payments",
                                                        "inventory"};
   std::mt19937_64 rng(seed);
@@ -130,7 +134,8 @@ otlp::ExportTraceServiceRequest RealisticSpans(int64_t count, uint64_t seed) {
     span->set_flags(0x101);
     span->set_name(kNames[rng() % kNames.size()]);
     span->set_kind(static_cast<otlp::Span::SpanKind>(1 + rng() % 5));
-    const uint64_t start = kBaseTimeNs + static_cast<uint64_t>(i) * 250'000 + rng() % 1000;
+    const uint64_t start =
+        kBaseTimeNs + static_cast<uint64_t>(i) * 250'000 + rng() % 1000;
     span->set_start_time_unix_nano(start);
     span->set_end_time_unix_nano(start + 1000 + rng() % 50'000'000);
     const int n_attrs = 5 + static_cast<int>(rng() % 16);
@@ -149,7 +154,8 @@ otlp::ExportTraceServiceRequest RealisticSpans(int64_t count, uint64_t seed) {
           break;
         case 3:
           kv->set_key("sampler.ratio." + std::to_string(a));
-          kv->mutable_value()->set_double_value(static_cast<double>(rng() % 1000) / 1000.0);
+          kv->mutable_value()->set_double_value(static_cast<double>(rng() % 1000) /
+                                                1000.0);
           break;
         default:
           kv->set_key("cache.hit." + std::to_string(a));
@@ -188,8 +194,8 @@ class RandomSpanMaker {
 
   std::string String() {
     static const std::array<const char*, 12> kPieces = {
-        "",      "a",       "span",         "ü",           "日本語", "🚀",
-        "\t\n",  "quote\"", "back\\slash",  "null\\u0000", "ß∂ƒ",    "a-much-longer-piece"};
+        "",     "a",       "span",        "ü",           "日本語", "🚀",
+        "\t\n", "quote\"", "back\\slash", "null\\u0000", "ß∂ƒ",    "a-much-longer-piece"};
     std::string out;
     const int parts = static_cast<int>(Below(4));
     for (int i = 0; i < parts; ++i) out += kPieces[Below(kPieces.size())];
@@ -205,51 +211,81 @@ class RandomSpanMaker {
 
   int64_t Int() {
     switch (Below(6)) {
-      case 0: return 0;
-      case 1: return std::numeric_limits<int64_t>::max();
-      case 2: return std::numeric_limits<int64_t>::min();
-      case 3: return -1;
-      default: return static_cast<int64_t>(rng_());
+      case 0:
+        return 0;
+      case 1:
+        return std::numeric_limits<int64_t>::max();
+      case 2:
+        return std::numeric_limits<int64_t>::min();
+      case 3:
+        return -1;
+      default:
+        return static_cast<int64_t>(rng_());
     }
   }
 
   double Double() {
     switch (Below(8)) {
-      case 0: return 0.0;
-      case 1: return -0.0;
-      case 2: return std::numeric_limits<double>::infinity();
-      case 3: return -std::numeric_limits<double>::infinity();
-      case 4: return std::numeric_limits<double>::quiet_NaN();
-      case 5: return std::numeric_limits<double>::max();
-      case 6: return std::numeric_limits<double>::denorm_min();
-      default: return std::ldexp(static_cast<double>(rng_() >> 11), -20) - 1e6;
+      case 0:
+        return 0.0;
+      case 1:
+        return -0.0;
+      case 2:
+        return std::numeric_limits<double>::infinity();
+      case 3:
+        return -std::numeric_limits<double>::infinity();
+      case 4:
+        return std::numeric_limits<double>::quiet_NaN();
+      case 5:
+        return std::numeric_limits<double>::max();
+      case 6:
+        return std::numeric_limits<double>::denorm_min();
+      default:
+        return std::ldexp(static_cast<double>(rng_() >> 11), -20) - 1e6;
     }
   }
 
   uint64_t Time() {
     switch (Below(5)) {
-      case 0: return 0;
-      case 1: return std::numeric_limits<uint64_t>::max();
-      default: return kBaseTimeNs + Below(1'000'000'000'000ULL);
+      case 0:
+        return 0;
+      case 1:
+        return std::numeric_limits<uint64_t>::max();
+      default:
+        return kBaseTimeNs + Below(1'000'000'000'000ULL);
     }
   }
 
   uint32_t Count() {
     switch (Below(4)) {
-      case 0: return std::numeric_limits<uint32_t>::max();
-      case 1: return static_cast<uint32_t>(Below(10));
-      default: return 0;
+      case 0:
+        return std::numeric_limits<uint32_t>::max();
+      case 1:
+        return static_cast<uint32_t>(Below(10));
+      default:
+        return 0;
     }
   }
 
   void Value(otlp::AnyValue* v, int depth) {
     switch (Below(depth < 3 ? 8 : 6)) {
-      case 0: v->set_string_value(String()); break;
-      case 1: v->set_bool_value(Chance(50)); break;
-      case 2: v->set_int_value(Int()); break;
-      case 3: v->set_double_value(Double()); break;
-      case 4: v->set_bytes_value(Bytes()); break;
-      case 5: break;  // empty AnyValue
+      case 0:
+        v->set_string_value(String());
+        break;
+      case 1:
+        v->set_bool_value(Chance(50));
+        break;
+      case 2:
+        v->set_int_value(Int());
+        break;
+      case 3:
+        v->set_double_value(Double());
+        break;
+      case 4:
+        v->set_bytes_value(Bytes());
+        break;
+      case 5:
+        break;  // empty AnyValue
       case 6: {
         auto* array = v->mutable_array_value();
         const int n = static_cast<int>(Below(4));
@@ -282,7 +318,8 @@ class RandomSpanMaker {
     span->set_span_id(Id(rng_, otlp::kSpanIdSize));
     if (Chance(70)) span->set_parent_span_id(Id(rng_, otlp::kSpanIdSize));
     if (Chance(20)) span->set_trace_state("vendor=" + std::to_string(Below(1000)));
-    if (Chance(50)) span->set_flags(Chance(50) ? 0x301 : std::numeric_limits<uint32_t>::max());
+    if (Chance(50))
+      span->set_flags(Chance(50) ? 0x301 : std::numeric_limits<uint32_t>::max());
     span->set_name(String());
     span->set_kind(static_cast<otlp::Span::SpanKind>(Below(6)));
     span->set_start_time_unix_nano(Time());
@@ -323,7 +360,9 @@ class RandomSpanMaker {
       Attributes(resource->mutable_attributes(), 6);
       resource->set_dropped_attributes_count(Count());
     }
-    if (Chance(50)) rs->set_schema_url("https://opentelemetry.io/schemas/1." + std::to_string(Below(30)) + ".0");
+    if (Chance(50))
+      rs->set_schema_url("https://opentelemetry.io/schemas/1." +
+                         std::to_string(Below(30)) + ".0");
   }
 
   void Scope(otlp::ScopeSpans* ss) {
@@ -377,6 +416,89 @@ int64_t CountSpans(const otlp::ExportTraceServiceRequest& request) {
     for (const auto& ss : rs.scope_spans()) n += ss.spans_size();
   }
   return n;
+}
+
+namespace {
+
+// Finds `tag` followed by `id` at or after `*cursor`, moves the cursor past it and
+// returns the offset of the id. Spans serialize their fields in field-number order and
+// the request its spans in order, so a search onward from the last id found meets each
+// id at its own field.
+arrow::Result<size_t> FindId(const std::string& bytes, std::string_view tag,
+                             const std::string& id, size_t* cursor) {
+  std::string needle(tag);
+  needle += id;
+  const size_t at = bytes.find(needle, *cursor);
+  if (at == std::string::npos) {
+    return arrow::Status::Invalid("id not found in the serialized request");
+  }
+  *cursor = at + needle.size();
+  return at + tag.size();
+}
+
+uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+void XorAt(std::string* bytes, size_t offset, const uint64_t* mask, size_t words) {
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t value;
+    std::memcpy(&value, bytes->data() + offset + 8 * w, 8);
+    value ^= mask[w];
+    std::memcpy(bytes->data() + offset + 8 * w, &value, 8);
+  }
+}
+
+}  // namespace
+
+arrow::Result<RequestIdRewriter> RequestIdRewriter::Make(
+    const otlp::ExportTraceServiceRequest& request) {
+  // Tags of Span and Span.Link: trace_id = 1 and span_id = 2 (both messages),
+  // parent_span_id = 4, each length-delimited with the id's length.
+  static constexpr std::string_view kTraceIdTag("\x0a\x10", 2);
+  static constexpr std::string_view kSpanIdTag("\x12\x08", 2);
+  static constexpr std::string_view kParentSpanIdTag("\x22\x08", 2);
+  RequestIdRewriter rewriter;
+  if (!request.SerializeToString(&rewriter.bytes_)) {
+    return arrow::Status::Invalid("cannot serialize the request");
+  }
+  size_t cursor = 0;
+  auto note = [&](std::string_view tag, const std::string& id, size_t width,
+                  std::vector<size_t>* offsets) -> arrow::Status {
+    if (id.size() != width) return arrow::Status::OK();  // absent: nothing to renew
+    ARROW_ASSIGN_OR_RAISE(const size_t offset, FindId(rewriter.bytes_, tag, id, &cursor));
+    offsets->push_back(offset);
+    return arrow::Status::OK();
+  };
+  auto& trace_ids = rewriter.trace_id_offsets_;
+  auto& span_ids = rewriter.span_id_offsets_;
+  for (const auto& rs : request.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) {
+        ARROW_RETURN_NOT_OK(note(kTraceIdTag, span.trace_id(), 16, &trace_ids));
+        ARROW_RETURN_NOT_OK(note(kSpanIdTag, span.span_id(), 8, &span_ids));
+        ARROW_RETURN_NOT_OK(note(kParentSpanIdTag, span.parent_span_id(), 8, &span_ids));
+        for (const auto& link : span.links()) {
+          ARROW_RETURN_NOT_OK(note(kTraceIdTag, link.trace_id(), 16, &trace_ids));
+          ARROW_RETURN_NOT_OK(note(kSpanIdTag, link.span_id(), 8, &span_ids));
+        }
+      }
+    }
+  }
+  return rewriter;
+}
+
+std::string RequestIdRewriter::WithFreshIds(uint64_t key) const {
+  uint64_t state = key;
+  const uint64_t trace_mask[2] = {SplitMix64(&state), SplitMix64(&state)};
+  const uint64_t span_mask[1] = {SplitMix64(&state)};
+  std::string bytes = bytes_;
+  for (const size_t offset : trace_id_offsets_) XorAt(&bytes, offset, trace_mask, 2);
+  for (const size_t offset : span_id_offsets_) XorAt(&bytes, offset, span_mask, 1);
+  return bytes;
 }
 
 }  // namespace otlp_arrow::model
