@@ -63,7 +63,7 @@ arrow::Status AttributesWriter::AppendSerialized(const otlp::AnyValue& value) {
   return arrow::Status::OK();
 }
 
-bool ValidUtf8(std::string_view s) {
+bool ValidUtf8Text(std::string_view s) {
   [[maybe_unused]] static const bool tables_ready = (arrow::util::InitializeUTF8(), true);
   return arrow::util::ValidateUTF8(s);
 }

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -162,8 +163,30 @@ class AttributesWriter {
   std::string scratch_;
 };
 
-/// \brief Whether `s` is valid UTF-8 (proto3 strings must be).
-bool ValidUtf8(std::string_view s);
+/// \brief Whether `s` is valid UTF-8, by Arrow's validator.
+bool ValidUtf8Text(std::string_view s);
+
+/// \brief Whether `s` is valid UTF-8 (proto3 strings must be). Inline because the
+/// encoder checks every attribute key and string value: they are short and nearly always
+/// ASCII, which a few word loads settle; other text goes to ValidUtf8Text().
+inline bool ValidUtf8(std::string_view s) {
+  const char* data = s.data();
+  const size_t size = s.size();
+  uint64_t high_bits = 0;
+  if (size >= 8) {
+    uint64_t word;
+    for (size_t i = 0; i + 8 <= size; i += 8) {
+      std::memcpy(&word, data + i, 8);
+      high_bits |= word;
+    }
+    std::memcpy(&word, data + size - 8, 8);  // the tail, overlapping the last word
+    high_bits |= word;
+  } else {
+    for (size_t i = 0; i < size; ++i) high_bits |= static_cast<uint8_t>(data[i]);
+  }
+  if ((high_bits & 0x8080808080808080ULL) == 0) return true;
+  return ValidUtf8Text(s);
+}
 
 /// \brief The string value of the `service.name` attribute among wire-format KeyValues,
 /// or an empty view.

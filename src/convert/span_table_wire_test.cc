@@ -7,10 +7,12 @@
 #include <sstream>
 
 #include <arrow/api.h>
+#include <arrow/util/utf8.h>
 #include <gmock/gmock.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <gtest/gtest.h>
 
+#include "attributes_internal.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
 
@@ -257,6 +259,30 @@ TEST(SpanTableWire, InvalidEarlierOccurrenceOfAKeyOrValueIsRefused) {
   }
   ExpectSameAsParsing(request_with(good));
   ASSERT_TRUE(FromWire(request_with(good)).ok());
+}
+
+// The encoder's ASCII shortcut must agree with Arrow's validator on every length and
+// wherever the non-ASCII bytes sit (first word, middle, the overlapping tail, < 8 bytes).
+TEST(SpanTableWire, Utf8CheckAgreesWithArrowEverywhereInAString) {
+  arrow::util::InitializeUTF8();
+  const std::vector<std::string> inserts = {
+      "\x80",     "\xc3",         "\xff",
+      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+      "\xe2\x82", "\xed\xa0\x80", std::string(1, '\0')};
+  int invalid = 0;
+  for (size_t size = 0; size <= 40; ++size) {
+    for (size_t at = 0; at <= size; ++at) {
+      for (const auto& insert : inserts) {
+        std::string text(size, 'a');
+        text.replace(at, std::min(insert.size(), size - at), insert);
+        const bool expected = arrow::util::ValidateUTF8(text);
+        invalid += !expected;
+        ASSERT_EQ(internal::ValidUtf8(text), expected)
+            << "size " << size << " at " << at << " insert " << insert.size() << " bytes";
+      }
+    }
+  }
+  EXPECT_GT(invalid, 0);
 }
 
 }  // namespace
