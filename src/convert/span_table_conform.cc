@@ -257,4 +257,84 @@ std::shared_ptr<arrow::RecordBatch> WithoutDerivedTimeColumns(
       std::move(columns));
 }
 
+namespace {
+
+// `*type` and `*data` with every dictionary that holds no value replaced by a column of
+// its value type (every slot null, as every index of an empty dictionary must be).
+// Returns whether anything changed; untouched parts are shared.
+arrow::Result<bool> PlainEmptyDictionaries(std::shared_ptr<arrow::DataType>* type,
+                                           std::shared_ptr<arrow::ArrayData>* data) {
+  const arrow::ArrayData& in = **data;
+  switch ((*type)->id()) {
+    case arrow::Type::DICTIONARY: {
+      if (in.dictionary == nullptr || in.dictionary->length != 0 ||
+          in.GetNullCount() != in.length) {
+        return false;
+      }
+      const auto& value_type =
+          arrow::internal::checked_cast<const arrow::DictionaryType&>(**type)
+              .value_type();
+      ARROW_ASSIGN_OR_RAISE(auto nulls, arrow::MakeArrayOfNull(value_type, in.length));
+      *type = value_type;
+      *data = nulls->data();
+      return true;
+    }
+    case arrow::Type::STRUCT:
+    case arrow::Type::LIST:
+    case arrow::Type::MAP:
+      break;
+    default:
+      return false;
+  }
+  // A map's data has one child, its entries struct<key, value>: rewrite that struct's
+  // children and make the map type from the new key and value fields.
+  const bool is_map = (*type)->id() == arrow::Type::MAP;
+  const arrow::DataType& fields_of = is_map ? *(*type)->field(0)->type() : **type;
+  const arrow::ArrayData& children_of = is_map ? *in.child_data[0] : in;
+  arrow::FieldVector fields = fields_of.fields();
+  std::vector<std::shared_ptr<arrow::ArrayData>> children = children_of.child_data;
+  bool changed = false;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    auto child_type = fields[i]->type();
+    ARROW_ASSIGN_OR_RAISE(const bool child_changed,
+                          PlainEmptyDictionaries(&child_type, &children[i]));
+    if (child_changed) fields[i] = fields[i]->WithType(std::move(child_type));
+    changed |= child_changed;
+  }
+  if (!changed) return false;
+  auto out = std::make_shared<arrow::ArrayData>(in);
+  if (is_map) {
+    const auto& map_type = arrow::internal::checked_cast<const arrow::MapType&>(**type);
+    *type =
+        std::make_shared<arrow::MapType>(fields[0], fields[1], map_type.keys_sorted());
+    auto entries = std::make_shared<arrow::ArrayData>(children_of);
+    entries->type = (*type)->field(0)->type();
+    entries->child_data = std::move(children);
+    out->child_data = {std::move(entries)};
+  } else {
+    *type = (*type)->id() == arrow::Type::LIST ? arrow::list(fields[0])
+                                               : arrow::struct_(fields);
+    out->child_data = std::move(children);
+  }
+  out->type = *type;
+  *data = std::move(out);
+  return true;
+}
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithoutEmptyDictionaries(
+    const arrow::RecordBatch& batch) {
+  arrow::FieldVector fields = batch.schema()->fields();
+  std::vector<std::shared_ptr<arrow::ArrayData>> columns = batch.column_data();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    auto type = fields[i]->type();
+    ARROW_ASSIGN_OR_RAISE(const bool changed, PlainEmptyDictionaries(&type, &columns[i]));
+    if (changed) fields[i] = fields[i]->WithType(std::move(type));
+  }
+  return arrow::RecordBatch::Make(
+      arrow::schema(std::move(fields), batch.schema()->metadata()), batch.num_rows(),
+      std::move(columns));
+}
+
 }  // namespace otlp_arrow::convert

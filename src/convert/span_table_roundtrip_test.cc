@@ -376,6 +376,68 @@ TEST(SpanTableVersions, DerivedTimeColumnsAreComputedWhenLeftOff) {
   }
 }
 
+// Number of dictionary-typed fields anywhere in `type`.
+int CountDictionaries(const arrow::DataType& type) {
+  int n = type.id() == arrow::Type::DICTIONARY;
+  for (const auto& child : type.fields()) n += CountDictionaries(*child->type());
+  return n;
+}
+
+// Number of dictionaries without a value anywhere in `data`.
+int CountEmptyDictionaries(const arrow::ArrayData& data) {
+  int n = data.dictionary != nullptr && data.dictionary->length == 0;
+  for (const auto& child : data.child_data) n += CountEmptyDictionaries(*child);
+  return n;
+}
+
+// What the Flight exporter sends: dictionaries that hold no value (maps empty in the
+// whole batch; string children of maps whose values are all of other types) as plain
+// all-null columns; ConformToSpanTableSchema gives back the same batch.
+TEST(SpanTableVersions, EmptyDictionariesGoPlainAndComeBack) {
+  const int all = CountDictionaries(*arrow::struct_(SpanTableSchema()->fields()));
+  // The dictionaries left after WithoutEmptyDictionaries: those that hold values. The
+  // batch must come back.
+  auto dictionaries_left = [all](const otlp::ExportTraceServiceRequest& spans) {
+    auto full = SpanTableEncoder::Encode(spans).ValueOrDie();
+    int empty = 0;
+    for (const auto& column : full->column_data())
+      empty += CountEmptyDictionaries(*column);
+    auto plain = WithoutEmptyDictionaries(*full);
+    if (!plain.ok()) {
+      ADD_FAILURE() << plain.status().ToString();
+      return -1;
+    }
+    EXPECT_TRUE((*plain)->ValidateFull().ok());
+    auto back = ConformToSpanTableSchema(**plain, arrow::default_memory_pool());
+    EXPECT_TRUE(back.ok()) << back.status().ToString();
+    if (back.ok()) {
+      EXPECT_TRUE((*back)->Equals(*full, /*check_metadata=*/true,
+                                  arrow::EqualOptions::Defaults().nans_equal(true)));
+    }
+    otlp::ExportTraceServiceRequest decoded;
+    EXPECT_TRUE(DecodeSpanTable(**plain, &decoded).ok());
+    ExpectSameOtlp(Canonical(spans), decoded);
+    const int left = CountDictionaries(*arrow::struct_((*plain)->schema()->fields()));
+    EXPECT_EQ(left, all - empty);
+    return left;
+  };
+  // Random spans have values nearly everywhere.
+  EXPECT_GT(dictionaries_left(model::RandomSpans(300, 8)), 0);
+  // Seed spans: no events, links, resource or scope attributes; the span attributes
+  // keep their key and string dictionaries.
+  const int seed = dictionaries_left(model::SeedSpans(50));
+  EXPECT_LT(seed, all);
+  EXPECT_GT(seed, 0);
+  // Without the one string attribute, the span attributes' string values are all null
+  // and their dictionary goes too.
+  otlp::ExportTraceServiceRequest ints_only = model::SeedSpans(50);
+  for (auto& span :
+       *ints_only.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans()) {
+    span.mutable_attributes()->DeleteSubrange(0, 1);  // http.method
+  }
+  EXPECT_EQ(dictionaries_left(ints_only), seed - 1);
+}
+
 // Conform reads plain strings (to encode them) and the nanosecond columns (to derive the
 // time columns) before the batch is validated as a whole: bad offsets or short columns
 // are errors naming the column, never reads out of bounds.

@@ -228,9 +228,9 @@ struct FlightSpanExporter::Impl {
   }
 
   // Cuts `spans` into chunks of at most max_batch_rows rows and max_batch_bytes bytes,
-  // without the derived columns unless they are wanted.
+  // in their wire form (OnTheWire).
   arrow::Status AppendChunks(const arrow::RecordBatch& spans, std::deque<Chunk>* out) {
-    const Chunk batch = OnTheWire(spans);
+    ARROW_ASSIGN_OR_RAISE(const Chunk batch, OnTheWire(spans));
     for (int64_t offset = 0; offset < batch->num_rows();
          offset += options.max_batch_rows) {
       ARROW_RETURN_NOT_OK(CutBySize(
@@ -300,12 +300,13 @@ struct FlightSpanExporter::Impl {
     return OnTheWire(*encoded);
   }
 
-  Chunk OnTheWire(const arrow::RecordBatch& batch) const {
+  // What is sent of `batch`: without the derived columns unless they are wanted, and
+  // without empty dictionaries (each would be an IPC message of its own).
+  arrow::Result<Chunk> OnTheWire(const arrow::RecordBatch& batch) const {
     if (options.send_derived_columns) {
-      return arrow::RecordBatch::Make(batch.schema(), batch.num_rows(),
-                                      batch.column_data());
+      return convert::WithoutEmptyDictionaries(batch);
     }
-    return convert::WithoutDerivedTimeColumns(batch);
+    return convert::WithoutEmptyDictionaries(*convert::WithoutDerivedTimeColumns(batch));
   }
 
   // Sends chunks from the front of `pending` on one DoPut stream, popping each one the

@@ -112,4 +112,13 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTableSchema(
 std::shared_ptr<arrow::RecordBatch> WithoutDerivedTimeColumns(
     const arrow::RecordBatch& batch);
 
+/// \brief `batch` with every dictionary that holds no value (the attribute keys and
+/// strings of maps empty in the whole batch: events and links, often scope and resource
+/// attributes) turned into a plain column of its value type, every slot null; the rest
+/// is shared. What goes on the wire: each dictionary is an IPC message of its own, which
+/// costs a receiver more than the column it describes; ConformToSpanTableSchema takes
+/// the plain column back.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithoutEmptyDictionaries(
+    const arrow::RecordBatch& batch);
+
 }  // namespace otlp_arrow::convert
