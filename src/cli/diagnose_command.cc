@@ -22,6 +22,11 @@ void AddDiagnoseCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--ca", options->ca_file, "PEM file of the CA that signed the receiver")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--cert", options->cert_file,
+                  "PEM client certificate chain, for a receiver that requires mutual TLS")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--key", options->key_file, "PEM private key of --cert")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--token", options->token, "Bearer token the receiver expects");
   cmd->add_option("--server-name", options->server_name_override,
                   "Name to verify the receiver's certificate against");

@@ -170,6 +170,17 @@ DiagnosisStep TlsHandshake(int fd, const Endpoint& endpoint,
     step.hint = "pass a PEM file with --ca";
     return step;
   }
+  if (!options.cert_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), options.cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx.get(), options.key_file.c_str(),
+                                    SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx.get()) != 1) {
+      step.detail = "cannot use client certificate " + options.cert_file + " with key " +
+                    options.key_file + ": " + OpenSslErrors();
+      step.hint = "pass the PEM certificate chain with --cert and its key with --key";
+      return step;
+    }
+  }
   static const unsigned char kAlpn[] = {2, 'h', '2'};  // gRPC runs over HTTP/2
   SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
@@ -219,7 +230,14 @@ DiagnosisStep TlsHandshake(int fd, const Endpoint& endpoint,
   return step;
 }
 
-DiagnosisStep FlightRoundTrip(const Endpoint& endpoint, const std::string& ca_pem,
+// PEM files read whole.
+struct TlsFiles {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+DiagnosisStep FlightRoundTrip(const Endpoint& endpoint, const TlsFiles& tls,
                               const ConnectionDiagnosisOptions& options) {
   DiagnosisStep step{"Flight ListFlights", false, "", ""};
   auto location = endpoint.tls()
@@ -230,7 +248,9 @@ DiagnosisStep FlightRoundTrip(const Endpoint& endpoint, const std::string& ca_pe
     return step;
   }
   auto client_options = arrow::flight::FlightClientOptions::Defaults();
-  client_options.tls_root_certs = ca_pem;
+  client_options.tls_root_certs = tls.ca_pem;
+  client_options.cert_chain = tls.cert_pem;
+  client_options.private_key = tls.key_pem;
   client_options.override_hostname = options.server_name_override;
   auto client = arrow::flight::FlightClient::Connect(*location, client_options);
   if (!client.ok()) {
@@ -276,9 +296,15 @@ DiagnosisStep FlightRoundTrip(const Endpoint& endpoint, const std::string& ca_pe
   } else if (detail && code == arrow::flight::FlightStatusCode::Unauthorized) {
     step.hint = "the token is not allowed to list flights";
   } else if (detail && code == arrow::flight::FlightStatusCode::Unavailable) {
-    step.hint = endpoint.tls()
-                    ? "TCP works but gRPC does not: check TLS settings and that the port "
-                      "serves Arrow Flight"
+    // With TLS 1.3 a server that wants a client certificate checks it after the
+    // handshake, so the missing certificate shows here, not in the TLS step.
+    step.hint = endpoint.tls() && options.cert_file.empty()
+                    ? "TCP and TLS work but gRPC does not: the receiver may require a "
+                      "client certificate (mutual TLS): pass --cert and --key"
+                : endpoint.tls()
+                    ? "TCP works but gRPC does not: check TLS settings (is the client "
+                      "certificate one the receiver's client CA signed?) and that the "
+                      "port serves Arrow Flight"
                     : "TCP works but gRPC does not: the server may expect TLS "
                       "(grpc+tls://) or not be an Arrow Flight server";
   } else if (detail && code == arrow::flight::FlightStatusCode::TimedOut) {
@@ -294,14 +320,25 @@ DiagnosisStep FlightRoundTrip(const Endpoint& endpoint, const std::string& ca_pe
 arrow::Result<ConnectionDiagnosis> DiagnoseConnection(
     const ConnectionDiagnosisOptions& options) {
   ConnectionDiagnosis out;
-  std::string ca_pem;
-  if (!options.ca_file.empty()) {
-    std::ifstream in(options.ca_file, std::ios::binary);
-    if (!in) return arrow::Status::IOError("cannot read CA file ", options.ca_file);
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return arrow::Status::Invalid(
+        "a client certificate needs its key and a key its certificate (--cert and "
+        "--key)");
+  }
+  auto read = [](const std::string& path, const char* what,
+                 std::string* pem) -> arrow::Status {
+    if (path.empty()) return arrow::Status::OK();
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return arrow::Status::IOError("cannot read ", what, " file ", path);
     std::stringstream buf;
     buf << in.rdbuf();
-    ca_pem = buf.str();
-  }
+    *pem = buf.str();
+    return arrow::Status::OK();
+  };
+  TlsFiles tls_files;
+  ARROW_RETURN_NOT_OK(read(options.ca_file, "CA", &tls_files.ca_pem));
+  ARROW_RETURN_NOT_OK(read(options.cert_file, "certificate", &tls_files.cert_pem));
+  ARROW_RETURN_NOT_OK(read(options.key_file, "key", &tls_files.key_pem));
 
   Endpoint endpoint;
   std::string error;
@@ -362,7 +399,7 @@ arrow::Result<ConnectionDiagnosis> DiagnoseConnection(
   } else {
     close(fd);
   }
-  out.steps.push_back(FlightRoundTrip(endpoint, ca_pem, options));
+  out.steps.push_back(FlightRoundTrip(endpoint, tls_files, options));
   return out;
 }
 

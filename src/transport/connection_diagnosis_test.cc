@@ -56,13 +56,18 @@ CertificateAndKey SelfSignedLocalhost(long valid_seconds) {
 }
 
 std::unique_ptr<EmptyFlightServer> Serve(const std::string& token = "",
-                                         const CertificateAndKey* tls = nullptr) {
+                                         const CertificateAndKey* tls = nullptr,
+                                         const CertificateAndKey* client_ca = nullptr) {
   auto server = std::make_unique<EmptyFlightServer>();
   server->token_ = token;
   auto location = tls ? arrow::flight::Location::ForGrpcTls("127.0.0.1", 0)
                       : arrow::flight::Location::ForGrpcTcp("127.0.0.1", 0);
   arrow::flight::FlightServerOptions options(*location);
   if (tls) options.tls_certificates.push_back({tls->cert_pem, tls->key_pem});
+  if (client_ca) {
+    options.verify_client = true;
+    options.root_certificates = client_ca->cert_pem;
+  }
   EXPECT_TRUE(server->Init(options).ok());
   return server;
 }
@@ -161,6 +166,54 @@ TEST(ConnectionDiagnosis, TlsWithAndWithoutTheRightCa) {
   EXPECT_EQ(plain->steps.back().name, "Flight ListFlights");
   ASSERT_TRUE(server->Shutdown().ok());
   std::remove(ca.c_str());
+}
+
+// A receiver that requires a client certificate: without one the Flight step fails and
+// says to pass --cert and --key; with a certificate the client CA did not sign it fails
+// too; with the right one every step passes.
+TEST(ConnectionDiagnosis, MutualTls) {
+  const CertificateAndKey server_pem = SelfSignedLocalhost(3600);
+  const CertificateAndKey client_pem = testing::SelfSigned("gateway");
+  const CertificateAndKey stranger_pem = testing::SelfSigned("stranger");
+  auto server = Serve("", &server_pem, &client_pem);
+  const std::string dir = ::testing::TempDir();
+  auto write = [&](const std::string& name, const std::string& pem) {
+    std::ofstream(dir + "/" + name) << pem;
+    return dir + "/" + name;
+  };
+  ConnectionDiagnosisOptions options;
+  options.endpoint = "grpc+tls://localhost:" + std::to_string(server->port());
+  options.ca_file = write("mtls-ca.pem", server_pem.cert_pem);
+
+  auto anonymous = DiagnoseConnection(options);
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_FALSE(anonymous->ok());
+  EXPECT_THAT(anonymous->steps.back().hint, HasSubstr("--cert"));
+
+  options.cert_file = write("mtls-stranger.pem", stranger_pem.cert_pem);
+  options.key_file = write("mtls-stranger.key", stranger_pem.key_pem);
+  auto stranger = DiagnoseConnection(options);
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_FALSE(stranger->ok());
+
+  options.cert_file = write("mtls-client.pem", client_pem.cert_pem);
+  options.key_file = write("mtls-client.key", client_pem.key_pem);
+  auto trusted = DiagnoseConnection(options);
+  ASSERT_TRUE(trusted.ok());
+  EXPECT_TRUE(trusted->ok()) << Step(*trusted, trusted->steps.size() - 1);
+
+  // A key that is not the certificate's: the TLS step says so.
+  options.key_file = write("mtls-wrong.key", stranger_pem.key_pem);
+  auto mismatch = DiagnoseConnection(options);
+  ASSERT_TRUE(mismatch.ok());
+  EXPECT_FALSE(mismatch->ok());
+  EXPECT_EQ(mismatch->steps.back().name, "TLS handshake");
+  EXPECT_THAT(mismatch->steps.back().hint, HasSubstr("--key"));
+
+  // A certificate without its key is unusable input.
+  options.key_file.clear();
+  EXPECT_TRUE(DiagnoseConnection(options).status().IsInvalid());
+  ASSERT_TRUE(server->Shutdown().ok());
 }
 
 TEST(ConnectionDiagnosis, UnreadableCaFileIsAnError) {

@@ -171,7 +171,14 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
           "bearer-token", std::make_shared<internal::BearerTokenMiddlewareFactory>(
                               *options_.bearer_token, &unauthenticated_calls_));
     }
-    ARROW_RETURN_NOT_OK(Init(server_options));
+    if (auto status = Init(server_options); !status.ok()) {
+      // Arrow says only "Server did not start properly"; gRPC logs why.
+      return arrow::Status::IOError("cannot listen on ", options_.listen_uri,
+                                    " (is the port in use, or the address not one of "
+                                    "this host's?): ",
+                                    status.message());
+    }
+    initialized_ = true;
     serving_.store(true);
     // grpc:// rather than Location's grpc+tcp://: the form the exporter and `diagnose`
     // document, so the printed address can be pasted into them.
@@ -184,6 +191,13 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
   arrow::Status Stop(const std::chrono::system_clock::time_point* deadline) {
     if (!serving_.exchange(false)) return arrow::Status::OK();
     return Shutdown(deadline);
+  }
+
+  // FlightServerBase::Wait() of a server whose Init() failed (its port taken, say)
+  // dereferences a transport that does not exist.
+  arrow::Status WaitUntilStopped() {
+    if (!initialized_) return arrow::Status::OK();
+    return Wait();
   }
 
   const std::string& uri() const { return uri_; }
@@ -421,6 +435,7 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
   const std::shared_ptr<storage::SpanSource> source_;
   std::string uri_;
   std::atomic<bool> serving_{false};
+  bool initialized_ = false;  // Init() succeeded; set once in Start()
 
   std::atomic<int> active_streams_{0};
   std::atomic<int64_t> spans_stored_{0};
@@ -458,7 +473,7 @@ arrow::Status FlightSpanReceiver::Shutdown(
   return server_->Stop(deadline.has_value() ? &*deadline : nullptr);
 }
 
-arrow::Status FlightSpanReceiver::Wait() { return server_->Wait(); }
+arrow::Status FlightSpanReceiver::Wait() { return server_->WaitUntilStopped(); }
 
 FlightSpanReceiverStats FlightSpanReceiver::Stats() const { return server_->Stats(); }
 

@@ -949,5 +949,22 @@ TEST(FlightSpanReceiverOptionsTest, InconsistentSecuritySettingsFailToStart) {
   EXPECT_FALSE(FlightSpanReceiver(unknown_scheme, store, store).Start().ok());
 }
 
+// A port another receiver holds: Start() fails, and stopping and waiting for the receiver
+// that never served return at once (Wait() used to crash in Arrow Flight).
+TEST(FlightSpanReceiverOptionsTest, PortInUseFailsToStartAndStopsCleanly) {
+  auto store = std::make_shared<InMemorySpanStore>();
+  auto options = FlightSpanReceiverOptions::Defaults();
+  options.listen_uri = "grpc://127.0.0.1:0";
+  FlightSpanReceiver first(options, store, store);
+  ASSERT_OK(first.Start());
+  options.listen_uri = "grpc://127.0.0.1:" + std::to_string(first.port());
+  FlightSpanReceiver second(options, store, store);
+  EXPECT_FALSE(second.Start().ok());
+  EXPECT_TRUE(second.Shutdown().ok());
+  EXPECT_TRUE(second.Wait().ok());
+  ASSERT_OK(first.Shutdown());
+  ASSERT_OK(first.Wait());
+}
+
 }  // namespace
 }  // namespace otlp_arrow::transport

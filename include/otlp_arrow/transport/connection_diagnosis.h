@@ -19,6 +19,10 @@ struct ConnectionDiagnosisOptions {
   /// \brief PEM file of the CA that signed the receiver's certificate (TLS only); empty
   /// means the system's trust store.
   std::string ca_file;
+  /// \brief PEM files of a client certificate chain and its private key, for a receiver
+  /// that requires mutual TLS (TLS only); both or neither.
+  std::string cert_file;
+  std::string key_file;
   /// \brief Bearer token to present; empty means none.
   std::string token;
   /// \brief Name to verify the certificate against instead of the host (TLS only).
@@ -46,8 +50,9 @@ struct ConnectionDiagnosis {
 
 /// \brief Runs, in order, stopping at the first failure: endpoint parsing, DNS
 /// resolution, TCP connect, TLS handshake (for grpc+tls: certificate subject and expiry),
-/// and a Flight ListFlights round trip with the token. Network failures are reported as
-/// failed steps; only unusable options (an unreadable CA file) are an error Status.
+/// and a Flight ListFlights round trip with the token and the client certificate. Network
+/// failures are reported as failed steps; only unusable options (an unreadable CA,
+/// certificate or key file, a certificate without its key) are an error Status.
 arrow::Result<ConnectionDiagnosis> DiagnoseConnection(
     const ConnectionDiagnosisOptions& options);
 
