@@ -31,7 +31,7 @@ APT_PACKAGES=(
 )
 # Test peers from Debian: debootstrap and iproute2 for the emulation of the Dockerfile's runtime
 # stage (tests/deploy/image_emulation.py).
-TEST_APT_PACKAGES=(debootstrap iproute2)
+TEST_APT_PACKAGES=(debootstrap iproute2 openssl)
 # Test peers, pinned. pyarrow is installed from the same hash-checked wheel as the C++ libraries.
 PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0" "opentelemetry-api==1.45.2" "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-grpc==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2" "PyYAML==6.0.3")
 

@@ -106,6 +106,12 @@ constexpr FlagSpec kFlags[] = {
      "PEM CA bundle that verifies the receiver (grpc+tls)"},
     {"--token-file", "auth.token_file", kGateway | kReceiver,
      "File holding the bearer token (sent by the gateway, required by the receiver)"},
+    {"--otlp-tls-cert", "otlp.tls.cert_path", kGateway,
+     "PEM certificate chain of the OTLP listeners (enables TLS: gRPC over TLS, HTTPS)"},
+    {"--otlp-tls-key", "otlp.tls.key_path", kGateway,
+     "PEM private key of --otlp-tls-cert"},
+    {"--otlp-client-ca", "otlp.tls.client_ca_path", kGateway,
+     "PEM CA of OTLP clients; requires client certificates (mTLS)"},
     {"--tls-cert", "receiver.tls.cert_path", kReceiver,
      "PEM certificate chain of the Flight receiver (enables TLS)"},
     {"--tls-key", "receiver.tls.key_path", kReceiver, "PEM private key of --tls-cert"},
@@ -200,8 +206,12 @@ void PrintBanner(ServiceRole role, const config::ServiceConfig& config,
   fmt::print("otlp-arrow {} {} ({})\n", service::ToString(role), OTLP_ARROW_VERSION,
              file.empty() ? "no configuration file" : "configuration " + file);
   if (!endpoints.otlp_grpc.empty()) {
-    fmt::print("OTLP/gRPC listening on {}\n", endpoints.otlp_grpc);
-    fmt::print("OTLP/HTTP listening on {}\n", endpoints.otlp_http);
+    const config::ServerTlsConfig& otlp_tls = config.otlp.tls;
+    const char* security = otlp_tls.cert_path.empty()        ? "plaintext"
+                           : otlp_tls.client_ca_path.empty() ? "TLS"
+                                                             : "mTLS";
+    fmt::print("OTLP/gRPC listening on {} ({})\n", endpoints.otlp_grpc, security);
+    fmt::print("OTLP/HTTP listening on {} ({})\n", endpoints.otlp_http, security);
     fmt::print(
         "exporting Arrow to {} (batches of {} spans, flush every {} ms, queue {} "
         "spans / {} MiB)\n",

@@ -42,9 +42,10 @@ std::string_view CompressionName(transport::FlightCompression compression) {
 std::string Summary(const ServiceConfig& c) {
   std::ostringstream out;
   out << "gateway: OTLP grpc " << c.listen.otlp_grpc << ", http " << c.listen.otlp_http
-      << " -> " << c.endpoint << " (batches of " << c.batch_size << " spans or "
-      << c.flush_interval_ms.count() << " ms, queue " << c.buffer_size << " spans / "
-      << Bytes(c.buffer_bytes) << ", " << CompressionName(c.compression)
+      << (c.otlp.tls.cert_path.empty() ? "" : " (TLS)") << " -> " << c.endpoint
+      << " (batches of " << c.batch_size << " spans or " << c.flush_interval_ms.count()
+      << " ms, queue " << c.buffer_size << " spans / " << Bytes(c.buffer_bytes) << ", "
+      << CompressionName(c.compression)
       << (c.auth.token_file.empty() ? "" : ", bearer token") << "); receiver: flight "
       << c.listen.flight << (c.receiver.tls.cert_path.empty() ? "" : " (TLS)") << " -> "
       << c.receiver.data_dir << " ("
@@ -82,6 +83,9 @@ int RunConfigCheck(const std::string& path, std::ostream& out) {
       {"tls.key_path", &config.tls.key_path},
       {"tls.ca_path", &config.tls.ca_path},
       {"auth.token_file", &config.auth.token_file},
+      {"otlp.tls.cert_path", &config.otlp.tls.cert_path},
+      {"otlp.tls.key_path", &config.otlp.tls.key_path},
+      {"otlp.tls.client_ca_path", &config.otlp.tls.client_ca_path},
       {"receiver.tls.cert_path", &config.receiver.tls.cert_path},
       {"receiver.tls.key_path", &config.receiver.tls.key_path},
       {"receiver.tls.client_ca_path", &config.receiver.tls.client_ca_path},

@@ -116,6 +116,11 @@ listen:
   otlp_http: "[::1]:14318"
   flight: 0.0.0.0:18815
   health: 0.0.0.0:18080
+otlp:
+  tls:
+    cert_path: /etc/otlp-arrow/otlp.pem
+    key_path: /etc/otlp-arrow/otlp.key
+    client_ca_path: /etc/otlp-arrow/sdk-ca.pem
 monitoring:
   metrics_port: 19090
   metrics_host: 0.0.0.0
@@ -245,6 +250,9 @@ TEST(ServiceConfigFile, ReadsEveryKey) {
   EXPECT_EQ(c.listen.otlp_http, "[::1]:14318");
   EXPECT_EQ(c.listen.flight, "0.0.0.0:18815");
   EXPECT_EQ(c.listen.health, "0.0.0.0:18080");
+  EXPECT_EQ(c.otlp.tls.cert_path, "/etc/otlp-arrow/otlp.pem");
+  EXPECT_EQ(c.otlp.tls.key_path, "/etc/otlp-arrow/otlp.key");
+  EXPECT_EQ(c.otlp.tls.client_ca_path, "/etc/otlp-arrow/sdk-ca.pem");
   EXPECT_EQ(c.monitoring.metrics_port, 19090);
   EXPECT_EQ(c.monitoring.metrics_host, "0.0.0.0");
   EXPECT_TRUE(c.monitoring.verbose_logging);
@@ -281,7 +289,7 @@ TEST(ServiceConfigFile, EveryKeyTestCoversEveryKeyWithANonDefaultValue) {
 TEST(ServiceConfigFile, OriginsNameFileLineAndColumn) {
   const LoadedServiceConfig loaded = LoadOrDie(kEveryKey);
   EXPECT_EQ(loaded.origins.at("endpoint"), "test.yaml:2:11");
-  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:48:21");
+  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:53:21");
 }
 
 // The design document's ConfigMap (k8s/deployment.yaml), verbatim.
@@ -680,6 +688,13 @@ TEST(ServiceConfigErrors, CrossFieldRules) {
   EXPECT_EQ(ErrorOf("receiver:\n  tls:\n    client_ca_path: /ca.pem\n"),
             "test.yaml:3:21: receiver.tls.client_ca_path is set but "
             "receiver.tls.cert_path is not; client certificates are checked over TLS "
+            "only");
+  EXPECT_EQ(ErrorOf("otlp:\n  tls:\n    cert_path: /c.pem\n"),
+            "test.yaml:3:16: otlp.tls.cert_path is set but "
+            "otlp.tls.key_path is not; a TLS server needs both");
+  EXPECT_EQ(ErrorOf("otlp:\n  tls:\n    client_ca_path: /ca.pem\n"),
+            "test.yaml:3:21: otlp.tls.client_ca_path is set but "
+            "otlp.tls.cert_path is not; client certificates are checked over TLS "
             "only");
 }
 

@@ -278,13 +278,8 @@ class Loader {
           "mutual TLS needs both");
     Needs(config.tls.key_path, "tls.key_path", config.tls.cert_path, "tls.cert_path",
           "mutual TLS needs both");
-    const ServerTlsConfig& server_tls = config.receiver.tls;
-    Needs(server_tls.cert_path, "receiver.tls.cert_path", server_tls.key_path,
-          "receiver.tls.key_path", "a TLS server needs both");
-    Needs(server_tls.key_path, "receiver.tls.key_path", server_tls.cert_path,
-          "receiver.tls.cert_path", "a TLS server needs both");
-    Needs(server_tls.client_ca_path, "receiver.tls.client_ca_path", server_tls.cert_path,
-          "receiver.tls.cert_path", "client certificates are checked over TLS only");
+    CheckServerTls(config.receiver.tls, "receiver.tls.");
+    CheckServerTls(config.otlp.tls, "otlp.tls.");
     CheckListeners(config);
   }
 
@@ -392,6 +387,15 @@ class Loader {
              const std::string& needed_key, const std::string& why) {
     if (value.empty() || !needed.empty()) return;
     Error(Location(key), key + " is set but " + needed_key + " is not; " + why);
+  }
+
+  void CheckServerTls(const ServerTlsConfig& tls, const std::string& prefix) {
+    Needs(tls.cert_path, prefix + "cert_path", tls.key_path, prefix + "key_path",
+          "a TLS server needs both");
+    Needs(tls.key_path, prefix + "key_path", tls.cert_path, prefix + "cert_path",
+          "a TLS server needs both");
+    Needs(tls.client_ca_path, prefix + "client_ca_path", tls.cert_path,
+          prefix + "cert_path", "client certificates are checked over TLS only");
   }
 
   void CheckClientTls(const ServiceConfig& config, const std::string& scheme) {

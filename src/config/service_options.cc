@@ -114,6 +114,21 @@ arrow::Result<transport::FlightSpanReceiverOptions> MakeReceiverOptions(
   return options;
 }
 
+arrow::Result<ServerTlsPem> ReadOtlpTls(const ServiceConfig& config) {
+  ARROW_RETURN_NOT_OK(ValidateServiceConfig(config));
+  const ServerTlsConfig& tls = config.otlp.tls;
+  ServerTlsPem pem;
+  if (!tls.cert_path.empty()) {
+    ARROW_ASSIGN_OR_RAISE(pem.cert_pem, ReadKeyFile(tls.cert_path, "otlp.tls.cert_path"));
+    ARROW_ASSIGN_OR_RAISE(pem.key_pem, ReadKeyFile(tls.key_path, "otlp.tls.key_path"));
+  }
+  if (!tls.client_ca_path.empty()) {
+    ARROW_ASSIGN_OR_RAISE(pem.client_ca_pem,
+                          ReadKeyFile(tls.client_ca_path, "otlp.tls.client_ca_path"));
+  }
+  return pem;
+}
+
 storage::ParquetSpanStoreOptions MakeStoreOptions(const ServiceConfig& config) {
   auto options = storage::ParquetSpanStoreOptions::Defaults();
   options.data_dir = config.receiver.data_dir;

@@ -184,8 +184,12 @@ struct ServiceRuntime::Impl {
                                         batching_options, std::move(exporter)));
     ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching);
 
+    ARROW_ASSIGN_OR_RAISE(const config::ServerTlsPem tls, config::ReadOtlpTls(config));
     auto grpc_options = OtlpGrpcReceiverOptions::Defaults();
     grpc_options.endpoint = config.listen.otlp_grpc;
+    grpc_options.tls_cert_pem = tls.cert_pem;
+    grpc_options.tls_key_pem = tls.key_pem;
+    grpc_options.client_ca_pem = tls.client_ca_pem;
     grpc_options.max_receive_message_bytes = config.limits.max_request_bytes;
     // A call holds its thread while it waits for queue room (up to enqueue_timeout_ms):
     // with one thread per core, a few waiting clients would delay every other answer.
@@ -196,11 +200,14 @@ struct ServiceRuntime::Impl {
 
     auto http_options = OtlpHttpReceiverOptions::Defaults();
     http_options.endpoint = config.listen.otlp_http;
+    http_options.tls_cert_pem = tls.cert_pem;
+    http_options.tls_key_pem = tls.key_pem;
+    http_options.client_ca_pem = tls.client_ca_pem;
     http_options.max_request_bytes = config.limits.max_request_bytes;
     http_options.max_decompressed_bytes = config.limits.max_decompressed_bytes;
     http_receiver = std::make_unique<OtlpHttpReceiver>(http_options, ingest);
     ARROW_RETURN_NOT_OK(http_receiver->Start());
-    endpoints.otlp_http = "http://" +
+    endpoints.otlp_http = (tls.cert_pem.empty() ? "http://" : "https://") +
                           WithPort(config.listen.otlp_http, http_receiver->port()) +
                           http_options.traces_path;
     return arrow::Status::OK();

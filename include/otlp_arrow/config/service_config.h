@@ -76,6 +76,24 @@ struct AuthConfig {
   bool operator==(const AuthConfig&) const = default;
 };
 
+/// \brief TLS of a server: the receiver's Flight server (`receiver.tls.*`, described
+/// below) or the gateway's OTLP listeners (`otlp.tls.*`, the same three keys).
+struct ServerTlsConfig {
+  /// \brief Key `receiver.tls.cert_path`, default "" (plaintext), env
+  /// OTLP_ARROW_RECEIVER_TLS_CERT_PATH. PEM certificate chain; enables TLS on
+  /// `listen.flight`; needs `receiver.tls.key_path`.
+  std::string cert_path;
+  /// \brief Key `receiver.tls.key_path`, default "", env
+  /// OTLP_ARROW_RECEIVER_TLS_KEY_PATH.
+  std::string key_path;
+  /// \brief Key `receiver.tls.client_ca_path`, default "" (no client certificates), env
+  /// OTLP_ARROW_RECEIVER_TLS_CLIENT_CA_PATH. PEM CA of the clients: mutual TLS. Needs
+  /// `receiver.tls.cert_path`.
+  std::string client_ca_path;
+
+  bool operator==(const ServerTlsConfig&) const = default;
+};
+
 /// \brief Addresses the service listens on, each `host:port` (`[v6]:port` for IPv6;
 /// port 0..65535, 0 picks a free port). Two listeners on the same port (a wildcard
 /// host overlapping any host) are refused: gRPC binds with SO_REUSEPORT and would
@@ -99,6 +117,20 @@ struct ListenConfig {
   static std::string DefaultFlightListenAddress();
 
   bool operator==(const ListenConfig&) const = default;
+};
+
+/// \brief The gateway's OTLP listeners (`listen.otlp_grpc`, `listen.otlp_http`).
+struct OtlpConfig {
+  /// \brief TLS of both OTLP listeners (gRPC over TLS, and HTTPS instead of HTTP):
+  /// Key `otlp.tls.cert_path`, default "" (plaintext), env
+  /// OTLP_ARROW_OTLP_TLS_CERT_PATH: PEM certificate chain; needs the key.
+  /// Key `otlp.tls.key_path`, default "", env OTLP_ARROW_OTLP_TLS_KEY_PATH.
+  /// Key `otlp.tls.client_ca_path`, default "" (no client certificates), env
+  /// OTLP_ARROW_OTLP_TLS_CLIENT_CA_PATH: clients must present a certificate it
+  /// signed (mutual TLS); needs the certificate.
+  ServerTlsConfig tls{};
+
+  bool operator==(const OtlpConfig&) const = default;
 };
 
 /// \brief Metrics and logs (the seed's MonitoringConfig).
@@ -140,23 +172,6 @@ struct LimitsConfig {
   int64_t max_decompressed_bytes = int64_t{64} << 20;
 
   bool operator==(const LimitsConfig&) const = default;
-};
-
-/// \brief TLS of the receiver's Flight server.
-struct ServerTlsConfig {
-  /// \brief Key `receiver.tls.cert_path`, default "" (plaintext), env
-  /// OTLP_ARROW_RECEIVER_TLS_CERT_PATH. PEM certificate chain; enables TLS on
-  /// `listen.flight`; needs `receiver.tls.key_path`.
-  std::string cert_path;
-  /// \brief Key `receiver.tls.key_path`, default "", env
-  /// OTLP_ARROW_RECEIVER_TLS_KEY_PATH.
-  std::string key_path;
-  /// \brief Key `receiver.tls.client_ca_path`, default "" (no client certificates), env
-  /// OTLP_ARROW_RECEIVER_TLS_CLIENT_CA_PATH. PEM CA of the clients: mutual TLS. Needs
-  /// `receiver.tls.cert_path`.
-  std::string client_ca_path;
-
-  bool operator==(const ServerTlsConfig&) const = default;
 };
 
 /// \brief The receiver: Flight server limits and the Parquet span store. Defaults are
@@ -270,6 +285,8 @@ struct ServiceConfig {
   AuthConfig auth{};
   /// \brief `listen.*`.
   ListenConfig listen{};
+  /// \brief `otlp.*`.
+  OtlpConfig otlp{};
   /// \brief `monitoring.*`.
   MonitoringConfig monitoring{};
   /// \brief `limits.*`.

@@ -31,6 +31,17 @@ arrow::Result<transport::FlightSpanExporterOptions> MakeExporterOptions(
 arrow::Result<transport::FlightSpanReceiverOptions> MakeReceiverOptions(
     const ServiceConfig& config);
 
+/// \brief The PEM contents of a server's TLS files.
+struct ServerTlsPem {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string client_ca_pem;
+};
+
+/// \brief Reads `otlp.tls.*` for the OTLP listeners; all empty without TLS. An
+/// unreadable file is Status::IOError naming the key.
+arrow::Result<ServerTlsPem> ReadOtlpTls(const ServiceConfig& config);
+
 /// \brief The receiver's span store: `receiver.data_dir`, `receiver.durability`,
 /// `receiver.max_file_bytes`, `receiver.max_file_age_ms`, `receiver.zstd_level`,
 /// `receiver.max_row_group_rows`; the other fields keep their defaults.
