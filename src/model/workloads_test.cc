@@ -18,32 +18,34 @@ otlp::ExportTraceServiceRequest Parse(const std::string& bytes) {
   return request;
 }
 
-// Every span id of a request (own, parent, links), in order.
-std::vector<std::string> SpanIds(const otlp::ExportTraceServiceRequest& request) {
+// Every id of a request, in order: its trace ids (of spans and links) or its span ids
+// (own, parent, links).
+enum class IdKind { kTrace, kSpan };
+std::vector<std::string> Ids(const otlp::ExportTraceServiceRequest& request,
+                             IdKind kind) {
   std::vector<std::string> ids;
   for (const auto& rs : request.resource_spans()) {
     for (const auto& ss : rs.scope_spans()) {
       for (const auto& span : ss.spans()) {
-        ids.push_back(span.span_id());
-        ids.push_back(span.parent_span_id());
-        for (const auto& link : span.links()) ids.push_back(link.span_id());
+        if (kind == IdKind::kTrace) {
+          ids.push_back(span.trace_id());
+        } else {
+          ids.push_back(span.span_id());
+          ids.push_back(span.parent_span_id());
+        }
+        for (const auto& link : span.links()) {
+          ids.push_back(kind == IdKind::kTrace ? link.trace_id() : link.span_id());
+        }
       }
     }
   }
   return ids;
 }
-
+std::vector<std::string> SpanIds(const otlp::ExportTraceServiceRequest& request) {
+  return Ids(request, IdKind::kSpan);
+}
 std::vector<std::string> TraceIds(const otlp::ExportTraceServiceRequest& request) {
-  std::vector<std::string> ids;
-  for (const auto& rs : request.resource_spans()) {
-    for (const auto& ss : rs.scope_spans()) {
-      for (const auto& span : ss.spans()) {
-        ids.push_back(span.trace_id());
-        for (const auto& link : span.links()) ids.push_back(link.trace_id());
-      }
-    }
-  }
-  return ids;
+  return Ids(request, IdKind::kTrace);
 }
 
 // The request with every id cleared: what WithFreshIds must leave alone.

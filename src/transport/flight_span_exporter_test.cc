@@ -600,7 +600,11 @@ TEST_F(FlightSpanExporterTest, EveryCompressionRoundTrips) {
   }
 }
 
-TEST_F(FlightSpanExporterTest, DerivedColumnsAreSentOnlyWhenAskedFor) {
+// What the receiver rebuilds stays off the wire: the derived time columns (unless asked
+// for) and empty dictionaries. Seed spans have no events, links, resource or scope
+// attributes: the keys and strings of those maps go as plain columns, not as empty
+// dictionaries (an IPC message each); the span attributes keep theirs.
+TEST_F(FlightSpanExporterTest, DerivedColumnsAndEmptyDictionariesStayOffTheWire) {
   StartServer();
   MakeExporter(Options());
   ASSERT_OK_AND_ASSIGN(auto spans,
@@ -611,29 +615,6 @@ TEST_F(FlightSpanExporterTest, DerivedColumnsAreSentOnlyWhenAskedFor) {
   EXPECT_EQ(received->schema()->GetFieldIndex("start_time"), -1);
   EXPECT_EQ(received->schema()->GetFieldIndex("duration_ns"), -1);
   EXPECT_EQ(received->num_columns(), spans->num_columns() - 2);
-
-  auto options = Options();
-  options.send_derived_columns = true;
-  MakeExporter(options);
-  ASSERT_OK(exporter_->Export(*spans).status());
-  const auto all = server_->received();
-  ASSERT_FALSE(all.empty());
-  ASSERT_OK_AND_ASSIGN(auto wire, convert::WithoutEmptyDictionaries(*spans));
-  EXPECT_TRUE(all.back()->Equals(*wire));
-  EXPECT_EQ(all.back()->num_columns(), spans->num_columns());
-}
-
-// Seed spans have no events, links, resource or scope attributes: the keys and strings
-// of those maps go as plain columns, not as empty dictionaries (an IPC message each);
-// the span attributes keep theirs.
-TEST_F(FlightSpanExporterTest, EmptyDictionariesGoAsPlainColumns) {
-  StartServer();
-  MakeExporter(Options());
-  ASSERT_OK_AND_ASSIGN(auto spans,
-                       convert::SpanTableEncoder::Encode(model::SeedSpans(5)));
-  ASSERT_OK(exporter_->Export(*spans).status());
-  auto received = Received();
-  ASSERT_NE(received, nullptr);
   auto key_type = [&](const std::string& map_column) {
     const auto& map_type = static_cast<const arrow::MapType&>(
         *received->schema()->GetFieldByName(map_column)->type());
@@ -648,6 +629,16 @@ TEST_F(FlightSpanExporterTest, EmptyDictionariesGoAsPlainColumns) {
       static_cast<const arrow::MapType&>(*events.value_type()->field(2)->type());
   EXPECT_EQ(event_attributes.key_type()->id(), arrow::Type::STRING);
   ExpectReceivedEquals(*spans);
+
+  auto options = Options();
+  options.send_derived_columns = true;
+  MakeExporter(options);
+  ASSERT_OK(exporter_->Export(*spans).status());
+  const auto all = server_->received();
+  ASSERT_FALSE(all.empty());
+  ASSERT_OK_AND_ASSIGN(auto wire, convert::WithoutEmptyDictionaries(*spans));
+  EXPECT_TRUE(all.back()->Equals(*wire));
+  EXPECT_EQ(all.back()->num_columns(), spans->num_columns());
 }
 
 TEST_F(FlightSpanExporterTest, VectorAndTableOverloads) {
