@@ -84,11 +84,11 @@ arrow::Result<std::string> Gzip(const std::string& data) {
   return out;
 }
 
-// The bodies a run sends. Without --gzip every send carries ids no other send of the run
-// carries (model::RequestIdRewriter): a gateway batching the same spans over and over
-// would compress and dictionary-encode them better than real traffic. With --gzip the
-// bodies are compressed once up front, so their ids repeat every --distinct-requests
-// sends.
+// The bodies a run sends. Every send carries ids no other send of the run carries
+// (model::RequestIdRewriter): a gateway batching the same spans over and over would
+// compress and dictionary-encode them better than real traffic. Except gzip over HTTP:
+// those bodies are compressed once up front, so their ids repeat every
+// --distinct-requests sends.
 class RequestBodies {
  public:
   static arrow::Result<RequestBodies> Make(const LoadgenOptions& options) {
@@ -384,11 +384,11 @@ void AddLoadgenCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--gzip", options->gzip,
-                "Compress the requests with gzip (once up front: their ids then repeat "
-                "every --distinct-requests requests)");
+                "Compress the requests with gzip (HTTP bodies once up front: their ids "
+                "then repeat every --distinct-requests requests)");
   cmd->add_option("--distinct-requests", options->distinct_requests,
                   "Different requests to cycle through (each send gets fresh trace and "
-                  "span ids, except with --gzip)")
+                  "span ids, except gzip over HTTP)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--json", options->json_file, "Also write the results as JSON here");

@@ -172,11 +172,12 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
                               *options_.bearer_token, &unauthenticated_calls_));
     }
     if (auto status = Init(server_options); !status.ok()) {
-      // Arrow says only "Server did not start properly"; gRPC logs why.
-      return arrow::Status::IOError("cannot listen on ", options_.listen_uri,
-                                    " (is the port in use, or the address not one of "
-                                    "this host's?): ",
-                                    status.message());
+      // Arrow says only "Server did not start properly"; gRPC logs why above.
+      return arrow::Status::IOError(
+          "cannot start the Flight server on ", options_.listen_uri,
+          " (the port in use, an address not of this host, or a certificate gRPC "
+          "refused; gRPC's log says which): ",
+          status.message());
     }
     initialized_ = true;
     serving_.store(true);
