@@ -3,6 +3,7 @@
 #include "otlp_arrow/service/service_runtime.h"
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -437,13 +438,18 @@ ServiceStopReport ServiceRuntime::Impl::Stop() {
   stopped = true;
   ServiceStopReport report;
   if (operations != nullptr) operations->SetDraining(true);
+  // One deadline for the whole stop: the drain gets what the listeners leave of it.
   const auto grace = std::chrono::system_clock::now() + config.shutdown_timeout_ms;
+  const auto deadline = std::chrono::steady_clock::now() + config.shutdown_timeout_ms;
   // 1. No new OTLP requests; running ones finish (they only wait for queue room).
   if (grpc_receiver != nullptr) report.status &= grpc_receiver->Shutdown(grace);
   if (http_receiver != nullptr) report.status &= http_receiver->Shutdown();
   // 2. Drain the queue to the receiver.
   if (batching != nullptr) {
-    const auto drained = batching->Shutdown(config.shutdown_timeout_ms);
+    const auto left = std::max(std::chrono::milliseconds(0),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()));
+    const auto drained = batching->Shutdown(left);
     spdlog::info("export queue drained: {}", drained.ToString());
     report.spans_not_sent = drained.spans_not_sent + drained.spans_send_failed;
     if (!drained.ok()) report.status &= drained.status;
