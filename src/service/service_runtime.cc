@@ -3,8 +3,8 @@
 #include "otlp_arrow/service/service_runtime.h"
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <utility>
