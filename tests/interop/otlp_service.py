@@ -170,6 +170,27 @@ class Metrics:
         return sum(found)
 
 
+class RecordingExporter:
+    """Forwards to an OpenTelemetry SDK span exporter and keeps every export's span count
+    and result. (The SDK's span processors only call these methods; not subclassing its
+    SpanExporter keeps this module free of the SDK for the deployment tests.)"""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.results = []
+
+    def export(self, spans):
+        result = self.inner.export(spans)
+        self.results.append((len(spans), result))
+        return result
+
+    def shutdown(self):
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis=30000):
+        return self.inner.force_flush(timeout_millis)
+
+
 def wait_for(predicate, timeout: float, message: str, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while True:

@@ -17,9 +17,9 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpSpanExporter)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 
-from otlp_service import Service, count_stored
+from otlp_service import RecordingExporter, Service, count_stored
 
 SPANS_PER_CLIENT = 3
 
@@ -49,25 +49,9 @@ def make_certificates(directory: Path) -> dict[str, Path]:
         "ca.crt", "other-ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
 
 
-class Recorder(SpanExporter):
-    """Keeps the result of every export of the OTLP exporter it wraps."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.results = []
-
-    def export(self, spans):
-        result = self.inner.export(spans)
-        self.results.append(result)
-        return result
-
-    def shutdown(self):
-        self.inner.shutdown()
-
-
 def send(exporter, name: str) -> bool:
     """SPANS_PER_CLIENT spans, one export each; whether every export succeeded."""
-    recorder = Recorder(exporter)
+    recorder = RecordingExporter(exporter)
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(SimpleSpanProcessor(recorder))
     tracer = provider.get_tracer("interop.tls")
@@ -75,7 +59,7 @@ def send(exporter, name: str) -> bool:
         tracer.start_span(f"{name} {i}").end()
     provider.shutdown()
     assert len(recorder.results) == SPANS_PER_CLIENT
-    return all(r == SpanExportResult.SUCCESS for r in recorder.results)
+    return all(r == SpanExportResult.SUCCESS for _, r in recorder.results)
 
 
 def grpc_exporter(port: int, ca: Path | None, client: tuple[Path, Path] | None = None):

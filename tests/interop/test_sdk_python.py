@@ -24,14 +24,14 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import (BatchSpanProcessor, SimpleSpanProcessor,
-                                            SpanExporter, SpanExportResult)
+                                            SpanExportResult)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import (NonRecordingSpan, SpanContext, TraceFlags, TraceState)
 
-from otlp_service import (Service, assert_every_column_compared, comparable_row,
-                          compare_stored, derived_columns, python_attributes, stored_rows,
-                          wait_exported_and_stored)
+from otlp_service import (RecordingExporter, Service, assert_every_column_compared,
+                          comparable_row, compare_stored, derived_columns, python_attributes,
+                          stored_rows, wait_exported_and_stored)
 
 # OTLP numbering (opentelemetry.proto.trace.v1.Span.SpanKind); the Python API's enum starts at 0.
 OTLP_KIND = {SpanKind.INTERNAL: 1, SpanKind.SERVER: 2, SpanKind.CLIENT: 3,
@@ -66,25 +66,6 @@ RICH_ATTRIBUTES = {
 }
 LIMITS = SpanLimits(max_span_attributes=30, max_events=4, max_links=3,
                     max_event_attributes=3, max_link_attributes=2)
-
-
-class RecordingExporter(SpanExporter):
-    """Forwards to the OTLP exporter and keeps every export result."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.results = []
-
-    def export(self, spans):
-        result = self.inner.export(spans)
-        self.results.append((len(spans), result))
-        return result
-
-    def shutdown(self):
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis=30000):
-        return self.inner.force_flush(timeout_millis)
 
 
 def emit_traces(provider: TracerProvider, tag: str) -> None:
