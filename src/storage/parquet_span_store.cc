@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <system_error>
@@ -32,6 +33,7 @@
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "parquet_files_internal.h"
+#include "row_group_dictionaries_internal.h"
 #include "write_ahead_log.h"
 
 namespace otlp_arrow::storage {
@@ -164,6 +166,7 @@ class OpenParquetFile {
                                                                 fs::path final_path) {
     auto file = std::unique_ptr<OpenParquetFile>(new OpenParquetFile());
     file->final_path_ = std::move(final_path);
+    file->dictionaries_.emplace(layout.max_row_group_rows);
     // A leading dot hides the file from pyarrow, Spark and Hive dataset discovery, the
     // ".tmp" suffix from "*.parquet" globs (DuckDB): readers never see a half file.
     file->temporary_path_ = file->final_path_.parent_path() /
@@ -187,8 +190,13 @@ class OpenParquetFile {
 
   ~OpenParquetFile() { Abandon(); }
 
-  arrow::Status Write(const arrow::RecordBatch& part, int64_t raw_bytes) {
-    ARROW_RETURN_NOT_OK(writer_->WriteRecordBatch(part));
+  arrow::Status Write(const arrow::RecordBatch& part, int64_t raw_bytes,
+                      arrow::MemoryPool* pool) {
+    ARROW_ASSIGN_OR_RAISE(auto pieces, dictionaries_->Prepare(part, pool));
+    for (const auto& piece : pieces) {
+      if (piece.starts_row_group) ARROW_RETURN_NOT_OK(writer_->NewBufferedRowGroup());
+      ARROW_RETURN_NOT_OK(writer_->WriteRecordBatch(*piece.batch));
+    }
     const auto& start_times = static_cast<const arrow::UInt64Array&>(
         *part.GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
     for (int64_t row = 0; row < start_times.length(); ++row) {
@@ -252,6 +260,7 @@ class OpenParquetFile {
   UniqueFd fd_;
   std::shared_ptr<arrow::io::FileOutputStream> sink_;
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
+  std::optional<internal::RowGroupDictionaries> dictionaries_;
   int64_t num_rows_ = 0;
   int64_t raw_bytes_ = 0;
   uint64_t start_time_min_ = std::numeric_limits<uint64_t>::max();
@@ -293,8 +302,9 @@ class Generation {
       ARROW_ASSIGN_OR_RAISE(auto part, internal::TakeRows(spans, rows, layout_->pool));
       const int64_t part_raw_bytes =
           spans.num_rows() == 0 ? 0 : raw_bytes * num_rows / spans.num_rows();
-      ARROW_RETURN_NOT_OK(internal::AnnotatePath(it->second->Write(*part, part_raw_bytes),
-                                                 it->second->temporary_path()));
+      ARROW_RETURN_NOT_OK(
+          internal::AnnotatePath(it->second->Write(*part, part_raw_bytes, layout_->pool),
+                                 it->second->temporary_path()));
       rows_written_ += num_rows;
     }
     return arrow::Status::OK();
