@@ -34,24 +34,10 @@
 #   [OTELCOL_BIN=path]
 #   scripts/bench_collector.sh [workload=otel]
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="${OTLP_ARROW_BIN:-${ROOT}/build/otlp-arrow}"
-OTELCOL="${OTELCOL_BIN:-${ROOT}/.deps/otelcol/otelcol-peer}"
+# shellcheck source=scripts/lib/load_bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/load_bench.sh"
 WORKLOAD="${1:-otel}"
-PROTOCOL="${PROTOCOL:-grpc}"
-RATE="${RATE:-0}"
-DURATION="${DURATION:-10}"
-CONNECTIONS="${CONNECTIONS:-4}"
-SPANS_PER_REQUEST="${SPANS_PER_REQUEST:-512}"
-COMPRESSION="${COMPRESSION:-zstd}"
-TICKS=$(getconf CLK_TCK)
-DATA="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
+OTELCOL="${OTELCOL_BIN:-${ROOT}/.deps/otelcol/otelcol-peer}"
 
 if [ -z "${OTELCOL_BIN:-}" ]; then
   "${ROOT}/scripts/build_otelcol.sh" >/dev/null  # builds once, then only checks its stamp
@@ -67,15 +53,11 @@ esac
 [ -z "${ARROW_WAIT_FOR_RESULT:-}" ] || queue_block=$'\n'"      wait_for_result: ${ARROW_WAIT_FOR_RESULT}"
 [ -z "$arrow_block" ] || arrow_block=$'\n    arrow:'"$arrow_block"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wait_port() {  # wait_port PORT LOG: until something listens on 127.0.0.1:PORT
   for _ in $(seq 300); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1
   done
   echo "timed out waiting for 127.0.0.1:$1" >&2; cat "$2" >&2; exit 1
-}
-metric() {  # metric URL NAME-REGEX → sum of matching samples
-  curl -s "$1" | awk -v re="^$2" '$0 ~ re {s += $NF} END {printf "%d\n", s}'
 }
 # Free 127.0.0.1 ports, all bound at once so that they differ.
 read -r P_GRPC P_HTTP P_METRICS_A P_ARROW P_METRICS_B < <(python3 - <<'PY'

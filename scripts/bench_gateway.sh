@@ -7,31 +7,13 @@
 #   [PROTOCOL=grpc|http] [RATE=spans/s, 0 = flat out] [DURATION=s] [CONNECTIONS=n]
 #   [SPANS_PER_REQUEST=n] [COMPRESSION=zstd|lz4|none] scripts/bench_gateway.sh [workload=otel]
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="${OTLP_ARROW_BIN:-${ROOT}/build/otlp-arrow}"
+# shellcheck source=scripts/lib/load_bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/load_bench.sh"
 WORKLOAD="${1:-otel}"
-PROTOCOL="${PROTOCOL:-grpc}"
-RATE="${RATE:-0}"
-DURATION="${DURATION:-10}"
-CONNECTIONS="${CONNECTIONS:-4}"
-SPANS_PER_REQUEST="${SPANS_PER_REQUEST:-512}"
-COMPRESSION="${COMPRESSION:-zstd}"
-TICKS=$(getconf CLK_TCK)
-DATA="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wait_for() {  # wait_for FILE PATTERN
   for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
-}
-metric() {  # metric URL NAME-REGEX → sum of matching samples
-  curl -s "$1" | awk -v re="^$2" '$0 ~ re {s += $NF} END {printf "%d\n", s}'
 }
 
 "$BIN" receiver --flight 127.0.0.1:0 --data-dir "$DATA/data" --durability os \
