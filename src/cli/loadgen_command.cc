@@ -58,6 +58,8 @@ struct ConnectionResult {
   std::map<std::string, int64_t> outcomes;  // "OK", "RESOURCE_EXHAUSTED", "HTTP 429", …
   std::vector<double> latencies_ms;         // of every answered request
   int64_t late_sends = 0;                   // requests sent after their slot
+  int64_t unsent =
+      0;  // requests of the schedule given up (the connection fell too far behind)
 };
 
 bool IsBackpressure(const std::string& outcome) {
@@ -131,21 +133,31 @@ class RequestBodies {
 };
 
 // Paces one connection: request i goes at start + i * interval (no pacing when the
-// interval is zero). A connection that falls behind sends at once and counts it.
+// interval is zero). A paced connection sends its whole schedule, every slot before
+// `end`, so that a run at a set rate sends rate × duration spans however busy the
+// machine: one that falls behind sends at once and counts it late. It gives up only when
+// it is still behind a whole run's length after `end` (a server answering far too
+// slowly), and counts what it did not send.
 class Pacer {
  public:
   Pacer(Clock::time_point start, Clock::duration interval)
       : start_(start), interval_(interval) {}
-  // False once `end` has passed.
-  bool WaitForSlot(int64_t i, Clock::time_point end, int64_t* late) {
-    const auto slot = start_ + interval_ * i;
+  // False when the connection is done: flat out, once `end` has passed; paced, after the
+  // last slot before `end`.
+  bool WaitForSlot(int64_t i, Clock::time_point end, ConnectionResult* result) {
     const auto now = Clock::now();
-    if (now >= end || slot >= end) return false;
-    if (interval_.count() == 0) return true;
+    if (interval_.count() == 0) return now < end;
+    const auto slot = start_ + interval_ * i;
+    if (slot >= end) return false;
+    if (now >= end + (end - start_)) {
+      // Slots i, i+1, … before `end`.
+      result->unsent += (end - slot + interval_ - Clock::duration(1)) / interval_;
+      return false;
+    }
     if (slot > now) {
       std::this_thread::sleep_until(slot);
     } else if (now - slot > interval_) {
-      ++*late;
+      ++result->late_sends;
     }
     return true;
   }
@@ -166,7 +178,7 @@ void RunGrpcConnection(const LoadgenOptions& options, const RequestBodies& bodie
   auto channel = grpc::CreateCustomChannel(options.endpoint,
                                            grpc::InsecureChannelCredentials(), args);
   grpc::GenericStub stub(channel);
-  for (int64_t i = 0; pacer.WaitForSlot(i, end, &result->late_sends); ++i) {
+  for (int64_t i = 0; pacer.WaitForSlot(i, end, result); ++i) {
     grpc::Slice slice(bodies.Body(connection, i));
     grpc::ByteBuffer request(&slice, 1);
     grpc::ClientContext context;
@@ -235,7 +247,7 @@ void RunHttpConnection(const LoadgenOptions& options, const RequestBodies& bodie
   client.set_read_timeout(30, 0);
   httplib::Headers headers;
   if (options.gzip) headers.emplace("Content-Encoding", "gzip");
-  for (int64_t i = 0; pacer.WaitForSlot(i, end, &result->late_sends); ++i) {
+  for (int64_t i = 0; pacer.WaitForSlot(i, end, result); ++i) {
     const std::string body = bodies.Body(connection, i);
     const auto sent = Clock::now();
     auto response = client.Post(path.c_str(), headers, body, "application/x-protobuf");
@@ -307,6 +319,7 @@ int RunLoadgen(LoadgenOptions options) {
     total.requests += r.requests;
     total.spans_accepted += r.spans_accepted;
     total.late_sends += r.late_sends;
+    total.unsent += r.unsent;
     for (const auto& [name, n] : r.outcomes) total.outcomes[name] += n;
     total.latencies_ms.insert(total.latencies_ms.end(), r.latencies_ms.begin(),
                               r.latencies_ms.end());
@@ -321,9 +334,12 @@ int RunLoadgen(LoadgenOptions options) {
   std::cout << fmt::format(
       "requests: {} in {:.2f} s; accepted {} spans = {:.0f} spans/s; refused "
       "(backpressure) "
-      "{} requests; failed {} requests; late sends {}\n",
+      "{} requests; failed {} requests; late sends {}{}\n",
       total.requests, seconds, total.spans_accepted, rate, refused, failed,
-      total.late_sends);
+      total.late_sends,
+      total.unsent > 0
+          ? fmt::format("; not sent (too far behind) {} requests", total.unsent)
+          : "");
   for (const auto& [name, n] : total.outcomes)
     std::cout << "  " << name << ": " << n << "\n";
   std::cout << fmt::format("latency ms: p50 {:.2f}  p90 {:.2f}  p99 {:.2f}  max {:.2f}\n",
@@ -344,6 +360,8 @@ int RunLoadgen(LoadgenOptions options) {
                         {"spans_per_second", rate},
                         {"refused_requests", refused},
                         {"failed_requests", failed},
+                        {"late_sends", total.late_sends},
+                        {"unsent_requests", total.unsent},
                         {"outcomes", total.outcomes},
                         {"latency_ms",
                          {{"p50", Percentile(total.latencies_ms, 50)},
