@@ -391,8 +391,10 @@ void AddLoadgenCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--spans-per-request", options->spans_per_request)
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
-  cmd->add_option("--rate", options->rate,
-                  "Spans per second over all connections; 0 sends flat out")
+  cmd->add_option(
+         "--rate", options->rate,
+         "Spans per second over all connections (rate x duration spans in all, late "
+         "ones sent at once); 0 sends flat out for the duration")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--duration", options->duration_s, "Seconds to run")
