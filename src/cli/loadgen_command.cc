@@ -58,8 +58,8 @@ struct ConnectionResult {
   std::map<std::string, int64_t> outcomes;  // "OK", "RESOURCE_EXHAUSTED", "HTTP 429", …
   std::vector<double> latencies_ms;         // of every answered request
   int64_t late_sends = 0;                   // requests sent after their slot
-  int64_t unsent =
-      0;  // requests of the schedule given up (the connection fell too far behind)
+  // Requests of the schedule given up (the connection fell too far behind).
+  int64_t unsent = 0;
 };
 
 bool IsBackpressure(const std::string& outcome) {

@@ -13,7 +13,6 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <string_view>
 #include <system_error>
@@ -164,9 +163,8 @@ class OpenParquetFile {
  public:
   static arrow::Result<std::unique_ptr<OpenParquetFile>> Create(const StoreLayout& layout,
                                                                 fs::path final_path) {
-    auto file = std::unique_ptr<OpenParquetFile>(new OpenParquetFile());
+    auto file = std::unique_ptr<OpenParquetFile>(new OpenParquetFile(layout));
     file->final_path_ = std::move(final_path);
-    file->dictionaries_.emplace(layout.max_row_group_rows);
     // A leading dot hides the file from pyarrow, Spark and Hive dataset discovery, the
     // ".tmp" suffix from "*.parquet" globs (DuckDB): readers never see a half file.
     file->temporary_path_ = file->final_path_.parent_path() /
@@ -190,13 +188,8 @@ class OpenParquetFile {
 
   ~OpenParquetFile() { Abandon(); }
 
-  arrow::Status Write(const arrow::RecordBatch& part, int64_t raw_bytes,
-                      arrow::MemoryPool* pool) {
-    ARROW_ASSIGN_OR_RAISE(auto pieces, dictionaries_->Prepare(part, pool));
-    for (const auto& piece : pieces) {
-      if (piece.starts_row_group) ARROW_RETURN_NOT_OK(writer_->NewBufferedRowGroup());
-      ARROW_RETURN_NOT_OK(writer_->WriteRecordBatch(*piece.batch));
-    }
+  arrow::Status Write(const arrow::RecordBatch& part, int64_t raw_bytes) {
+    ARROW_RETURN_NOT_OK(dictionaries_.Write(part, writer_.get()));
     const auto& start_times = static_cast<const arrow::UInt64Array&>(
         *part.GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
     for (int64_t row = 0; row < start_times.length(); ++row) {
@@ -253,14 +246,15 @@ class OpenParquetFile {
   uint64_t start_time_max() const { return start_time_max_; }
 
  private:
-  OpenParquetFile() = default;
+  explicit OpenParquetFile(const StoreLayout& layout)
+      : dictionaries_(layout.max_row_group_rows, layout.pool) {}
 
   fs::path temporary_path_;
   fs::path final_path_;
   UniqueFd fd_;
   std::shared_ptr<arrow::io::FileOutputStream> sink_;
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
-  std::optional<internal::RowGroupDictionaries> dictionaries_;
+  internal::RowGroupDictionaries dictionaries_;
   int64_t num_rows_ = 0;
   int64_t raw_bytes_ = 0;
   uint64_t start_time_min_ = std::numeric_limits<uint64_t>::max();
@@ -302,9 +296,8 @@ class Generation {
       ARROW_ASSIGN_OR_RAISE(auto part, internal::TakeRows(spans, rows, layout_->pool));
       const int64_t part_raw_bytes =
           spans.num_rows() == 0 ? 0 : raw_bytes * num_rows / spans.num_rows();
-      ARROW_RETURN_NOT_OK(
-          internal::AnnotatePath(it->second->Write(*part, part_raw_bytes, layout_->pool),
-                                 it->second->temporary_path()));
+      ARROW_RETURN_NOT_OK(internal::AnnotatePath(it->second->Write(*part, part_raw_bytes),
+                                                 it->second->temporary_path()));
       rows_written_ += num_rows;
     }
     return arrow::Status::OK();

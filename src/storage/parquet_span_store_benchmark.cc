@@ -137,12 +137,7 @@ void ParquetWrite(benchmark::State& state) {
     for (int i = 0; i < kBatchesPerFile; ++i) {
       arrow::Status status;
       if (variant == kDistinctBatchesPrepared) {
-        auto pieces = dictionaries.Prepare(*batches[i], arrow::default_memory_pool());
-        status = pieces.status();
-        for (const auto& piece : pieces.ValueOr({})) {
-          if (piece.starts_row_group) status &= writer->NewBufferedRowGroup();
-          status &= writer->WriteRecordBatch(*piece.batch);
-        }
+        status = dictionaries.Write(*batches[i], writer.get());
       } else {
         status = writer->WriteRecordBatch(distinct ? *batches[i] : *batch);
       }

@@ -9,6 +9,7 @@
 #include <arrow/compute/api_vector.h>
 #include <arrow/compute/exec.h>
 #include <arrow/util/bitmap_ops.h>
+#include <parquet/arrow/writer.h>
 
 namespace otlp_arrow::storage::internal {
 
@@ -40,11 +41,12 @@ arrow::Result<std::shared_ptr<arrow::DataType>> WithChildTypes(
 
 }  // namespace
 
-RowGroupDictionaries::RowGroupDictionaries(int64_t max_row_group_rows)
-    : max_row_group_rows_(std::max<int64_t>(max_row_group_rows, 1)) {}
+RowGroupDictionaries::RowGroupDictionaries(int64_t max_row_group_rows,
+                                           arrow::MemoryPool* pool)
+    : max_row_group_rows_(std::max<int64_t>(max_row_group_rows, 1)), pool_(pool) {}
 
 arrow::Result<std::vector<RowGroupDictionaries::Piece>> RowGroupDictionaries::Prepare(
-    const arrow::RecordBatch& batch, arrow::MemoryPool* pool) {
+    const arrow::RecordBatch& batch) {
   std::vector<Piece> pieces;
   int64_t offset = 0;
   while (offset < batch.num_rows()) {
@@ -58,7 +60,7 @@ arrow::Result<std::vector<RowGroupDictionaries::Piece>> RowGroupDictionaries::Pr
     }
     const int64_t length =
         std::min(max_row_group_rows_ - rows_in_row_group_, batch.num_rows() - offset);
-    ARROW_ASSIGN_OR_RAISE(piece.batch, PreparePiece(batch.Slice(offset, length), pool));
+    ARROW_ASSIGN_OR_RAISE(piece.batch, PreparePiece(batch.Slice(offset, length)));
     rows_in_row_group_ += length;
     offset += length;
     pieces.push_back(std::move(piece));
@@ -66,8 +68,18 @@ arrow::Result<std::vector<RowGroupDictionaries::Piece>> RowGroupDictionaries::Pr
   return pieces;
 }
 
+arrow::Status RowGroupDictionaries::Write(const arrow::RecordBatch& batch,
+                                          parquet::arrow::FileWriter* writer) {
+  ARROW_ASSIGN_OR_RAISE(auto pieces, Prepare(batch));
+  for (const auto& piece : pieces) {
+    if (piece.starts_row_group) ARROW_RETURN_NOT_OK(writer->NewBufferedRowGroup());
+    ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(*piece.batch));
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> RowGroupDictionaries::PreparePiece(
-    const std::shared_ptr<arrow::RecordBatch>& piece, arrow::MemoryPool* pool) {
+    const std::shared_ptr<arrow::RecordBatch>& piece) {
   size_t slot = 0;
   std::vector<std::shared_ptr<arrow::ArrayData>> columns;
   columns.reserve(static_cast<size_t>(piece->num_columns()));
@@ -75,7 +87,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> RowGroupDictionaries::Prepare
   bool changed = false;
   for (int i = 0; i < piece->num_columns(); ++i) {
     const std::shared_ptr<arrow::ArrayData>& column = piece->column_data(i);
-    ARROW_ASSIGN_OR_RAISE(auto prepared, Visit(column, &slot, pool));
+    ARROW_ASSIGN_OR_RAISE(auto prepared, Visit(column, &slot));
     if (prepared != column) {
       changed = true;
       fields[static_cast<size_t>(i)] =
@@ -93,8 +105,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> RowGroupDictionaries::Prepare
 // dictionary's strings is not there. Costs a lookup per dictionary entry and a pass over
 // the indices; the writer then writes the indices as they are.
 arrow::Result<std::shared_ptr<arrow::ArrayData>> RowGroupDictionaries::Remap(
-    const arrow::DictionaryArray& array, FirstDictionary* first,
-    arrow::MemoryPool* pool) {
+    const arrow::DictionaryArray& array, FirstDictionary* first) {
   if (array.dictionary()->type_id() != arrow::Type::STRING ||
       array.indices()->type_id() != arrow::Type::INT32 ||
       first->values->type_id() != arrow::Type::STRING) {
@@ -117,7 +128,7 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> RowGroupDictionaries::Remap(
   const auto& indices = static_cast<const arrow::Int32Array&>(*array.indices());
   const int64_t length = indices.length();
   ARROW_ASSIGN_OR_RAISE(auto remapped,
-                        arrow::AllocateBuffer(length * sizeof(int32_t), pool));
+                        arrow::AllocateBuffer(length * sizeof(int32_t), pool_));
   auto* out = reinterpret_cast<int32_t*>(remapped->mutable_data());
   const int32_t* in = indices.raw_values();
   for (int64_t i = 0; i < length; ++i) {
@@ -127,7 +138,7 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> RowGroupDictionaries::Remap(
   std::shared_ptr<arrow::Buffer> validity;
   if (indices.null_count() > 0) {
     ARROW_ASSIGN_OR_RAISE(validity,
-                          arrow::internal::CopyBitmap(pool, indices.null_bitmap_data(),
+                          arrow::internal::CopyBitmap(pool_, indices.null_bitmap_data(),
                                                       indices.offset(), length));
   }
   auto data = arrow::ArrayData::Make(array.type(), length,
@@ -138,8 +149,7 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> RowGroupDictionaries::Remap(
 }
 
 arrow::Result<std::shared_ptr<arrow::ArrayData>> RowGroupDictionaries::Visit(
-    const std::shared_ptr<arrow::ArrayData>& data, size_t* slot,
-    arrow::MemoryPool* pool) {
+    const std::shared_ptr<arrow::ArrayData>& data, size_t* slot) {
   if (data->type->id() == arrow::Type::DICTIONARY) {
     const size_t index = (*slot)++;
     if (index >= first_dictionaries_.size()) first_dictionaries_.resize(index + 1);
@@ -153,13 +163,13 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> RowGroupDictionaries::Visit(
     if (first.values->data() == dictionary->data() || first.values->Equals(*dictionary)) {
       return data;
     }
-    ARROW_ASSIGN_OR_RAISE(auto remapped, Remap(array, &first, pool));
+    ARROW_ASSIGN_OR_RAISE(auto remapped, Remap(array, &first));
     if (remapped != nullptr) {
       ++columns_remapped_;
       return remapped;
     }
     // Indices were bounds-checked when the batch was validated.
-    arrow::compute::ExecContext context(pool);
+    arrow::compute::ExecContext context(pool_);
     ARROW_ASSIGN_OR_RAISE(
         arrow::Datum plain,
         arrow::compute::Take(dictionary, array.indices(),
@@ -172,7 +182,7 @@ arrow::Result<std::shared_ptr<arrow::ArrayData>> RowGroupDictionaries::Visit(
   children.reserve(data->child_data.size());
   bool changed = false;
   for (const auto& child : data->child_data) {
-    ARROW_ASSIGN_OR_RAISE(auto prepared, Visit(child, slot, pool));
+    ARROW_ASSIGN_OR_RAISE(auto prepared, Visit(child, slot));
     changed = changed || prepared != child;
     children.push_back(std::move(prepared));
   }

@@ -14,6 +14,10 @@
 #include <arrow/result.h>
 #include <arrow/type_fwd.h>
 
+namespace parquet::arrow {
+class FileWriter;
+}  // namespace parquet::arrow
+
 namespace otlp_arrow::storage::internal {
 
 /// \brief Prepares the batches of one Parquet file for parquet::arrow::FileWriter.
@@ -38,7 +42,9 @@ namespace otlp_arrow::storage::internal {
 /// dictionaries are.
 class RowGroupDictionaries {
  public:
-  explicit RowGroupDictionaries(int64_t max_row_group_rows);
+  /// `pool` holds the remapped indices and decoded strings.
+  explicit RowGroupDictionaries(int64_t max_row_group_rows,
+                                arrow::MemoryPool* pool = arrow::default_memory_pool());
 
   struct Piece {
     std::shared_ptr<arrow::RecordBatch> batch;
@@ -49,8 +55,11 @@ class RowGroupDictionaries {
   /// \brief The pieces to write, in order, for the next `batch` of the file (a span
   /// table, validated). A piece's columns may be plain strings where the schema has a
   /// dictionary.
-  arrow::Result<std::vector<Piece>> Prepare(const arrow::RecordBatch& batch,
-                                            arrow::MemoryPool* pool);
+  arrow::Result<std::vector<Piece>> Prepare(const arrow::RecordBatch& batch);
+
+  /// \brief Writes `batch` (the file's next rows) to `writer` as Prepare() cuts it.
+  arrow::Status Write(const arrow::RecordBatch& batch,
+                      parquet::arrow::FileWriter* writer);
 
   /// \brief Dictionary arrays (of a piece's column) remapped into the row group's first
   /// dictionary, and decoded to plain strings, so far; for tests and benchmarks.
@@ -59,12 +68,12 @@ class RowGroupDictionaries {
 
  private:
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> PreparePiece(
-      const std::shared_ptr<arrow::RecordBatch>& piece, arrow::MemoryPool* pool);
+      const std::shared_ptr<arrow::RecordBatch>& piece);
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Visit(
-      const std::shared_ptr<arrow::ArrayData>& data, size_t* slot,
-      arrow::MemoryPool* pool);
+      const std::shared_ptr<arrow::ArrayData>& data, size_t* slot);
 
   int64_t max_row_group_rows_;
+  arrow::MemoryPool* pool_;
   int64_t rows_in_row_group_ = 0;
   bool any_row_group_ = false;
   // The dictionary a row group started with, for one dictionary array of the span
@@ -74,8 +83,7 @@ class RowGroupDictionaries {
     std::unordered_map<std::string_view, int32_t> positions;
   };
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Remap(
-      const arrow::DictionaryArray& array, FirstDictionary* first,
-      arrow::MemoryPool* pool);
+      const arrow::DictionaryArray& array, FirstDictionary* first);
 
   // By dictionary array of the span table, numbered depth first.
   std::vector<FirstDictionary> first_dictionaries_;

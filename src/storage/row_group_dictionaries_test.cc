@@ -67,14 +67,7 @@ std::shared_ptr<arrow::Buffer> Write(const Batches& batches, int64_t max_row_gro
       EXPECT_TRUE(writer->WriteRecordBatch(*batch).ok());
       continue;
     }
-    auto pieces = dictionaries->Prepare(*batch, arrow::default_memory_pool());
-    EXPECT_TRUE(pieces.ok()) << pieces.status().ToString();
-    for (const auto& piece : pieces.ValueOr({})) {
-      if (piece.starts_row_group) {
-        EXPECT_TRUE(writer->NewBufferedRowGroup().ok());
-      }
-      EXPECT_TRUE(writer->WriteRecordBatch(*piece.batch).ok());
-    }
+    EXPECT_TRUE(dictionaries->Write(*batch, writer.get()).ok());
   }
   EXPECT_TRUE(writer->Close().ok());
   return sink->Finish().ValueOrDie();
@@ -186,7 +179,7 @@ TEST(RowGroupDictionaries, RowGroupsAreCutWhereTheyFillAndStartWithTheirOwnDicti
   std::vector<bool> starts;
   std::vector<int64_t> lengths;
   for (const auto& batch : batches) {
-    auto pieces = dictionaries.Prepare(*batch, arrow::default_memory_pool());
+    auto pieces = dictionaries.Prepare(*batch);
     ASSERT_TRUE(pieces.ok());
     for (const auto& piece : *pieces) {
       starts.push_back(piece.starts_row_group);
