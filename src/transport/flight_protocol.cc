@@ -2,6 +2,10 @@
 
 #include "otlp_arrow/transport/flight_protocol.h"
 
+#include <array>
+#include <utility>
+
+#include <arrow/flight/types.h>
 #include <nlohmann/json.hpp>
 
 namespace otlp_arrow::transport {
@@ -24,6 +28,61 @@ arrow::Result<BatchAck> BatchAck::FromJson(std::string_view json) {
         "batch acknowledgement: expected integers 'batch' and 'accepted_spans'");
   }
   return BatchAck{batch->get<int64_t>(), spans->get<int64_t>()};
+}
+
+namespace {
+
+constexpr std::array<std::pair<RefusalClass, std::string_view>, 4> kRefusalClassNames = {{
+    {RefusalClass::kRetryable, "retryable"},
+    {RefusalClass::kTooLarge, "too_large"},
+    {RefusalClass::kPermanent, "permanent"},
+    {RefusalClass::kOperatorAction, "operator_action"},
+}};
+
+}  // namespace
+
+std::string_view RefusalClassName(RefusalClass refusal_class) {
+  for (const auto& [value, name] : kRefusalClassNames) {
+    if (value == refusal_class) return name;
+  }
+  return "permanent";
+}
+
+std::string Refusal::ToJson() const {
+  return nlohmann::json{{"refusal", RefusalClassName(refusal_class)}, {"reason", reason}}
+      .dump();
+}
+
+arrow::Result<Refusal> Refusal::FromJson(std::string_view json) {
+  auto j = nlohmann::json::parse(json.begin(), json.end(), nullptr,
+                                 /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return arrow::Status::Invalid("refusal: expected a JSON object");
+  }
+  auto refusal = j.find("refusal");
+  auto reason = j.find("reason");
+  if (refusal == j.end() || !refusal->is_string() || reason == j.end() ||
+      !reason->is_string()) {
+    return arrow::Status::Invalid("refusal: expected strings 'refusal' and 'reason'");
+  }
+  const auto& name = refusal->get_ref<const std::string&>();
+  for (const auto& [value, known] : kRefusalClassNames) {
+    if (known == name) return Refusal{value, reason->get<std::string>()};
+  }
+  return arrow::Status::Invalid("refusal: unknown class '", name, "'");
+}
+
+std::optional<Refusal> Refusal::FromStatus(const arrow::Status& status) {
+  const auto detail = arrow::flight::FlightStatusDetail::UnwrapStatus(status);
+  if (detail == nullptr || detail->extra_info().empty()) return std::nullopt;
+  auto refusal = FromJson(detail->extra_info());
+  if (!refusal.ok()) return std::nullopt;
+  return std::move(refusal).MoveValueUnsafe();
+}
+
+arrow::Status MakeRefusalStatus(arrow::flight::FlightStatusCode code,
+                                const Refusal& refusal, const std::string& message) {
+  return arrow::flight::MakeFlightError(code, message, refusal.ToJson());
 }
 
 }  // namespace otlp_arrow::transport
