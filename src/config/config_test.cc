@@ -138,6 +138,9 @@ receiver:
   max_row_group_rows: 65536
   max_batch_bytes: 16MiB
   max_concurrent_streams: 64
+  max_streams_per_client: 4
+  max_decoded_bytes_in_flight: 96MiB
+  stream_idle_timeout_ms: 5000
   tls:
     cert_path: /etc/otlp-arrow/server.pem
     key_path: /etc/otlp-arrow/server.key
@@ -267,6 +270,9 @@ TEST(ServiceConfigFile, ReadsEveryKey) {
   EXPECT_EQ(c.receiver.max_row_group_rows, 65536);
   EXPECT_EQ(c.receiver.max_batch_bytes, 16 << 20);
   EXPECT_EQ(c.receiver.max_concurrent_streams, 64);
+  EXPECT_EQ(c.receiver.max_streams_per_client, 4);
+  EXPECT_EQ(c.receiver.max_decoded_bytes_in_flight, 96 << 20);
+  EXPECT_EQ(c.receiver.stream_idle_timeout_ms, 5000ms);
   EXPECT_EQ(c.receiver.tls.cert_path, "/etc/otlp-arrow/server.pem");
   EXPECT_EQ(c.receiver.tls.key_path, "/etc/otlp-arrow/server.key");
   EXPECT_EQ(c.receiver.tls.client_ca_path, "/etc/otlp-arrow/clients.pem");
@@ -289,7 +295,7 @@ TEST(ServiceConfigFile, EveryKeyTestCoversEveryKeyWithANonDefaultValue) {
 TEST(ServiceConfigFile, OriginsNameFileLineAndColumn) {
   const LoadedServiceConfig loaded = LoadOrDie(kEveryKey);
   EXPECT_EQ(loaded.origins.at("endpoint"), "test.yaml:2:11");
-  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:53:21");
+  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:56:21");
 }
 
 // The design document's ConfigMap (k8s/deployment.yaml), verbatim.
@@ -828,8 +834,8 @@ TEST(ServiceConfigYaml, Layout) {
   EXPECT_THAT(yaml,
               HasSubstr("\nendpoint: \"grpc://127.0.0.1:8815\"\nbatch_size: 8192\n"));
   EXPECT_THAT(yaml, HasSubstr("\ntls:\n  enabled: false\n  cert_path: \"\"\n"));
-  EXPECT_THAT(yaml,
-              HasSubstr("  max_concurrent_streams: 16\n  tls:\n    cert_path: \"\"\n"));
+  EXPECT_THAT(
+      yaml, HasSubstr("  stream_idle_timeout_ms: 30000\n  tls:\n    cert_path: \"\"\n"));
   EXPECT_THAT(yaml, HasSubstr("\n  log_level: \"info\"\n"));
 }
 
@@ -990,6 +996,9 @@ TEST(ServiceOptions, Receiver) {
   EXPECT_EQ(options->bearer_token, std::optional<std::string>("s3cret"));
   EXPECT_EQ(options->max_batch_bytes, 16 << 20);
   EXPECT_EQ(options->max_concurrent_streams, 64);
+  EXPECT_EQ(options->max_streams_per_client, 4);
+  EXPECT_EQ(options->max_decoded_bytes_in_flight, 96 << 20);
+  EXPECT_EQ(options->stream_idle_timeout, 5000ms);
 
   auto plain = MakeReceiverOptions(ServiceConfig{});
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();

@@ -273,6 +273,15 @@ class Loader {
                    From("limits.max_request_bytes") +
                    "; an uncompressed request that fits the one would fail the other");
     }
+    if (config.receiver.max_decoded_bytes_in_flight < config.receiver.max_batch_bytes) {
+      Conflict("receiver.max_decoded_bytes_in_flight", "receiver.max_batch_bytes",
+               "receiver.max_decoded_bytes_in_flight " +
+                   std::to_string(config.receiver.max_decoded_bytes_in_flight) +
+                   " is less than receiver.max_batch_bytes " +
+                   std::to_string(config.receiver.max_batch_bytes) +
+                   From("receiver.max_batch_bytes") +
+                   "; no batch of the largest size could ever be decoded");
+    }
     CheckClientTls(config, scheme);
     Needs(config.tls.cert_path, "tls.cert_path", config.tls.key_path, "tls.key_path",
           "mutual TLS needs both");

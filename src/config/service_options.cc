@@ -111,6 +111,9 @@ arrow::Result<transport::FlightSpanReceiverOptions> MakeReceiverOptions(
   }
   options.max_batch_bytes = config.receiver.max_batch_bytes;
   options.max_concurrent_streams = config.receiver.max_concurrent_streams;
+  options.max_streams_per_client = config.receiver.max_streams_per_client;
+  options.max_decoded_bytes_in_flight = config.receiver.max_decoded_bytes_in_flight;
+  options.stream_idle_timeout = config.receiver.stream_idle_timeout_ms;
   return options;
 }
 

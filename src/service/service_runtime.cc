@@ -398,9 +398,17 @@ arrow::Status ServiceRuntime::Impl::RegisterReceiverMetrics() {
   ARROW_RETURN_NOT_OK(flight("otlp_arrow_receiver_oversize_batches_total",
                              "Batches refused as larger than receiver.max_batch_bytes",
                              [](const auto& s) { return s.oversize_batches; }));
-  ARROW_RETURN_NOT_OK(flight("otlp_arrow_receiver_busy_rejections_total",
-                             "Uploads refused over receiver.max_concurrent_streams",
-                             [](const auto& s) { return s.streams_rejected_busy; }));
+  ARROW_RETURN_NOT_OK(flight(
+      "otlp_arrow_receiver_busy_rejections_total",
+      "Uploads refused over receiver.max_concurrent_streams or max_streams_per_client",
+      [](const auto& s) { return s.streams_rejected_busy; }));
+  ARROW_RETURN_NOT_OK(flight("otlp_arrow_receiver_idle_streams_cancelled_total",
+                             "Uploads cancelled after receiver.stream_idle_timeout_ms",
+                             [](const auto& s) { return s.streams_idle_cancelled; }));
+  ARROW_RETURN_NOT_OK(flight(
+      "otlp_arrow_receiver_memory_budget_refusals_total",
+      "Batches refused while receiver.max_decoded_bytes_in_flight was in use (retried)",
+      [](const auto& s) { return s.memory_budget_refusals; }));
   ARROW_RETURN_NOT_OK(flight("otlp_arrow_receiver_unauthenticated_calls_total",
                              "Calls without the right bearer token",
                              [](const auto& s) { return s.unauthenticated_calls; }));

@@ -835,7 +835,7 @@ arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>
   ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour, internal::GroupRowsByHour(*batch));
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (impl_->closed) return arrow::Status::Invalid("span store is closed");
+    if (impl_->closed) return arrow::Status::IOError("span store is closed");
   }
   if (batch->num_rows() == 0) return arrow::Status::OK();
   ARROW_ASSIGN_OR_RAISE(auto payload,
@@ -843,7 +843,7 @@ arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>
 
   std::lock_guard<std::mutex> lock(impl_->mutex);
   Impl& impl = *impl_;
-  if (impl.closed) return arrow::Status::Invalid("span store is closed");
+  if (impl.closed) return arrow::Status::IOError("span store is closed");
   if (impl.wal == nullptr || impl.wal->broken()) {
     ARROW_RETURN_NOT_OK(impl.RotateLocked());
   }

@@ -476,7 +476,7 @@ TEST_F(ParquetSpanStoreTest, InvalidBatchIsRefusedAndNothingIsWritten) {
   // An empty batch is fine and stores nothing.
   EXPECT_TRUE(store->Append(Encode(otlp::ExportTraceServiceRequest())).ok());
   ASSERT_TRUE(store->Close().ok());
-  EXPECT_TRUE(store->Append(batch).IsInvalid());  // closed
+  EXPECT_TRUE(store->Append(batch).IsIOError());  // closed
 }
 
 TEST_F(ParquetSpanStoreTest, SecondStoreOnTheSameDataDirIsRefused) {

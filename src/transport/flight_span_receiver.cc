@@ -5,21 +5,28 @@
 #include <algorithm>
 #include <atomic>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <arrow/buffer.h>
-#include <arrow/flight/server.h>
 #include <arrow/flight/types.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
 #include <arrow/memory_pool.h>
 #include <arrow/record_batch.h>
 #include <arrow/type.h>
 #include <arrow/util/align_util.h>
 #include <arrow/util/byte_size.h>
 #include <arrow/util/key_value_metadata.h>
+#include <grpcpp/grpcpp.h>
 
-#include "bearer_token_middleware_internal.h"
+#include "bearer_token_internal.h"
+#include "decode_memory_internal.h"
+#include "flight_service_internal.h"
+#include "idle_stream_watchdog_internal.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/transport/flight_protocol.h"
@@ -27,6 +34,7 @@
 namespace otlp_arrow::transport {
 
 namespace flight = arrow::flight;
+namespace wire = internal::wire;
 
 namespace {
 
@@ -107,34 +115,157 @@ std::string HostOf(std::string_view uri) {
   return std::string(uri.substr(0, uri.rfind(':')));
 }
 
-// Decrements the count of running streams however the DoPut handler returns.
-class StreamSlot {
+// The port of `scheme://host:port[/...]`, or -1.
+int PortOf(std::string_view uri) {
+  if (const auto scheme_end = uri.find("://"); scheme_end != std::string_view::npos) {
+    uri.remove_prefix(scheme_end + 3);
+  }
+  uri = uri.substr(0, uri.find('/'));
+  const auto colon = uri.rfind(':');
+  if (colon == std::string_view::npos || uri.find(']', colon) != std::string_view::npos) {
+    return -1;
+  }
+  int port = 0;
+  for (char c : uri.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) return -1;
+    port = port * 10 + (c - '0');
+  }
+  return colon + 1 == uri.size() || port > 65535 ? -1 : port;
+}
+
+// The client's address without its port: "ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7".
+std::string ClientOf(const grpc::ServerContext& context) {
+  std::string peer = context.peer();
+  const auto colon = peer.rfind(':');
+  if (peer.rfind("ipv", 0) == 0 && colon != std::string::npos && colon > 5) {
+    peer.resize(colon);
+  }
+  return peer;
+}
+
+arrow::Status Refused(flight::FlightStatusCode code, RefusalClass refusal_class,
+                      std::string reason, const std::string& message) {
+  return MakeRefusalStatus(code, Refusal{refusal_class, std::move(reason)}, message);
+}
+
+// A refusal whose gRPC code follows the Arrow status code (INVALID_ARGUMENT for
+// Invalid, RESOURCE_EXHAUSTED for CapacityError, NOT_FOUND for KeyError): the detail's
+// Failed code leaves it to that (flight_service_internal.h).
+arrow::Status WithRefusal(const arrow::Status& status, RefusalClass refusal_class,
+                          std::string reason) {
+  return status.WithDetail(std::make_shared<flight::FlightStatusDetail>(
+      flight::FlightStatusCode::Failed,
+      Refusal{refusal_class, std::move(reason)}.ToJson()));
+}
+
+arrow::Status Invalid(std::string reason, const std::string& message) {
+  return WithRefusal(arrow::Status::Invalid(message), RefusalClass::kPermanent,
+                     std::move(reason));
+}
+
+arrow::Status TooLarge(const std::string& message) {
+  return WithRefusal(arrow::Status::CapacityError(message), RefusalClass::kTooLarge,
+                     "batch_too_large");
+}
+
+// One IPC message per FlightData of a DoPut; metadata-only messages (no IPC header) are
+// skipped. Reads wait for the client under the idle watchdog.
+class FlightDataMessageReader : public arrow::ipc::MessageReader {
  public:
-  explicit StreamSlot(std::atomic<int>* active) : active_(active) {}
-  ~StreamSlot() { active_->fetch_sub(1, std::memory_order_acq_rel); }
-  StreamSlot(const StreamSlot&) = delete;
-  StreamSlot& operator=(const StreamSlot&) = delete;
+  FlightDataMessageReader(
+      grpc::ServerReaderWriter<wire::PutResult, wire::FlightData>* stream,
+      internal::IdleStreamWatchdog::Watch* watch, wire::FlightData first)
+      : stream_(stream), watch_(watch), pending_(std::move(first)), has_pending_(true) {}
+
+  arrow::Result<std::unique_ptr<arrow::ipc::Message>> ReadNextMessage() override {
+    for (;;) {
+      wire::FlightData data;
+      if (has_pending_) {
+        data = std::move(pending_);
+        has_pending_ = false;
+      } else {
+        watch_->BeginWait();
+        const bool read = stream_->Read(&data);
+        watch_->EndWait();
+        if (!read) return nullptr;  // the client finished, went away or was cancelled
+      }
+      if (data.data_header().empty()) continue;
+      // The body stays referenced by the decoded batch (uncompressed buffers are slices
+      // of it): it counts against the batch's limits like decoded memory.
+      auto* scope = internal::DecodeScope::Current();
+      const auto body_bytes = static_cast<int64_t>(data.data_body().size());
+      if (scope != nullptr && !scope->TryReserve(body_bytes)) {
+        return arrow::Status::OutOfMemory("a message body of ", body_bytes,
+                                          " bytes is over the decoding limits");
+      }
+      return internal::ToIpcMessage(&data);
+    }
+  }
 
  private:
-  std::atomic<int>* active_;
+  grpc::ServerReaderWriter<wire::PutResult, wire::FlightData>* stream_;
+  internal::IdleStreamWatchdog::Watch* watch_;
+  wire::FlightData pending_;
+  bool has_pending_;
+};
+
+// FlightData messages of a DoGet, one per IPC payload.
+class FlightDataPayloadWriter : public arrow::ipc::internal::IpcPayloadWriter {
+ public:
+  explicit FlightDataPayloadWriter(grpc::ServerWriter<wire::FlightData>* writer)
+      : writer_(writer) {}
+
+  arrow::Status WritePayload(const arrow::ipc::IpcPayload& payload) override {
+    wire::FlightData data;
+    data.set_data_header(payload.metadata->ToString());
+    std::string* body = data.mutable_data_body();
+    body->reserve(static_cast<size_t>(payload.body_length));
+    for (const auto& buffer : payload.body_buffers) {
+      if (buffer == nullptr) continue;
+      body->append(reinterpret_cast<const char*>(buffer->data()),
+                   static_cast<size_t>(buffer->size()));
+      // IPC bodies keep every buffer at a multiple of 8 bytes.
+      body->append(
+          static_cast<size_t>(arrow::bit_util::RoundUpToMultipleOf8(buffer->size()) -
+                              buffer->size()),
+          '\0');
+    }
+    if (!writer_->Write(data)) {
+      return arrow::Status::Cancelled("the DoGet client went away");
+    }
+    return arrow::Status::OK();
+  }
+
+  arrow::Status Close() override { return arrow::Status::OK(); }
+
+ private:
+  grpc::ServerWriter<wire::FlightData>* writer_;
 };
 
 }  // namespace
 
-class FlightSpanReceiver::Server : public flight::FlightServerBase {
+class FlightSpanReceiver::Server : public internal::FlightServiceBase {
  public:
   Server(FlightSpanReceiverOptions options, std::shared_ptr<storage::SpanSink> sink,
          std::shared_ptr<storage::SpanSource> source)
       : options_(std::move(options)),
         sink_(std::move(sink)),
-        source_(std::move(source)) {}
+        source_(std::move(source)),
+        budget_(options_.max_decoded_bytes_in_flight) {}
 
   arrow::Status Start() {
     if (sink_ == nullptr) return arrow::Status::Invalid("FlightSpanReceiver: no sink");
-    if (options_.max_batch_bytes <= 0 || options_.max_concurrent_streams <= 0) {
+    if (options_.max_batch_bytes <= 0 || options_.max_concurrent_streams <= 0 ||
+        options_.max_streams_per_client < 0 || options_.stream_idle_timeout.count() < 0) {
       return arrow::Status::Invalid(
           "FlightSpanReceiver: max_batch_bytes and max_concurrent_streams must be "
-          "positive");
+          "positive, max_streams_per_client and stream_idle_timeout not negative");
+    }
+    if (options_.max_decoded_bytes_in_flight < options_.max_batch_bytes) {
+      return arrow::Status::Invalid(
+          "FlightSpanReceiver: max_decoded_bytes_in_flight (",
+          options_.max_decoded_bytes_in_flight, ") is less than max_batch_bytes (",
+          options_.max_batch_bytes, "): no batch could ever be decoded");
     }
     ARROW_ASSIGN_OR_RAISE(auto location, flight::Location::Parse(options_.listen_uri));
     const std::string scheme = location.scheme();
@@ -143,6 +274,11 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
       return arrow::Status::Invalid(
           "listen URI '", options_.listen_uri,
           "': expected grpc://host:port or grpc+tls://host:port");
+    }
+    const int requested_port = PortOf(options_.listen_uri);
+    if (requested_port < 0) {
+      return arrow::Status::Invalid("listen URI '", options_.listen_uri,
+                                    "': expected a port number");
     }
     const bool has_cert = !options_.tls_cert_pem.empty() || !options_.tls_key_pem.empty();
     if (tls && (options_.tls_cert_pem.empty() || options_.tls_key_pem.empty())) {
@@ -154,53 +290,69 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
           "TLS certificate or client CA given, but listen URI '", options_.listen_uri,
           "' is not grpc+tls://");
     }
-    flight::FlightServerOptions server_options(location);
-    if (tls) {
-      server_options.tls_certificates.push_back(
-          flight::CertKeyPair{options_.tls_cert_pem, options_.tls_key_pem});
-      if (!options_.client_ca_pem.empty()) {
-        server_options.verify_client = true;
-        server_options.root_certificates = options_.client_ca_pem;
-      }
-    }
     if (options_.bearer_token.has_value()) {
       if (options_.bearer_token->empty()) {
         return arrow::Status::Invalid("FlightSpanReceiver: empty bearer token");
       }
-      server_options.middleware.emplace_back(
-          "bearer-token", std::make_shared<internal::BearerTokenMiddlewareFactory>(
-                              *options_.bearer_token, &unauthenticated_calls_));
+      expected_authorization_ = "Bearer " + *options_.bearer_token;
     }
-    if (auto status = Init(server_options); !status.ok()) {
-      // Arrow says only "Server did not start properly"; gRPC logs why above.
+    std::shared_ptr<grpc::ServerCredentials> credentials =
+        grpc::InsecureServerCredentials();
+    if (tls) {
+      grpc::SslServerCredentialsOptions ssl(
+          options_.client_ca_pem.empty()
+              ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+      ssl.pem_root_certs = options_.client_ca_pem;
+      ssl.pem_key_cert_pairs.push_back({options_.tls_key_pem, options_.tls_cert_pem});
+      credentials = grpc::SslServerCredentials(ssl);
+    }
+    const std::string host = HostOf(options_.listen_uri);
+    watchdog_ =
+        std::make_unique<internal::IdleStreamWatchdog>(options_.stream_idle_timeout);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(host + ":" + std::to_string(requested_port), credentials,
+                             &port_);
+    builder.RegisterService(this);
+    // gRPC sets SO_REUSEPORT by default: a second receiver on a taken port would start
+    // and silently take half of the connections.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // One message is one IPC message: at most a batch's buffers plus its metadata.
+    builder.SetMaxReceiveMessageSize(static_cast<int>(
+        std::min<int64_t>(options_.max_batch_bytes + (int64_t{1} << 20), INT32_MAX)));
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port_ == 0) {
+      server_.reset();
       return arrow::Status::IOError(
           "cannot start the Flight server on ", options_.listen_uri,
           " (the port in use, an address not of this host, or a certificate gRPC "
-          "refused; gRPC's log says which): ",
-          status.message());
+          "refused; gRPC's log says which)");
     }
-    initialized_ = true;
     serving_.store(true);
-    // grpc:// rather than Location's grpc+tcp://: the form the exporter and `diagnose`
-    // document, so the printed address can be pasted into them.
-    uri_ = std::string(tls ? "grpc+tls://" : "grpc://") + HostOf(options_.listen_uri) +
-           ":" + std::to_string(port());
+    // grpc:// rather than grpc+tcp://: the form the exporter and `diagnose` document, so
+    // the printed address can be pasted into them.
+    uri_ =
+        std::string(tls ? "grpc+tls://" : "grpc://") + host + ":" + std::to_string(port_);
     return arrow::Status::OK();
   }
 
   // Idempotent, so the destructor can make sure no handler outlives the receiver.
   arrow::Status Stop(const std::chrono::system_clock::time_point* deadline) {
     if (!serving_.exchange(false)) return arrow::Status::OK();
-    return Shutdown(deadline);
+    if (deadline != nullptr) {
+      server_->Shutdown(*deadline);
+    } else {
+      server_->Shutdown();
+    }
+    return arrow::Status::OK();
   }
 
-  // FlightServerBase::Wait() of a server whose Init() failed (its port taken, say)
-  // dereferences a transport that does not exist.
   arrow::Status WaitUntilStopped() {
-    if (!initialized_) return arrow::Status::OK();
-    return Wait();
+    if (server_ != nullptr) server_->Wait();
+    return arrow::Status::OK();
   }
 
+  int port() const { return port_; }
   const std::string& uri() const { return uri_; }
   const FlightSpanReceiverOptions& options() const { return options_; }
 
@@ -213,184 +365,340 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
     stats.validation_failures = validation_failures_.load(std::memory_order_relaxed);
     stats.oversize_batches = oversize_batches_.load(std::memory_order_relaxed);
     stats.streams_rejected_busy = streams_rejected_busy_.load(std::memory_order_relaxed);
+    stats.streams_idle_cancelled =
+        streams_idle_cancelled_.load(std::memory_order_relaxed);
+    stats.memory_budget_refusals =
+        memory_budget_refusals_.load(std::memory_order_relaxed);
     stats.unauthenticated_calls = unauthenticated_calls_.load(std::memory_order_relaxed);
     stats.sink_failures = sink_failures_.load(std::memory_order_relaxed);
     stats.spans_served = spans_served_.load(std::memory_order_relaxed);
     return stats;
   }
 
-  arrow::Status DoPut(const flight::ServerCallContext& context,
-                      std::unique_ptr<flight::FlightMessageReader> reader,
-                      std::unique_ptr<flight::FlightMetadataWriter> writer) override {
-    if (active_streams_.fetch_add(1, std::memory_order_acq_rel) >=
-        options_.max_concurrent_streams) {
-      active_streams_.fetch_sub(1, std::memory_order_acq_rel);
-      streams_rejected_busy_.fetch_add(1, std::memory_order_relaxed);
-      return flight::MakeFlightError(flight::FlightStatusCode::Unavailable,
-                                     "too many concurrent streams (at most " +
-                                         std::to_string(options_.max_concurrent_streams) +
-                                         "); retry later");
+  grpc::Status Handshake(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<wire::HandshakeResponse, wire::HandshakeRequest>* stream)
+      override {
+    // Authentication is by bearer token on every call; the handshake has nothing to do.
+    if (auto status = Authenticate(*context); !status.ok()) {
+      return internal::ToGrpcStatus(status, context);
     }
-    StreamSlot slot(&active_streams_);
-    arrow::Status status = ReceiveStream(context, reader.get(), writer.get());
+    wire::HandshakeRequest request;
+    while (stream->Read(&request)) {
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListFlights(grpc::ServerContext* context, const wire::Criteria*,
+                           grpc::ServerWriter<wire::FlightInfo>* writer) override {
+    return internal::ToGrpcStatus(
+        [&]() -> arrow::Status {
+          ARROW_RETURN_NOT_OK(Authenticate(*context));
+          ARROW_ASSIGN_OR_RAISE(auto info, AllSpansInfo());
+          wire::FlightInfo out;
+          ARROW_RETURN_NOT_OK(internal::ToWire(info, &out));
+          writer->Write(out);
+          return arrow::Status::OK();
+        }(),
+        context);
+  }
+
+  grpc::Status GetFlightInfo(grpc::ServerContext* context,
+                             const wire::FlightDescriptor* descriptor,
+                             wire::FlightInfo* info) override {
+    return internal::ToGrpcStatus(
+        [&]() -> arrow::Status {
+          ARROW_RETURN_NOT_OK(Authenticate(*context));
+          ARROW_ASSIGN_OR_RAISE(auto request, ToArrow(*descriptor));
+          if (IsSpansPath(request)) {
+            ARROW_ASSIGN_OR_RAISE(auto all, AllSpansInfo());
+            return internal::ToWire(all, info);
+          }
+          if (request.type != flight::FlightDescriptor::CMD) {
+            return arrow::Status::KeyError(
+                "unknown flight descriptor, ", Describe(request),
+                "; stored spans are at path ", DescribeSpansPath(),
+                " or a command holding a span query");
+          }
+          ARROW_RETURN_NOT_OK(RequireSource());
+          ARROW_ASSIGN_OR_RAISE(auto query, ParseQuery(request.cmd));
+          ARROW_ASSIGN_OR_RAISE(auto made, MakeInfo(request, query, /*total_records=*/-1,
+                                                    /*total_bytes=*/-1));
+          return internal::ToWire(made, info);
+        }(),
+        context);
+  }
+
+  grpc::Status GetSchema(grpc::ServerContext* context,
+                         const wire::FlightDescriptor* descriptor,
+                         wire::SchemaResult* schema) override {
+    return internal::ToGrpcStatus(
+        [&]() -> arrow::Status {
+          ARROW_RETURN_NOT_OK(Authenticate(*context));
+          ARROW_ASSIGN_OR_RAISE(auto request, ToArrow(*descriptor));
+          if (!IsSpansPath(request) && request.type != flight::FlightDescriptor::CMD) {
+            return arrow::Status::KeyError("unknown flight descriptor, ",
+                                           Describe(request));
+          }
+          ARROW_ASSIGN_OR_RAISE(auto result,
+                                flight::SchemaResult::Make(*convert::SpanTableSchema()));
+          return internal::ToWire(*result, schema);
+        }(),
+        context);
+  }
+
+  grpc::Status DoGet(grpc::ServerContext* context, const wire::Ticket* ticket,
+                     grpc::ServerWriter<wire::FlightData>* writer) override {
+    return internal::ToGrpcStatus(
+        [&]() -> arrow::Status {
+          ARROW_RETURN_NOT_OK(Authenticate(*context));
+          ARROW_RETURN_NOT_OK(RequireSource());
+          ARROW_ASSIGN_OR_RAISE(auto query, ParseQuery(ticket->ticket()));
+          ARROW_ASSIGN_OR_RAISE(auto reader, source_->Scan(query));
+          ARROW_ASSIGN_OR_RAISE(
+              auto batches,
+              arrow::ipc::internal::OpenRecordBatchWriter(
+                  std::make_unique<FlightDataPayloadWriter>(writer), reader->schema()));
+          for (;;) {
+            std::shared_ptr<arrow::RecordBatch> batch;
+            ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));
+            if (batch == nullptr) break;
+            ARROW_RETURN_NOT_OK(batches->WriteRecordBatch(*batch));
+            spans_served_.fetch_add(batch->num_rows(), std::memory_order_relaxed);
+          }
+          ARROW_RETURN_NOT_OK(batches->Close());
+          return reader->Close();
+        }(),
+        context);
+  }
+
+  grpc::Status DoPut(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<wire::PutResult, wire::FlightData>* stream) override {
+    if (auto status = Authenticate(*context); !status.ok()) {
+      return internal::ToGrpcStatus(status, context);
+    }
+    const std::string client = ClientOf(*context);
+    if (auto status = TakeStreamSlot(client); !status.ok()) {
+      return internal::ToGrpcStatus(status, context);
+    }
+    // Returned however the handler ends (gRPC turns an exception into UNKNOWN).
+    StreamSlot slot(this, client);
+    arrow::Status status;
+    {
+      auto watch = watchdog_->Add(context);
+      status = ReceiveStream(*context, stream, watch.get());
+      if (watch->expired()) {
+        streams_idle_cancelled_.fetch_add(1, std::memory_order_relaxed);
+        status = Refused(
+            flight::FlightStatusCode::TimedOut, RefusalClass::kRetryable, "idle_timeout",
+            "no message for " + std::to_string(options_.stream_idle_timeout.count()) +
+                " ms: stream cancelled");
+      }
+    }
     streams_completed_.fetch_add(1, std::memory_order_relaxed);
-    return status;
-  }
-
-  arrow::Status ListFlights(const flight::ServerCallContext& /*context*/,
-                            const flight::Criteria* /*criteria*/,
-                            std::unique_ptr<flight::FlightListing>* listings) override {
-    ARROW_ASSIGN_OR_RAISE(auto info, AllSpansInfo());
-    std::vector<flight::FlightInfo> flights;
-    flights.push_back(std::move(info));
-    *listings = std::make_unique<flight::SimpleFlightListing>(std::move(flights));
-    return arrow::Status::OK();
-  }
-
-  arrow::Status GetFlightInfo(const flight::ServerCallContext& /*context*/,
-                              const flight::FlightDescriptor& request,
-                              std::unique_ptr<flight::FlightInfo>* info) override {
-    if (IsSpansPath(request)) {
-      ARROW_ASSIGN_OR_RAISE(auto all, AllSpansInfo());
-      *info = std::make_unique<flight::FlightInfo>(std::move(all));
-      return arrow::Status::OK();
-    }
-    if (request.type != flight::FlightDescriptor::CMD) {
-      return arrow::Status::KeyError("unknown flight descriptor, ", Describe(request),
-                                     "; stored spans are at path ", DescribeSpansPath(),
-                                     " or a command holding a span query");
-    }
-    ARROW_RETURN_NOT_OK(RequireSource());
-    ARROW_ASSIGN_OR_RAISE(auto query, ParseQuery(request.cmd));
-    ARROW_ASSIGN_OR_RAISE(auto made, MakeInfo(request, query, /*total_records=*/-1,
-                                              /*total_bytes=*/-1));
-    *info = std::make_unique<flight::FlightInfo>(std::move(made));
-    return arrow::Status::OK();
-  }
-
-  arrow::Status GetSchema(const flight::ServerCallContext& /*context*/,
-                          const flight::FlightDescriptor& request,
-                          std::unique_ptr<flight::SchemaResult>* schema) override {
-    if (!IsSpansPath(request) && request.type != flight::FlightDescriptor::CMD) {
-      return arrow::Status::KeyError("unknown flight descriptor, ", Describe(request));
-    }
-    ARROW_ASSIGN_OR_RAISE(*schema,
-                          flight::SchemaResult::Make(*convert::SpanTableSchema()));
-    return arrow::Status::OK();
-  }
-
-  arrow::Status DoGet(const flight::ServerCallContext& /*context*/,
-                      const flight::Ticket& request,
-                      std::unique_ptr<flight::FlightDataStream>* stream) override {
-    ARROW_RETURN_NOT_OK(RequireSource());
-    ARROW_ASSIGN_OR_RAISE(auto query, ParseQuery(request.ticket));
-    ARROW_ASSIGN_OR_RAISE(auto reader, source_->Scan(query));
-    *stream = std::make_unique<flight::RecordBatchStream>(
-        std::make_shared<CountingReader>(std::move(reader), &spans_served_));
-    return arrow::Status::OK();
+    return internal::ToGrpcStatus(status, context);
   }
 
  private:
-  // Counts the spans DoGet sends as Flight pulls them.
-  class CountingReader : public arrow::RecordBatchReader {
+  class StreamSlot {
    public:
-    CountingReader(std::shared_ptr<arrow::RecordBatchReader> reader,
-                   std::atomic<int64_t>* rows)
-        : reader_(std::move(reader)), rows_(rows) {}
-    std::shared_ptr<arrow::Schema> schema() const override { return reader_->schema(); }
-    arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-      ARROW_RETURN_NOT_OK(reader_->ReadNext(batch));
-      if (*batch != nullptr) rows_->fetch_add((*batch)->num_rows());
-      return arrow::Status::OK();
-    }
-    arrow::Status Close() override { return reader_->Close(); }
+    StreamSlot(Server* server, std::string client)
+        : server_(server), client_(std::move(client)) {}
+    ~StreamSlot() { server_->ReturnStreamSlot(client_); }
+    StreamSlot(const StreamSlot&) = delete;
+    StreamSlot& operator=(const StreamSlot&) = delete;
 
    private:
-    std::shared_ptr<arrow::RecordBatchReader> reader_;
-    std::atomic<int64_t>* rows_;
+    Server* server_;
+    std::string client_;
   };
+
+  arrow::Status Authenticate(const grpc::ServerContext& context) {
+    if (expected_authorization_.empty()) return arrow::Status::OK();
+    auto status =
+        internal::CheckBearerToken(context.client_metadata(), expected_authorization_);
+    if (!status.ok()) unauthenticated_calls_.fetch_add(1, std::memory_order_relaxed);
+    return status;
+  }
+
+  arrow::Status TakeStreamSlot(const std::string& client) {
+    const int per_client = options_.max_streams_per_client > 0
+                               ? options_.max_streams_per_client
+                               : options_.max_concurrent_streams;
+    std::lock_guard<std::mutex> lock(streams_mutex_);
+    int& of_client = streams_per_client_[client];
+    if (active_streams_ < options_.max_concurrent_streams && of_client < per_client) {
+      ++active_streams_;
+      ++of_client;
+      return arrow::Status::OK();
+    }
+    const bool client_full = of_client >= per_client;
+    if (of_client == 0) streams_per_client_.erase(client);
+    streams_rejected_busy_.fetch_add(1, std::memory_order_relaxed);
+    return Refused(
+        flight::FlightStatusCode::Unavailable, RefusalClass::kRetryable, "busy",
+        client_full
+            ? "too many concurrent streams from " + client + " (at most " +
+                  std::to_string(per_client) + "); retry later"
+            : "too many concurrent streams (at most " +
+                  std::to_string(options_.max_concurrent_streams) + "); retry later");
+  }
+
+  void ReturnStreamSlot(const std::string& client) {
+    std::lock_guard<std::mutex> lock(streams_mutex_);
+    --active_streams_;
+    if (auto it = streams_per_client_.find(client);
+        it != streams_per_client_.end() && --it->second == 0) {
+      streams_per_client_.erase(it);
+    }
+  }
 
   arrow::Status Refuse(arrow::Status status) {
     validation_failures_.fetch_add(1, std::memory_order_relaxed);
     return status;
   }
 
-  // Bytes that do not decode as Arrow IPC are the client's fault: INVALID_ARGUMENT, where
-  // Arrow's reader would report an IOError that Flight turns into UNKNOWN.
+  // Bytes that do not decode as Arrow IPC are the client's fault.
   arrow::Status RefuseUndecodable(const arrow::Status& status, std::string_view what) {
-    if (status.IsInvalid()) return Refuse(status);
-    return Refuse(arrow::Status::Invalid(what, " is not Arrow IPC: ", status.message()));
+    return Refuse(Invalid("undecodable",
+                          std::string(what) + " is not Arrow IPC: " + status.message()));
   }
 
-  arrow::Status ReceiveStream(const flight::ServerCallContext& context,
-                              flight::FlightMessageReader* reader,
-                              flight::FlightMetadataWriter* writer) {
-    if (!IsSpansPath(reader->descriptor())) {
-      return Refuse(arrow::Status::KeyError(
-          "unknown DoPut descriptor, ", Describe(reader->descriptor()),
-          ": spans are uploaded to path ", DescribeSpansPath()));
+  // A failed ReadNext: what the decode scope refused, or bad bytes.
+  arrow::Status RefuseRead(const arrow::Status& status,
+                           const internal::DecodeScope& scope, int64_t index) {
+    switch (scope.refusal()) {
+      case internal::DecodeRefusal::kMessageLimit:
+        oversize_batches_.fetch_add(1, std::memory_order_relaxed);
+        return TooLarge("batch " + std::to_string(index) +
+                        " is too large: it decodes to more than " +
+                        std::to_string(options_.max_batch_bytes) +
+                        " bytes (max_batch_bytes): " + status.message());
+      case internal::DecodeRefusal::kBudget:
+        memory_budget_refusals_.fetch_add(1, std::memory_order_relaxed);
+        return Refused(flight::FlightStatusCode::Unavailable, RefusalClass::kRetryable,
+                       "memory_budget",
+                       "batch " + std::to_string(index) +
+                           " refused: the receiver's decoding memory (" +
+                           std::to_string(options_.max_decoded_bytes_in_flight) +
+                           " bytes) is in use by other streams; retry later");
+      case internal::DecodeRefusal::kNone:
+        break;
     }
-    auto stream_schema = reader->GetSchema();
-    if (!stream_schema.ok()) {
-      return RefuseUndecodable(stream_schema.status(), "the stream's schema message");
+    return RefuseUndecodable(status, "message " + std::to_string(index));
+  }
+
+  arrow::Status ReceiveStream(
+      const grpc::ServerContext& context,
+      grpc::ServerReaderWriter<wire::PutResult, wire::FlightData>* stream,
+      internal::IdleStreamWatchdog::Watch* watch) {
+    wire::FlightData first;
+    watch->BeginWait();
+    const bool got_first = stream->Read(&first);
+    watch->EndWait();
+    if (!got_first) {
+      if (context.IsCancelled()) return arrow::Status::Cancelled("DoPut cancelled");
+      return Refuse(
+          Invalid("no_descriptor", "DoPut stream ended before its first message"));
     }
-    if (auto compatible = CheckStreamSchema(*stream_schema); !compatible.ok()) {
-      return Refuse(compatible);
+    ARROW_ASSIGN_OR_RAISE(auto descriptor, ToArrow(first.flight_descriptor()));
+    if (!IsSpansPath(descriptor)) {
+      return Refuse(WithRefusal(
+          arrow::Status::KeyError("unknown DoPut descriptor, ", Describe(descriptor),
+                                  ": spans are uploaded to path ", DescribeSpansPath()),
+          RefusalClass::kPermanent, "unknown_descriptor"));
+    }
+    auto read_options = arrow::ipc::IpcReadOptions::Defaults();
+    // Decompress on this thread: Arrow's pool tasks cost more in wake-ups than they save.
+    read_options.use_threads = false;
+    read_options.memory_pool = internal::DecodeMemoryPool();
+    std::shared_ptr<arrow::ipc::RecordBatchStreamReader> reader;
+    {
+      internal::DecodeScope scope(&budget_, options_.max_batch_bytes);
+      auto opened = arrow::ipc::RecordBatchStreamReader::Open(
+          std::make_unique<FlightDataMessageReader>(stream, watch, std::move(first)),
+          read_options);
+      if (!opened.ok()) {
+        if (context.IsCancelled()) return arrow::Status::Cancelled("DoPut cancelled");
+        return RefuseUndecodable(opened.status(), "the stream's schema message");
+      }
+      reader = std::move(opened).MoveValueUnsafe();
+    }
+    if (auto compatible = CheckStreamSchema(reader->schema()); !compatible.ok()) {
+      return Refuse(Invalid("schema", compatible.message()));
     }
 
     for (int64_t index = 0;; ++index) {
-      if (context.is_cancelled()) {
-        return arrow::Status::Cancelled("DoPut cancelled after ", index, " batches");
+      // Everything decoded for this batch counts against the budget until it is stored.
+      internal::DecodeScope scope(&budget_, options_.max_batch_bytes);
+      std::shared_ptr<arrow::RecordBatch> received;
+      if (auto read = reader->ReadNext(&received); !read.ok()) {
+        if (context.IsCancelled()) {
+          return arrow::Status::Cancelled("DoPut cancelled after ", index, " batches");
+        }
+        return RefuseRead(read, scope, index);
       }
-      auto next = reader->Next();
-      if (!next.ok()) {
-        // A broken message, unless the client went away.
-        return context.is_cancelled()
-                   ? next.status()
-                   : RefuseUndecodable(next.status(), "message " + std::to_string(index));
+      if (received == nullptr) {
+        return context.IsCancelled()
+                   ? arrow::Status::Cancelled("DoPut cancelled after ", index, " batches")
+                   : arrow::Status::OK();
       }
-      flight::FlightStreamChunk chunk = std::move(next).MoveValueUnsafe();
-      if (chunk.data == nullptr) {
-        // Metadata-only messages carry nothing to store; the stream ends at a null pair.
-        if (chunk.app_metadata == nullptr) return arrow::Status::OK();
-        --index;
-        continue;
-      }
-      const int64_t bytes = arrow::util::TotalBufferSize(*chunk.data);
+      const int64_t bytes = arrow::util::TotalBufferSize(*received);
       if (bytes > options_.max_batch_bytes) {
         oversize_batches_.fetch_add(1, std::memory_order_relaxed);
-        return arrow::Status::Invalid("RESOURCE_EXHAUSTED: batch of ", bytes,
-                                      " bytes exceeds the limit of ",
-                                      options_.max_batch_bytes);
+        return TooLarge(
+            "batch " + std::to_string(index) + " is too large: " + std::to_string(bytes) +
+            " bytes exceeds the limit of " + std::to_string(options_.max_batch_bytes));
       }
-      // Flight hands out the gRPC message memory without copying, so value buffers can
-      // sit at any address; reading an int32 there is undefined behaviour. Misaligned
-      // buffers are copied, aligned ones kept.
+      // gRPC's message memory has no alignment guarantee beyond malloc's; reading an
+      // int32 at a misaligned address is undefined behaviour. Misaligned buffers are
+      // copied, aligned ones kept.
       ARROW_ASSIGN_OR_RAISE(auto aligned, arrow::util::EnsureAlignment(
-                                              chunk.data, arrow::util::kValueAlignment,
-                                              arrow::default_memory_pool()));
+                                              received, arrow::util::kValueAlignment,
+                                              internal::DecodeMemoryPool()));
       auto batch =
           convert::ConformToSpanTableSchema(*aligned, arrow::default_memory_pool());
       if (!batch.ok()) {
-        return Refuse(
-            arrow::Status::Invalid("batch ", index, ": ", batch.status().message()));
+        return Refuse(Invalid("invalid_batch", "batch " + std::to_string(index) + ": " +
+                                                   batch.status().message()));
       }
       if (auto valid = convert::ValidateSpanTable(**batch); !valid.ok()) {
-        return Refuse(arrow::Status::Invalid("batch ", index, ": ", valid.message()));
+        return Refuse(Invalid("invalid_batch",
+                              "batch " + std::to_string(index) + ": " + valid.message()));
       }
       if (auto appended = sink_->Append(*batch); !appended.ok()) {
+        if (appended.IsInvalid()) {
+          // The store's own checks refused the content: retrying cannot help.
+          return Refuse(Invalid("invalid_batch", "batch " + std::to_string(index) + ": " +
+                                                     appended.message()));
+        }
         sink_failures_.fetch_add(1, std::memory_order_relaxed);
         // The sender may retry: storage trouble is not its fault.
-        return flight::MakeFlightError(
-            flight::FlightStatusCode::Unavailable,
+        return Refused(
+            flight::FlightStatusCode::Unavailable, RefusalClass::kRetryable,
+            "storage_unavailable",
             "batch " + std::to_string(index) + " not stored: " + appended.ToString());
       }
       spans_stored_.fetch_add((*batch)->num_rows(), std::memory_order_relaxed);
       batches_stored_.fetch_add(1, std::memory_order_relaxed);
       bytes_stored_.fetch_add(bytes, std::memory_order_relaxed);
-      const std::string ack = BatchAck{index, (*batch)->num_rows()}.ToJson();
-      ARROW_RETURN_NOT_OK(writer->WriteMetadata(arrow::Buffer(ack)));
+      wire::PutResult ack;
+      ack.set_app_metadata(BatchAck{index, (*batch)->num_rows()}.ToJson());
+      if (!stream->Write(ack)) {
+        return arrow::Status::Cancelled("the DoPut client went away after batch ", index,
+                                        " was stored");
+      }
     }
+  }
+
+  static arrow::Result<flight::FlightDescriptor> ToArrow(
+      const wire::FlightDescriptor& descriptor) {
+    auto parsed = flight::FlightDescriptor::Deserialize(descriptor.SerializeAsString());
+    if (!parsed.ok()) {
+      return arrow::Status::Invalid("bad flight descriptor: ", parsed.status().message());
+    }
+    return parsed;
   }
 
   arrow::Status RequireSource() const {
@@ -434,11 +742,18 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
   const FlightSpanReceiverOptions options_;
   const std::shared_ptr<storage::SpanSink> sink_;
   const std::shared_ptr<storage::SpanSource> source_;
+  std::string expected_authorization_;  // "Bearer <token>", empty without a token
+  internal::InFlightBudget budget_;
+  std::unique_ptr<internal::IdleStreamWatchdog> watchdog_;
+  std::unique_ptr<grpc::Server> server_;
   std::string uri_;
+  int port_ = 0;
   std::atomic<bool> serving_{false};
-  bool initialized_ = false;  // Init() succeeded; set once in Start()
 
-  std::atomic<int> active_streams_{0};
+  std::mutex streams_mutex_;
+  int active_streams_ = 0;                         // guarded by streams_mutex_
+  std::map<std::string, int> streams_per_client_;  // guarded by streams_mutex_
+
   std::atomic<int64_t> spans_stored_{0};
   std::atomic<int64_t> batches_stored_{0};
   std::atomic<int64_t> bytes_stored_{0};
@@ -446,6 +761,8 @@ class FlightSpanReceiver::Server : public flight::FlightServerBase {
   std::atomic<int64_t> validation_failures_{0};
   std::atomic<int64_t> oversize_batches_{0};
   std::atomic<int64_t> streams_rejected_busy_{0};
+  std::atomic<int64_t> streams_idle_cancelled_{0};
+  std::atomic<int64_t> memory_budget_refusals_{0};
   std::atomic<int64_t> unauthenticated_calls_{0};
   std::atomic<int64_t> sink_failures_{0};
   std::atomic<int64_t> spans_served_{0};

@@ -2,9 +2,13 @@
 // FlightSpanReceiver over loopback, driven by Arrow's own Flight client, on an in-memory
 // store.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <random>
@@ -14,8 +18,10 @@
 
 #include <arrow/api.h>
 #include <arrow/flight/api.h>
+#include <arrow/io/memory.h>
 #include <arrow/ipc/api.h>
 #include <arrow/util/byte_size.h>
+#include <arrow/util/compression.h>
 #include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -28,6 +34,7 @@
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
+#include "otlp_arrow/storage/parquet_span_store.h"
 #include "otlp_arrow/storage/span_sink.h"
 #include "otlp_arrow/transport/flight_protocol.h"
 #include "otlp_arrow/transport/flight_span_receiver.h"
@@ -72,7 +79,7 @@ class InMemorySpanStore : public storage::SpanSink, public storage::SpanSource {
  public:
   arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) override {
     std::lock_guard lock(mutex_);
-    if (closed_) return arrow::Status::Invalid("store closed");
+    if (closed_) return arrow::Status::IOError("store closed");
     batches_.push_back(spans);
     return arrow::Status::OK();
   }
@@ -534,7 +541,14 @@ TEST_F(FlightSpanReceiverTest, RandomBytesAsIpcAreRefusedAndServingGoesOn) {
   EXPECT_TRUE(store_->batches()[0]->Equals(*batch, SameValues()));
 }
 
-TEST_F(FlightSpanReceiverTest, OversizeBatchIsResourceExhausted) {
+// The Refusal a refused call carries; fails the test when there is none.
+Refusal RefusalOf(const arrow::Status& status) {
+  const auto refusal = Refusal::FromStatus(status);
+  EXPECT_TRUE(refusal.has_value()) << "no refusal in " << status.ToString();
+  return refusal.value_or(Refusal{});
+}
+
+TEST_F(FlightSpanReceiverTest, OversizeBatchIsRefusedAsTooLarge) {
   const auto small = SpanBatch(5, 9);
   const auto large = SpanBatch(500, 10);
   auto options = LoopbackOptions();
@@ -542,10 +556,11 @@ TEST_F(FlightSpanReceiverTest, OversizeBatchIsResourceExhausted) {
   ASSERT_LT(options.max_batch_bytes, arrow::util::TotalBufferSize(*large));
   StartReceiver(options);
   const auto outcome = Put(*client_, {small, large}, CallOptions());
-  EXPECT_TRUE(outcome.status.IsInvalid()) << outcome.status.ToString();
-  EXPECT_THAT(outcome.status.message(),
-              AllOf(HasSubstr("RESOURCE_EXHAUSTED"),
-                    HasSubstr("limit of " + std::to_string(options.max_batch_bytes))));
+  EXPECT_TRUE(outcome.status.IsCapacityError()) << outcome.status.ToString();
+  EXPECT_THAT(outcome.status.message(), HasSubstr("too large"));
+  const Refusal refusal = RefusalOf(outcome.status);
+  EXPECT_EQ(refusal.refusal_class, RefusalClass::kTooLarge);
+  EXPECT_EQ(refusal.reason, "batch_too_large");
   EXPECT_EQ(outcome.acks.size(), 1u);
   EXPECT_EQ(store_->batches().size(), 1u);
   EXPECT_EQ(receiver_->Stats().oversize_batches, 1);
@@ -607,6 +622,239 @@ TEST_F(FlightSpanReceiverTest, SinkFailureIsUnavailableSoSendersRetry) {
   EXPECT_TRUE(outcome.acks.empty());
   EXPECT_EQ(receiver_->Stats().sink_failures, 1);
   EXPECT_EQ(receiver_->Stats().spans_stored, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Refusals are typed; memory and slots are bounded
+
+// The IPC stream of `batch` compressed with zstd, one (header, body) pair per message.
+std::vector<std::pair<std::string, std::string>> CompressedIpcMessages(
+    const arrow::RecordBatch& batch) {
+  std::vector<std::pair<std::string, std::string>> messages;
+  auto sink = arrow::io::BufferOutputStream::Create().ValueOrDie();
+  auto options = arrow::ipc::IpcWriteOptions::Defaults();
+  options.codec = arrow::util::Codec::Create(arrow::Compression::ZSTD).ValueOrDie();
+  auto writer = arrow::ipc::MakeStreamWriter(sink, batch.schema(), options).ValueOrDie();
+  EXPECT_TRUE(writer->WriteRecordBatch(batch).ok());
+  EXPECT_TRUE(writer->Close().ok());
+  auto stream = std::make_shared<arrow::io::BufferReader>(sink->Finish().ValueOrDie());
+  auto reader = arrow::ipc::MessageReader::Open(stream);
+  for (;;) {
+    auto message = reader->ReadNextMessage().ValueOrDie();
+    if (message == nullptr) break;
+    messages.emplace_back(message->metadata()->ToString(),
+                          message->body() ? message->body()->ToString() : "");
+  }
+  return messages;
+}
+
+// One small message that claims 1.5 GiB once decompressed: each compressed IPC buffer
+// starts with its decompressed length, which a reader allocates before decompressing.
+TEST_F(FlightSpanReceiverTest, DecompressionBombIsRefusedBeforeAllocating) {
+  StartReceiver();
+  auto messages = CompressedIpcMessages(*SpanBatch(200, 80));
+  ASSERT_GE(messages.size(), 2u);
+  auto& [header, body] = messages[1];  // the first message after the schema
+  ASSERT_GE(body.size(), 8u);
+  const int64_t claimed = int64_t{3} << 29;
+  std::memcpy(body.data(), &claimed, sizeof(claimed));
+  std::vector<std::string> frames;
+  for (const auto& [h, b] : messages) frames.push_back(FlightDataWithHeader(h, b));
+
+  const int64_t peak_before = arrow::default_memory_pool()->max_memory();
+  const auto outcome = RawPut(receiver_->port(), frames);
+  EXPECT_EQ(outcome.code, grpc::StatusCode::RESOURCE_EXHAUSTED) << outcome.message;
+  EXPECT_THAT(outcome.message, HasSubstr("too large"));
+  EXPECT_EQ(receiver_->Stats().oversize_batches, 1);
+  // Nothing near the claimed size was ever allocated.
+  EXPECT_LT(arrow::default_memory_pool()->max_memory(), peak_before + claimed / 4);
+  EXPECT_TRUE(store_->batches().empty());
+  ASSERT_OK(Put(*client_, {SpanBatch(10, 81)}, CallOptions()).status);
+}
+
+// A store whose Append waits until released, so that a batch stays in flight.
+class GatedSpanStore : public InMemorySpanStore {
+ public:
+  arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) override {
+    {
+      std::unique_lock lock(gate_mutex_);
+      ++waiting_;
+      gate_changed_.notify_all();
+      gate_changed_.wait(lock, [this] { return open_; });
+    }
+    return InMemorySpanStore::Append(spans);
+  }
+  void WaitForAppends(int count) {
+    std::unique_lock lock(gate_mutex_);
+    gate_changed_.wait(lock, [&] { return waiting_ >= count; });
+  }
+  void Open() {
+    std::lock_guard lock(gate_mutex_);
+    open_ = true;
+    gate_changed_.notify_all();
+  }
+
+ private:
+  std::mutex gate_mutex_;
+  std::condition_variable gate_changed_;
+  int waiting_ = 0;
+  bool open_ = false;
+};
+
+TEST_F(FlightSpanReceiverTest, DecodedBytesInFlightAreBoundedAcrossStreams) {
+  const auto batch = SpanBatch(300, 82);
+  const int64_t batch_bytes = arrow::util::TotalBufferSize(*batch);
+  auto options = LoopbackOptions();
+  // Room for one such batch at a time, not two.
+  options.max_batch_bytes = batch_bytes * 3 / 2;
+  options.max_decoded_bytes_in_flight = options.max_batch_bytes;
+  auto gated = std::make_shared<GatedSpanStore>();
+  receiver_ = std::make_unique<FlightSpanReceiver>(options, gated, gated);
+  ASSERT_OK(receiver_->Start());
+
+  auto first = std::async(std::launch::async,
+                          [&] { return Put(*Connect(), {batch}, CallOptions()); });
+  gated->WaitForAppends(1);  // the first batch is decoded and held by the store
+  const auto second = Put(*Connect(), {batch}, CallOptions());
+  EXPECT_EQ(FlightCode(second.status), flight::FlightStatusCode::Unavailable)
+      << second.status.ToString();
+  const Refusal refusal = RefusalOf(second.status);
+  EXPECT_EQ(refusal.refusal_class, RefusalClass::kRetryable);
+  EXPECT_EQ(refusal.reason, "memory_budget");
+  EXPECT_EQ(receiver_->Stats().memory_budget_refusals, 1);
+
+  gated->Open();
+  ASSERT_OK(first.get().status);
+  // The budget is returned once the batch is stored: the retry goes through.
+  ASSERT_OK(Put(*Connect(), {batch}, CallOptions()).status);
+  EXPECT_EQ(gated->batches().size(), 2u);
+}
+
+TEST_F(FlightSpanReceiverTest, IdleStreamIsCancelledAndItsSlotFreed) {
+  auto options = LoopbackOptions();
+  options.max_concurrent_streams = 1;
+  options.stream_idle_timeout = std::chrono::milliseconds(200);
+  StartReceiver(options);
+  // Opens a stream, sends the schema, then nothing.
+  auto idle_client = Connect();
+  ASSERT_OK_AND_ASSIGN(auto idle, idle_client->DoPut(CallOptions(), SpansDescriptor(),
+                                                     convert::SpanTableSchema()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (receiver_->Stats().streams_idle_cancelled == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(receiver_->Stats().streams_idle_cancelled, 1);
+  // The slot is free again for a client that sends.
+  ASSERT_OK(Put(*Connect(), {SpanBatch(5, 83)}, CallOptions()).status);
+  EXPECT_FALSE(idle.writer->Close().ok());
+  EXPECT_EQ(receiver_->Stats().streams_rejected_busy, 0);
+}
+
+TEST_F(FlightSpanReceiverTest, OneClientCannotTakeEverySlot) {
+  auto options = LoopbackOptions();
+  options.listen_uri = "grpc://[::]:0";  // IPv4 and IPv6: two client addresses
+  options.max_concurrent_streams = 3;
+  options.max_streams_per_client = 2;
+  StartReceiver(options);
+  const auto batch = SpanBatch(3, 84);
+  auto open_stream = [&](flight::FlightClient& client) {
+    auto put = client.DoPut(CallOptions(), SpansDescriptor(), batch->schema());
+    EXPECT_TRUE(put.ok()) << put.status().ToString();
+    EXPECT_TRUE(put->writer->WriteRecordBatch(*batch).ok());
+    std::shared_ptr<arrow::Buffer> ack;
+    EXPECT_TRUE(put->reader->ReadMetadata(&ack).ok());
+    EXPECT_NE(ack, nullptr);  // the stream holds a slot from here on
+    return std::move(*put);
+  };
+  auto v4 = Connect();
+  auto a = open_stream(*v4);
+  auto b = open_stream(*v4);
+  const auto third = Put(*v4, {batch}, CallOptions());
+  EXPECT_EQ(FlightCode(third.status), flight::FlightStatusCode::Unavailable);
+  EXPECT_THAT(third.status.message(), HasSubstr("too many concurrent streams from"));
+  EXPECT_EQ(RefusalOf(third.status).reason, "busy");
+
+  // Another client still gets the slot that is left.
+  auto v6 = flight::FlightClient::Connect(
+      flight::Location::ForGrpcTcp("[::1]", receiver_->port()).ValueOrDie());
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  ASSERT_OK(Put(**v6, {batch}, CallOptions()).status);
+  for (auto* put : {&a, &b}) {
+    ASSERT_OK(put->writer->DoneWriting());
+    ASSERT_OK(put->writer->Close());
+  }
+}
+
+TEST_F(FlightSpanReceiverTest, RefusalsSayWhatTheSenderIsToDo) {
+  auto options = LoopbackOptions();
+  options.bearer_token = "t0ken";
+  StartReceiver(options);
+  auto with_token = CallOptions();
+  with_token.headers.emplace_back("authorization", "Bearer t0ken");
+
+  // Bad content: never accepted, INVALID_ARGUMENT.
+  const auto batch = SpanBatch(10, 85);
+  const auto invalid = Put(*client_, {WithKindAt(*batch, 2, 9)}, with_token);
+  EXPECT_TRUE(invalid.status.IsInvalid()) << invalid.status.ToString();
+  EXPECT_EQ(RefusalOf(invalid.status).refusal_class, RefusalClass::kPermanent);
+  EXPECT_EQ(RefusalOf(invalid.status).reason, "invalid_batch");
+
+  // No token: an operator must act.
+  const auto unauthenticated = Put(*client_, {batch}, CallOptions());
+  EXPECT_EQ(FlightCode(unauthenticated.status),
+            flight::FlightStatusCode::Unauthenticated);
+  EXPECT_EQ(RefusalOf(unauthenticated.status).refusal_class,
+            RefusalClass::kOperatorAction);
+
+  // The store is unavailable: retry later.
+  ASSERT_OK(store_->Close());
+  const auto unavailable = Put(*client_, {batch}, with_token);
+  EXPECT_EQ(FlightCode(unavailable.status), flight::FlightStatusCode::Unavailable);
+  EXPECT_EQ(RefusalOf(unavailable.status).refusal_class, RefusalClass::kRetryable);
+  EXPECT_EQ(RefusalOf(unavailable.status).reason, "storage_unavailable");
+}
+
+// A start_time that disagrees with start_time_unix_nano passes the span table's checks
+// but not the store's: permanent, not "retry for ever".
+TEST(FlightSpanReceiverStoreTest, BatchTheStoreRefusesIsRefusedPermanently) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("receiver-store-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto store_options = storage::ParquetSpanStoreOptions::Defaults();
+  store_options.data_dir = dir.string();
+  std::shared_ptr<storage::ParquetSpanStore> store =
+      storage::ParquetSpanStore::Open(store_options).ValueOrDie();
+  auto options = FlightSpanReceiverOptions::Defaults();
+  options.listen_uri = "grpc://127.0.0.1:0";
+  FlightSpanReceiver receiver(options, store, store);
+  ASSERT_OK(receiver.Start());
+  auto client =
+      flight::FlightClient::Connect(
+          flight::Location::ForGrpcTcp("127.0.0.1", receiver.port()).ValueOrDie())
+          .ValueOrDie();
+
+  const auto batch = SpanBatch(10, 86);
+  const int column =
+      batch->schema()->GetFieldIndex(std::string(convert::column::kStartTime));
+  ASSERT_GE(column, 0);
+  const auto& start = static_cast<const arrow::TimestampArray&>(*batch->column(column));
+  arrow::TimestampBuilder shifted(start.type(), arrow::default_memory_pool());
+  for (int64_t row = 0; row < start.length(); ++row) {
+    ASSERT_OK(shifted.Append(start.Value(row) + 1'000'000));
+  }
+  auto bad = batch
+                 ->SetColumn(column, batch->schema()->field(column),
+                             shifted.Finish().ValueOrDie())
+                 .ValueOrDie();
+  const auto outcome = Put(*client, {bad}, CallOptions());
+  EXPECT_TRUE(outcome.status.IsInvalid()) << outcome.status.ToString();
+  EXPECT_EQ(RefusalOf(outcome.status).refusal_class, RefusalClass::kPermanent);
+  EXPECT_EQ(receiver.Stats().sink_failures, 0);
+  ASSERT_OK(Put(*client, {batch}, CallOptions()).status);
+  ASSERT_OK(receiver.Shutdown());
+  ASSERT_OK(store->Close());
+  std::filesystem::remove_all(dir);
 }
 
 // ---------------------------------------------------------------------------------------

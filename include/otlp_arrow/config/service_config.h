@@ -201,8 +201,9 @@ struct ReceiverConfig {
   int64_t max_row_group_rows =
       storage::ParquetSpanStoreOptions::Defaults().max_row_group_rows;
   /// \brief Key `receiver.max_batch_bytes`, default 64 MiB, 1 KiB..2 GiB-1, env
-  /// OTLP_ARROW_RECEIVER_MAX_BATCH_BYTES. Largest batch accepted (Arrow buffer bytes);
-  /// larger ones are refused with RESOURCE_EXHAUSTED and senders split them.
+  /// OTLP_ARROW_RECEIVER_MAX_BATCH_BYTES. Largest batch accepted (Arrow buffer bytes,
+  /// checked as it decodes); larger ones are refused with RESOURCE_EXHAUSTED and senders
+  /// split them.
   int64_t max_batch_bytes =
       transport::FlightSpanReceiverOptions::Defaults().max_batch_bytes;
   /// \brief Key `receiver.max_concurrent_streams`, default 16, 1..4096, env
@@ -210,6 +211,22 @@ struct ReceiverConfig {
   /// refused with UNAVAILABLE (clients retry).
   int max_concurrent_streams =
       transport::FlightSpanReceiverOptions::Defaults().max_concurrent_streams;
+  /// \brief Key `receiver.max_streams_per_client`, default 8, 0..4096 (0: as
+  /// max_concurrent_streams), env OTLP_ARROW_RECEIVER_MAX_STREAMS_PER_CLIENT. DoPut
+  /// streams one client address may hold at once.
+  int max_streams_per_client =
+      transport::FlightSpanReceiverOptions::Defaults().max_streams_per_client;
+  /// \brief Key `receiver.max_decoded_bytes_in_flight`, default 256 MiB, 1 KiB..64 GiB,
+  /// at least `receiver.max_batch_bytes`, env
+  /// OTLP_ARROW_RECEIVER_MAX_DECODED_BYTES_IN_FLIGHT. Bytes of uploaded batches held at
+  /// once across all streams, counted before they are allocated; over it, UNAVAILABLE.
+  int64_t max_decoded_bytes_in_flight =
+      transport::FlightSpanReceiverOptions::Defaults().max_decoded_bytes_in_flight;
+  /// \brief Key `receiver.stream_idle_timeout_ms`, default 30000 ms, 0..3,600,000 (0:
+  /// none), env OTLP_ARROW_RECEIVER_STREAM_IDLE_TIMEOUT_MS. An upload that sends nothing
+  /// for this long is cancelled.
+  std::chrono::milliseconds stream_idle_timeout_ms =
+      transport::FlightSpanReceiverOptions::Defaults().stream_idle_timeout;
   /// \brief `receiver.tls.*`.
   ServerTlsConfig tls{};
 

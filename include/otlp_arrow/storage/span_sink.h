@@ -24,7 +24,10 @@ class SpanSink {
  public:
   virtual ~SpanSink() = default;
 
-  /// \brief Stores `spans`; thread-safe.
+  /// \brief Stores `spans`; thread-safe. Status::Invalid means the batch itself can
+  /// never be stored (its content: a receiver refuses it for good); any other error is
+  /// the sink's own trouble (closed, disk full, I/O), and the same batch may succeed
+  /// later.
   virtual arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) = 0;
 
   /// \brief Makes everything appended so far visible to readers (e.g. closes open files).

@@ -40,16 +40,33 @@ struct FlightSpanReceiverOptions {
   std::optional<std::string> bearer_token;
 
   /// \brief Largest accepted batch, as the sum of its Arrow buffer sizes
-  /// (arrow::util::TotalBufferSize). A larger batch ends the stream with
-  /// Status::Invalid("RESOURCE_EXHAUSTED: batch of N bytes exceeds the limit of M"):
-  /// Flight has no RESOURCE_EXHAUSTED code, so clients recognise the condition by that
-  /// text (FlightSpanExporter splits the batch and sends the halves). Batches of the
-  /// same stream acknowledged before it stay stored.
+  /// (arrow::util::TotalBufferSize), and the most one IPC message may decode to. Checked
+  /// while decoding, before memory is allocated: IPC bodies declare their decompressed
+  /// length, so a small compressed message claiming gigabytes is refused without
+  /// allocating them. A larger batch ends the stream with a Refusal of class kTooLarge
+  /// (reason `batch_too_large`; FlightSpanExporter splits the batch and sends the
+  /// halves). Batches of the same stream acknowledged before it stay stored. Also bounds
+  /// the size of one gRPC message (plus 1 MiB for its IPC metadata).
   int64_t max_batch_bytes = int64_t{64} << 20;
 
-  /// \brief DoPut streams served at once; one more is refused with UNAVAILABLE ("too
-  /// many concurrent streams"), which clients retry. DoGet is not counted.
+  /// \brief Decoded bytes that all streams together may hold at once (the batches being
+  /// decoded, validated and stored). A stream whose next batch does not fit is refused
+  /// with a Refusal of class kRetryable (reason `memory_budget`, gRPC UNAVAILABLE). Must
+  /// be at least `max_batch_bytes`.
+  int64_t max_decoded_bytes_in_flight = int64_t{256} << 20;
+
+  /// \brief DoPut streams served at once; one more is refused with UNAVAILABLE and a
+  /// kRetryable Refusal (reason `busy`), which clients retry. DoGet is not counted.
   int max_concurrent_streams = 16;
+
+  /// \brief DoPut streams one client (one peer IP address) may hold at once, so that a
+  /// single client cannot take every slot; 0 means max_concurrent_streams.
+  int max_streams_per_client = 8;
+
+  /// \brief How long a DoPut stream may keep the receiver waiting for its next message
+  /// (or its first); then the call is cancelled and its slot freed. Batches acknowledged
+  /// before stay stored. Zero disables the timeout.
+  std::chrono::milliseconds stream_idle_timeout{30'000};
 
   /// \brief The values above.
   static FlightSpanReceiverOptions Defaults() { return {}; }
@@ -70,8 +87,13 @@ struct FlightSpanReceiverStats {
   int64_t validation_failures = 0;
   /// \brief Batches refused for exceeding `max_batch_bytes`.
   int64_t oversize_batches = 0;
-  /// \brief Streams refused for exceeding `max_concurrent_streams`.
+  /// \brief Streams refused for exceeding `max_concurrent_streams` or
+  /// `max_streams_per_client`.
   int64_t streams_rejected_busy = 0;
+  /// \brief Streams cancelled after `stream_idle_timeout` without a message.
+  int64_t streams_idle_cancelled = 0;
+  /// \brief Batches refused because `max_decoded_bytes_in_flight` was used up.
+  int64_t memory_budget_refusals = 0;
   /// \brief Calls refused for a missing or wrong bearer token.
   int64_t unauthenticated_calls = 0;
   /// \brief Appends the sink failed.
@@ -81,6 +103,11 @@ struct FlightSpanReceiverStats {
 };
 
 /// \brief Arrow Flight server of the span pipeline.
+///
+/// The Flight protocol is served with Debian's gRPC rather than Arrow's FlightServerBase,
+/// which decodes uploads itself (with default IPC read options, on Arrow's thread pool,
+/// allocating what a message declares) and cannot cancel a silent stream. Every refusal
+/// carries a transport::Refusal (flight_protocol.h) telling the sender what to do.
 ///
 /// Write path, DoPut on the descriptor path {"otlp", "spans"} (kSpansPath; any other
 /// descriptor is Status::KeyError naming it):
