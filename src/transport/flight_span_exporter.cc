@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
@@ -41,58 +40,64 @@ namespace {
 
 using Chunk = std::shared_ptr<arrow::RecordBatch>;
 
-bool ContainsIgnoringCase(std::string_view haystack, std::string_view needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) {
-                          return std::tolower(static_cast<unsigned char>(a)) ==
-                                 std::tolower(static_cast<unsigned char>(b));
-                        });
-  return it != haystack.end();
-}
-
 enum class Failure {
-  kTooLarge,   // split the chunk in flight and resend at once
-  kRetryable,  // back off, then resend from the first unacknowledged chunk
-  kPermanent,  // give up
+  kTooLarge,        // split the chunk in flight and resend at once
+  kRetryable,       // back off, then resend from the first unacknowledged chunk
+  kPermanent,       // give up: the content will never be accepted
+  kOperatorAction,  // give up for now, but keep the spans: credentials are refused
 };
 
 struct Classification {
   Failure failure = Failure::kPermanent;
-  // RESOURCE_EXHAUSTED may also mean "overloaded": worth a retry when splitting is over.
-  bool resource_exhausted = false;
   // The connection may be broken: make a new client before the next attempt.
   bool reconnect = false;
 };
 
+Failure FromRefusalClass(RefusalClass refusal_class) {
+  switch (refusal_class) {
+    case RefusalClass::kRetryable:
+      return Failure::kRetryable;
+    case RefusalClass::kTooLarge:
+      return Failure::kTooLarge;
+    case RefusalClass::kPermanent:
+      return Failure::kPermanent;
+    case RefusalClass::kOperatorAction:
+      return Failure::kOperatorAction;
+  }
+  return Failure::kPermanent;
+}
+
+// By the receiver's Refusal when it sent one, else by the Flight status code (an older
+// receiver, a proxy, or a transport error); never by the message text.
 Classification Classify(const arrow::Status& status) {
   Classification c;
-  // The client's write_size_limit_bytes check; its detail can be lost when the call is
-  // finished with the server's status merged in, its text is not.
-  if (flight::FlightWriteSizeStatusDetail::UnwrapStatus(status) != nullptr ||
-      status.message().find("exceeded soft limit") != std::string::npos) {
+  // The client's own write_size_limit_bytes check, before anything was sent.
+  if (flight::FlightWriteSizeStatusDetail::UnwrapStatus(status) != nullptr) {
     c.failure = Failure::kTooLarge;
     return c;
   }
-  // Flight has no RESOURCE_EXHAUSTED code: gRPC's maps to Invalid without detail and a
-  // C++ receiver returns Invalid (or CapacityError) itself, so the message is the marker.
-  if (status.IsInvalid() || status.IsCapacityError()) {
-    c.resource_exhausted =
-        status.message().find("RESOURCE_EXHAUSTED") != std::string::npos;
-    if (c.resource_exhausted || ContainsIgnoringCase(status.message(), "too large")) {
-      c.failure = Failure::kTooLarge;
+  const auto detail = flight::FlightStatusDetail::UnwrapStatus(status);
+  if (detail != nullptr) {
+    switch (detail->code()) {
+      // Cancelled too: a receiver that shuts down cancels the streams still running
+      // (FlightSpanReceiver::Shutdown with a deadline), and the spans of such a stream
+      // are to be delivered once it is back. The exporter never cancels a call itself.
+      case flight::FlightStatusCode::Unavailable:
+      case flight::FlightStatusCode::TimedOut:
+      case flight::FlightStatusCode::Cancelled:
+        c.failure = Failure::kRetryable;
+        c.reconnect = true;
+        break;
+      case flight::FlightStatusCode::Unauthenticated:
+      case flight::FlightStatusCode::Unauthorized:
+        c.failure = Failure::kOperatorAction;
+        break;
+      default:
+        break;
     }
-    return c;
   }
-  if (auto detail = flight::FlightStatusDetail::UnwrapStatus(status)) {
-    // Cancelled too: a receiver that shuts down cancels the streams still running
-    // (FlightSpanReceiver::Shutdown with a deadline), and the spans of such a stream are
-    // to be delivered once it is back. The exporter never cancels a call itself.
-    if (detail->code() == flight::FlightStatusCode::Unavailable ||
-        detail->code() == flight::FlightStatusCode::TimedOut ||
-        detail->code() == flight::FlightStatusCode::Cancelled) {
-      c.failure = Failure::kRetryable;
-      c.reconnect = true;
-    }
+  if (auto refusal = Refusal::FromStatus(status)) {
+    c.failure = FromRefusalClass(refusal->refusal_class);
   }
   return c;
 }
@@ -405,8 +410,7 @@ struct FlightSpanExporter::Impl {
         break;
       }
       const Classification c = Classify(outcome.status);
-      Failure failure = c.failure;
-      if (failure == Failure::kTooLarge) {
+      if (c.failure == Failure::kTooLarge) {
         const Chunk refused = pending.front();
         if (outcome.chunk_in_flight && refused->num_rows() > 1) {
           const int64_t half = refused->num_rows() / 2;
@@ -416,9 +420,17 @@ struct FlightSpanExporter::Impl {
           ++result.splits;
           continue;
         }
-        failure = c.resource_exhausted ? Failure::kRetryable : Failure::kPermanent;
+        // One span that the receiver (or the client's limit) will never take.
+        return result;
       }
-      if (failure == Failure::kPermanent) return result;
+      if (c.failure == Failure::kPermanent) return result;
+      if (c.failure == Failure::kOperatorAction) {
+        // Retrying within this call cannot help: the caller keeps the spans and tries
+        // again later, when an operator may have fixed the credentials.
+        result.retryable = true;
+        result.operator_action = true;
+        return result;
+      }
       if (c.reconnect) DropClient();
       if (result.retries >= options.max_retries) {
         result.retryable = true;
