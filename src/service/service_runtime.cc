@@ -353,6 +353,11 @@ arrow::Status ServiceRuntime::Impl::RegisterGatewayMetrics() {
   ARROW_RETURN_NOT_OK(counter("otlp_arrow_export_failures_total",
                               "Export calls that failed (retried unless permanent)", {},
                               [](const auto& s) { return s.export_failures; }));
+  ARROW_RETURN_NOT_OK(counter(
+      "otlp_arrow_export_operator_action_failures_total",
+      "Export calls refused for the gateway's credentials (authentication, permission); "
+      "the spans stay queued and are retried until an operator fixes them",
+      {}, [](const auto& s) { return s.operator_action_failures; }));
   ARROW_RETURN_NOT_OK(counter("otlp_arrow_export_retries_total",
                               "Retries of exports, Flight and batching layer together",
                               {}, [](const auto& s) { return s.retries; }));

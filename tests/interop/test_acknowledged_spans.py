@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: Apache-2.0
+"""No acknowledged span is ever dropped (issue #13), with real processes:
+
+- Refused credentials: a gateway whose token the receiver does not take keeps every span it
+  acknowledged, goes unready, logs and counts the refusals, and delivers everything once the
+  receiver takes its token.
+"""
+
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from otlp_service import Service, count_stored, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+START_NS = 1_700_000_000_000_000_000
+
+
+def request_of(spans: list) -> bytes:
+    return trace_service_pb2.ExportTraceServiceRequest(resource_spans=[trace_pb2.ResourceSpans(
+        scope_spans=[trace_pb2.ScopeSpans(spans=spans)])]).SerializeToString()
+
+
+def spans_request(count: int, tag: int) -> bytes:
+    """`count` spans with ids unique per `tag`."""
+    return request_of([trace_pb2.Span(trace_id=bytes([tag]) * 16,
+                                      span_id=(tag * 1000 + i + 1).to_bytes(8, "big"),
+                                      name=f"span {tag}.{i}", start_time_unix_nano=START_NS,
+                                      end_time_unix_nano=START_NS + 1)
+                       for i in range(count)])
+
+
+def post(url: str, body: bytes) -> tuple[int, str]:
+    """An OTLP/HTTP protobuf request: (status, body)."""
+    request = urllib.request.Request(url, data=body,
+                                     headers={"Content-Type": "application/x-protobuf"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+# --- refused credentials -----------------------------------------------------------------
+
+def write_token(path: Path, token: str) -> Path:
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def test_refused_token_keeps_every_acknowledged_span_until_fixed(otlp_arrow_bin, tmp_path):
+    port = free_port()
+    data_dir = tmp_path / "data"
+    gateway_token = write_token(tmp_path / "gateway.token", "old-token")
+    receiver_token = write_token(tmp_path / "receiver.token", "rotated-token")
+    config = tmp_path / "gateway.yaml"
+    config.write_text("retry_backoff_ms: 50\nretry_max_backoff_ms: 300\n"
+                      "flush_interval_ms: 50\n")
+    receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
+                       "--token-file", str(receiver_token), data_dir=data_dir)
+    gateway = Service(otlp_arrow_bin, "gateway", "--endpoint", f"grpc://127.0.0.1:{port}",
+                      "--token-file", str(gateway_token), "--config", str(config))
+    with gateway, receiver:
+        accepted = 0
+        for tag in range(1, 6):
+            status, body = post(gateway.otlp_http, spans_request(20, tag))
+            assert status == 200, body
+            accepted += 20
+
+        def refusing():
+            m = gateway.metrics()
+            return m.value("otlp_arrow_export_operator_action_failures_total") >= 2 and m
+        m = wait_for(refusing, 15, "the gateway counts the receiver's refusals of its token")
+        assert m.value("otlp_arrow_export_send_failed_spans_total") == 0
+        assert m.value("otlp_arrow_queue_spans") == accepted
+        status, body, _ = gateway.get("/ready")
+        assert status == 503 and "upstream" in body, body
+        wait_for(lambda: "refuses this gateway's credentials" in gateway.output, 10,
+                 "an error line naming the refused credentials")
+        # Rate-limited: one line per 5 s, not one per retry.
+        assert gateway.output.count("refuses this gateway's credentials") <= 2, gateway.output
+
+        # The operator fixes it: the receiver comes back with the token the gateway has.
+        assert receiver.stop() == 0, receiver.output
+        receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
+                           "--token-file", str(gateway_token), data_dir=data_dir)
+        with receiver:
+            def delivered():
+                m = gateway.metrics()
+                return m.value("otlp_arrow_export_spans_total") == accepted and m
+            m = wait_for(delivered, 20, "every acknowledged span delivered")
+            assert m.value("otlp_arrow_export_send_failed_spans_total") == 0
+            wait_for(lambda: gateway.ready() == 200, 10, "/ready back to 200")
+            assert gateway.stop() == 0, gateway.output
+            assert receiver.stop() == 0, receiver.output
+    assert count_stored(data_dir) == accepted
