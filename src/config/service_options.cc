@@ -82,6 +82,7 @@ arrow::Result<transport::FlightSpanExporterOptions> MakeExporterOptions(
   }
   options.max_batch_rows = config.batch_size;
   options.max_batch_bytes = config.max_batch_bytes;
+  options.max_span_bytes = config.max_span_bytes;
   options.max_retries = config.max_retries;
   options.initial_backoff = config.retry_backoff_ms;
   options.max_backoff = config.retry_max_backoff_ms;

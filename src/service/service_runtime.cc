@@ -183,7 +183,9 @@ struct ServiceRuntime::Impl {
     batching_options.shutdown_timeout = config.shutdown_timeout_ms;
     ARROW_ASSIGN_OR_RAISE(batching, pipeline::BatchingSpanExporter::Make(
                                         batching_options, std::move(exporter)));
-    ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching);
+    pipeline::OtlpTraceIngestOptions ingest_options;
+    ingest_options.max_span_bytes = config.max_span_bytes;
+    ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching, ingest_options);
 
     ARROW_ASSIGN_OR_RAISE(const config::ServerTlsPem tls, config::ReadOtlpTls(config));
     auto grpc_options = OtlpGrpcReceiverOptions::Defaults();

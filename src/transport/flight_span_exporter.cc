@@ -162,6 +162,10 @@ arrow::Status FlightSpanExporterOptions::Validate() const {
     return arrow::Status::Invalid("max_batch_bytes must be at least 1, got ",
                                   max_batch_bytes);
   }
+  if (max_span_bytes < 1) {
+    return arrow::Status::Invalid("max_span_bytes must be at least 1, got ",
+                                  max_span_bytes);
+  }
   if (max_retries < 0) {
     return arrow::Status::Invalid("max_retries must not be negative, got ", max_retries);
   }
@@ -460,7 +464,8 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
   impl->client_options.cert_chain = options.tls_cert_chain;
   impl->client_options.private_key = options.tls_private_key;
   impl->client_options.override_hostname = options.tls_server_name_override;
-  impl->client_options.write_size_limit_bytes = options.max_batch_bytes;
+  impl->client_options.write_size_limit_bytes =
+      options.max_batch_bytes + options.max_span_bytes;
 
   if (options.timeout.count() > 0) {
     impl->call_options.timeout =

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -631,28 +632,53 @@ TEST_F(FlightSpanExporterTest, SplitsBatchesTheServerRefusesAsTooLarge) {
   ExpectReceivedEquals(*spans);  // every row exactly once, in order
 }
 
-TEST_F(FlightSpanExporterTest, SpanLargerThanMaxBatchBytesFails) {
-  StartServer();
-  auto options = Options();
-  options.max_batch_bytes = 32 * 1024;  // more than the schema message (a few KiB)
-  options.compression = FlightCompression::kNone;  // the limit applies on the wire
-  MakeExporter(options);
+// Four spans, the third with a `blob` attribute of `blob_bytes` incompressible bytes.
+std::shared_ptr<arrow::RecordBatch> SpansWithABlob(size_t blob_bytes) {
   auto request = model::SeedSpans(4);
   auto* huge =
       request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(2);
   auto* attribute = huge->add_attributes();
   attribute->set_key("blob");
-  attribute->mutable_value()->set_string_value(std::string(256 * 1024, 'x'));
-  ASSERT_OK_AND_ASSIGN(auto spans, convert::SpanTableEncoder::Encode(request));
+  std::string blob(blob_bytes, '\0');
+  std::mt19937_64 random(42);
+  for (char& c : blob) c = static_cast<char>('a' + random() % 26);
+  attribute->mutable_value()->set_string_value(std::move(blob));
+  auto spans = convert::SpanTableEncoder::Encode(request);
+  EXPECT_TRUE(spans.ok()) << spans.status().ToString();
+  return spans.ok() ? *spans : nullptr;
+}
+
+// A span cannot be split: one larger than max_batch_bytes goes alone, up to
+// max_span_bytes.
+TEST_F(FlightSpanExporterTest, SpanLargerThanMaxBatchBytesGoesAlone) {
+  StartServer();
+  auto options = Options();
+  options.max_batch_bytes = 64 * 1024;
+  options.max_span_bytes = 1 << 20;
+  MakeExporter(options);
+  auto spans = SpansWithABlob(512 * 1024);
   ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.spans_acknowledged, 4);
+  EXPECT_TRUE(sleeps_.empty());
+  ExpectReceivedEquals(*spans);
+}
+
+TEST_F(FlightSpanExporterTest, SpanLargerThanMaxSpanBytesFails) {
+  StartServer();
+  auto options = Options();
+  options.max_batch_bytes = 32 * 1024;  // more than the schema message (a few KiB)
+  options.max_span_bytes = 32 * 1024;
+  options.compression = FlightCompression::kNone;  // the limit applies on the wire
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*SpansWithABlob(256 * 1024)));
   EXPECT_FALSE(result.success);
   EXPECT_FALSE(result.retryable);
   EXPECT_EQ(result.spans_acknowledged, 2);  // the spans before the huge one
   EXPECT_EQ(result.splits, 0);
   EXPECT_TRUE(sleeps_.empty());
   EXPECT_TRUE(result.last_error.IsInvalid());
-  EXPECT_NE(flight::FlightWriteSizeStatusDetail::UnwrapStatus(result.last_error),
-            nullptr)
+  EXPECT_NE(flight::FlightWriteSizeStatusDetail::UnwrapStatus(result.last_error), nullptr)
       << result.last_error.ToString();
 }
 

@@ -4,12 +4,18 @@
 - Refused credentials: a gateway whose token the receiver does not take keeps every span it
   acknowledged, goes unready, logs and counts the refusals, and delivers everything once the
   receiver takes its token.
+- A large span: a default gateway acknowledges a request with one span of a 15 MiB
+  incompressible attribute only because it can deliver it, and does; a span larger than
+  `max_span_bytes` is refused up front (HTTP 413), never acknowledged and dropped.
 """
 
+import os
 import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -105,3 +111,53 @@ def test_refused_token_keeps_every_acknowledged_span_until_fixed(otlp_arrow_bin,
             assert gateway.stop() == 0, gateway.output
             assert receiver.stop() == 0, receiver.output
     assert count_stored(data_dir) == accepted
+
+
+# --- a span too large ---------------------------------------------------------------------
+
+def span_with_blob(blob: bytes) -> bytes:
+    """One span with a string attribute `blob`."""
+    span = trace_pb2.Span(trace_id=b"\x07" * 16, span_id=b"\x08" * 8, name="large",
+                          start_time_unix_nano=START_NS, end_time_unix_nano=START_NS + 1)
+    attribute = span.attributes.add()
+    attribute.key = "blob"
+    attribute.value.string_value = blob.decode("latin-1")
+    return request_of([span])
+
+
+def incompressible_text(size: int) -> bytes:
+    """`size` random bytes as ASCII letters (a string attribute must be UTF-8)."""
+    return bytes(0x41 + b % 26 for b in os.urandom(size))
+
+
+def test_large_span_acknowledged_is_delivered(otlp_arrow_bin, tmp_path):
+    data_dir = tmp_path / "data"
+    blob = incompressible_text(15 << 20)
+    with Service(otlp_arrow_bin, "all-in-one", data_dir=data_dir) as service:
+        status, body = post(service.otlp_http, span_with_blob(blob))
+        assert status == 200, body
+
+        def stored():
+            m = service.metrics()
+            return m.value("otlp_arrow_receiver_spans_stored_total") == 1 and m
+        m = wait_for(stored, 30, "the large span stored")
+        assert m.value("otlp_arrow_export_send_failed_spans_total") == 0
+        assert service.stop() == 0, service.output
+    files = sorted((data_dir / "spans").rglob("*.parquet"))
+    rows = [row for f in files for row in pq.read_table(f, partitioning=None).to_pylist()]
+    assert len(rows) == 1
+    assert dict(rows[0]["attributes"])["blob"]["str"].encode("latin-1") == blob
+
+
+def test_span_larger_than_max_span_bytes_is_refused_up_front(otlp_arrow_bin, tmp_path):
+    with Service(otlp_arrow_bin, "all-in-one", data_dir=tmp_path / "data",
+                 env={"OTLP_ARROW_MAX_SPAN_BYTES": str(4 << 20)}) as service:
+        status, body = post(service.otlp_http, span_with_blob(incompressible_text(5 << 20)))
+        assert status == 413, body
+        assert "max_span_bytes" in body, body
+        m = service.metrics()
+        assert m.value("otlp_arrow_otlp_spans_accepted_total", protocol="http",
+                       encoding="protobuf") == 0
+        assert m.value("otlp_arrow_otlp_spans_refused_total", protocol="http",
+                       encoding="protobuf", reason="too_large") == 1
+        assert service.stop() == 0, service.output

@@ -78,10 +78,17 @@ struct FlightSpanExporterOptions {
 
   /// \brief Largest IPC body of one record batch before compression
   /// (arrow::ipc::GetRecordBatchSize); bigger chunks are cut into smaller ones before
-  /// sending. It is also the Flight client's write_size_limit_bytes, which catches a
-  /// chunk that grew beyond it on the wire. A single span bigger than this cannot be
-  /// sent: the export fails with Status::Invalid.
+  /// sending, down to one span, which is sent alone however large it is.
   int64_t max_batch_bytes = int64_t{4} << 20;
+
+  /// \brief Largest single span that can be sent, in the same bytes. A span cannot be
+  /// split, so a chunk of one span may exceed `max_batch_bytes`; the Flight client's
+  /// write_size_limit_bytes is `max_batch_bytes + max_span_bytes` (room for such a span
+  /// and dictionaries it shares with its batch), and a message beyond it fails the
+  /// export (FlightWriteSizeStatusDetail). The gateway refuses requests holding a larger
+  /// span up front (pipeline::OtlpTraceIngestOptions::max_span_bytes). Keep
+  /// `max_batch_bytes + max_span_bytes` at most the receiver's max_batch_bytes.
+  int64_t max_span_bytes = int64_t{32} << 20;
 
   /// \brief Retries (after a backoff) of a retryable failure, per Export call. Zero: fail
   /// on the first error.
