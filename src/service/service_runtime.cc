@@ -223,6 +223,15 @@ struct ServiceRuntime::Impl {
     ARROW_ASSIGN_OR_RAISE(operations,
                           telemetry::OperationsServer::Make(options, registry));
     ARROW_RETURN_NOT_OK(operations->AddReadinessCheck("listeners", listening.AsCheck()));
+    if (store != nullptr) {
+      // A receiver that cannot write (a full disk) refuses uploads: a load balancer
+      // should send them elsewhere. It still serves reads, and heals by itself.
+      ARROW_RETURN_NOT_OK(operations->AddReadinessCheck("storage", [store = store] {
+        const arrow::Status health = store->Health();
+        return health.ok() ? telemetry::ReadinessResult::Ready()
+                           : telemetry::ReadinessResult::NotReady(health.message());
+      }));
+    }
     if (batching != nullptr) {
       upstream_check = std::make_shared<UpstreamCheck>(
           [batching = batching] { return batching->Stats(); });
@@ -434,6 +443,12 @@ arrow::Status ServiceRuntime::Impl::RegisterReceiverMetrics() {
   ARROW_RETURN_NOT_OK(storage("otlp_arrow_store_publish_failures_total",
                               "Failed publications (the spans stay in the WAL, retried)",
                               [](const auto& st) { return st.publish_failures; }));
+  ARROW_RETURN_NOT_OK(r.AddGauge(
+      {"otlp_arrow_store_unpublished_segments",
+       "WAL segments waiting to be published after a failure (a full disk); retried",
+       "",
+       {}},
+      [s] { return s->Stats().unpublished_segments; }));
   return arrow::Status::OK();
 }
 

@@ -7,14 +7,20 @@
 - A large span: a default gateway acknowledges a request with one span of a 15 MiB
   incompressible attribute only because it can deliver it, and does; a span larger than
   `max_span_bytes` is refused up front (HTTP 413), never acknowledged and dropped.
+- A full disk: a receiver killed with spans in its write-ahead log restarts on a full disk
+  (a small tmpfs), serves reads, refuses uploads (the gateway retries), goes unready, logs
+  and counts it, and publishes everything once there is room again.
 """
 
 import os
+import signal
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pyarrow.flight as flight
 import pyarrow.parquet as pq
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -161,3 +167,97 @@ def test_span_larger_than_max_span_bytes_is_refused_up_front(otlp_arrow_bin, tmp
         assert m.value("otlp_arrow_otlp_spans_refused_total", protocol="http",
                        encoding="protobuf", reason="too_large") == 1
         assert service.stop() == 0, service.output
+
+
+# --- a full disk -------------------------------------------------------------------------
+
+def stored_spans_over_flight(port: int) -> int:
+    """DoGet of every stored span (the receiver publishes its open files first)."""
+    client = flight.connect(f"grpc://127.0.0.1:{port}")
+    try:
+        info = client.get_flight_info(flight.FlightDescriptor.for_path("otlp", "spans"))
+        return client.do_get(info.endpoints[0].ticket).read_all().num_rows
+    finally:
+        client.close()
+
+
+def fill(path: Path) -> None:
+    """Writes `path` until the file system is full, down to its last 4 KiB page."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (1 << 20, 4096):
+            try:
+                while True:
+                    os.write(fd, b"\0" * chunk)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def test_receiver_restarts_on_a_full_disk_and_publishes_when_room_returns(
+        otlp_arrow_bin, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(disk)], check=True)
+    try:
+        data_dir = disk / "data"
+        port = free_port()
+        config = tmp_path / "gateway.yaml"
+        config.write_text("retry_backoff_ms: 50\nretry_max_backoff_ms: 300\n"
+                          "flush_interval_ms: 50\n")
+        receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
+                           data_dir=data_dir)
+        gateway = Service(otlp_arrow_bin, "gateway", "--endpoint", f"grpc://127.0.0.1:{port}",
+                          "--config", str(config))
+        with gateway, receiver:
+            def exported(n):
+                return lambda: gateway.metrics().value("otlp_arrow_export_spans_total") == n
+
+            # Published: a DoGet makes the receiver publish its open files.
+            assert post(gateway.otlp_http, spans_request(30, 1))[0] == 200
+            wait_for(exported(30), 15, "the first spans exported")
+            assert stored_spans_over_flight(port) == 30
+            # Acknowledged, in the WAL only, when the receiver is killed.
+            assert post(gateway.otlp_http, spans_request(40, 2))[0] == 200
+            wait_for(exported(70), 15, "the second spans exported")
+            os.kill(receiver.pid, signal.SIGKILL)
+            receiver.process.wait(timeout=10)
+            assert list((data_dir / "wal").glob("*.wal")), "nothing left in the WAL"
+
+            fill(disk / "filler")
+            receiver = Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
+                               data_dir=data_dir)
+            with receiver:
+                # Up, serving reads, not ready, saying why.
+                assert receiver.get("/health")[0] == 200
+                status, body, _ = receiver.get("/ready")
+                assert status == 503 and "storage" in body, body
+                assert stored_spans_over_flight(port) == 30
+                m = receiver.metrics()
+                assert m.value("otlp_arrow_store_unpublished_segments") == 1
+                assert m.value("otlp_arrow_store_publish_failures_total") >= 1
+                assert "cannot publish" in receiver.output, receiver.output
+
+                # Uploads are refused (UNAVAILABLE): the gateway keeps them and retries.
+                assert post(gateway.otlp_http, spans_request(50, 3))[0] == 200
+                wait_for(lambda: receiver.metrics().value(
+                    "otlp_arrow_receiver_storage_failures_total") >= 2, 15,
+                    "uploads refused while the disk is full")
+                m = gateway.metrics()
+                assert m.value("otlp_arrow_export_spans_total") == 70
+                assert m.value("otlp_arrow_export_send_failed_spans_total") == 0
+                # Rate-limited: not one line per retry.
+                assert receiver.output.count("cannot publish") <= 3, receiver.output
+
+                # Room again: the WAL is published, the gateway's retry is taken.
+                (disk / "filler").unlink()
+                wait_for(exported(120), 20, "the queued spans exported after room returned")
+                wait_for(lambda: receiver.ready() == 200, 10, "/ready back to 200")
+                assert receiver.metrics().value("otlp_arrow_store_unpublished_segments") == 0
+                assert stored_spans_over_flight(port) == 120
+                assert gateway.stop() == 0, gateway.output
+                assert receiver.stop() == 0, receiver.output
+        assert count_stored(data_dir) == 120
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
