@@ -944,6 +944,12 @@ TEST(ServiceOptions, Exporter) {
   EXPECT_EQ(options->tls_private_key, "CLIENT KEY");
   EXPECT_EQ(options->tls_server_name_override, "receiver.internal");
   EXPECT_EQ(options->bearer_token, "s3cret");
+  // A refused token is read again from the file (a rotated Secret).
+  ASSERT_TRUE(options->reload_bearer_token);
+  dir.Write("token", "rotated\n");
+  auto reloaded = options->reload_bearer_token();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  EXPECT_EQ(*reloaded, "rotated");
   EXPECT_EQ(options->max_batch_rows, 500);
   EXPECT_EQ(options->max_batch_bytes, 1 << 20);
   EXPECT_EQ(options->max_span_bytes, 8 << 20);

@@ -220,6 +220,28 @@ struct FlightSpanExporter::Impl {
     client.reset();
   }
 
+  void SetBearerToken(const std::string& token) {
+    auto& headers = call_options.headers;
+    headers.erase(std::remove_if(headers.begin(), headers.end(),
+                                 [](const auto& header) {
+                                   return header.first == kAuthorizationHeader;
+                                 }),
+                  headers.end());
+    if (!token.empty()) {
+      headers.emplace_back(std::string(kAuthorizationHeader), "Bearer " + token);
+    }
+    options.bearer_token = token;
+  }
+
+  // True when the token source gives a token other than the one refused.
+  bool ReloadBearerToken() {
+    if (!options.reload_bearer_token) return false;
+    auto token = options.reload_bearer_token();
+    if (!token.ok() || *token == options.bearer_token) return false;
+    SetBearerToken(*token);
+    return true;
+  }
+
   void Sleep(std::chrono::nanoseconds duration) {
     if (options.sleep) {
       options.sleep(duration);
@@ -429,6 +451,10 @@ struct FlightSpanExporter::Impl {
       }
       if (c.failure == Failure::kPermanent) return result;
       if (c.failure == Failure::kOperatorAction) {
+        if (ReloadBearerToken()) {
+          ++result.retries;  // with the new token, at once
+          continue;
+        }
         // Retrying within this call cannot help: the caller keeps the spans and tries
         // again later, when an operator may have fixed the credentials.
         result.retryable = true;
@@ -471,10 +497,6 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
     impl->call_options.timeout =
         std::chrono::duration_cast<flight::TimeoutDuration>(options.timeout);
   }
-  if (!options.bearer_token.empty()) {
-    impl->call_options.headers.emplace_back(std::string(kAuthorizationHeader),
-                                            "Bearer " + options.bearer_token);
-  }
   ARROW_ASSIGN_OR_RAISE(impl->call_options.write_options.codec,
                         MakeCodec(options.compression));
   // Compress the buffers of a batch on the calling thread. Arrow's default hands each
@@ -486,6 +508,7 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
   impl->descriptor = flight::FlightDescriptor::Path(
       std::vector<std::string>(std::begin(kSpansPath), std::end(kSpansPath)));
   impl->options = std::move(options);
+  impl->SetBearerToken(impl->options.bearer_token);
   ARROW_RETURN_NOT_OK(impl->EnsureClient().status());
   return std::unique_ptr<FlightSpanExporter>(new FlightSpanExporter(std::move(impl)));
 }

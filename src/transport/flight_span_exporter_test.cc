@@ -480,6 +480,47 @@ TEST_F(FlightSpanExporterTest, UnauthenticatedIsLeftForAnOperator) {
   EXPECT_TRUE(server_->received().empty());
 }
 
+// A token rotation: the receiver takes only the new token, which the source now gives.
+TEST_F(FlightSpanExporterTest, RefusedTokenIsReadAgainAndTheNewOneUsedAtOnce) {
+  StartServer(RequiringToken("rotated"));
+  auto options = Options();
+  options.bearer_token = "old";
+  int reloads = 0;
+  options.reload_bearer_token = [&]() -> arrow::Result<std::string> {
+    ++reloads;
+    return std::string("rotated");
+  };
+  MakeExporter(options);
+  auto spans = MakeSpans(20);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
+  EXPECT_TRUE(result.success) << result.last_error.ToString();
+  EXPECT_EQ(result.attempts, 2);
+  EXPECT_EQ(reloads, 1);
+  EXPECT_TRUE(sleeps_.empty());
+  ExpectReceivedEquals(*spans);
+  // The new token stays in use.
+  ASSERT_OK_AND_ASSIGN(auto again, exporter_->Export(*spans));
+  EXPECT_TRUE(again.success) << again.last_error.ToString();
+  EXPECT_EQ(again.attempts, 1);
+}
+
+TEST_F(FlightSpanExporterTest, UnchangedTokenIsNotTriedAgain) {
+  StartServer(RequiringToken("rotated"));
+  auto options = Options();
+  options.bearer_token = "old";
+  int reloads = 0;
+  options.reload_bearer_token = [&]() -> arrow::Result<std::string> {
+    ++reloads;
+    return std::string("old");
+  };
+  MakeExporter(options);
+  ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(5)));
+  EXPECT_FALSE(result.success);
+  EXPECT_TRUE(result.operator_action);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(reloads, 1);
+}
+
 TEST_F(FlightSpanExporterTest, UnauthorizedIsLeftForAnOperator) {
   StartServer(FailingFirst(1, flight::FlightStatusCode::Unauthorized));
   MakeExporter(Options());

@@ -3,7 +3,8 @@
 
 - Refused credentials: a gateway whose token the receiver does not take keeps every span it
   acknowledged, goes unready, logs and counts the refusals, and delivers everything once the
-  receiver takes its token.
+  receiver takes its token, or once its token file holds the receiver's (read again, as
+  Kubernetes updates a Secret volume in place).
 - A large span: a default gateway acknowledges a request with one span of a 15 MiB
   incompressible attribute only because it can deliver it, and does; a span larger than
   `max_span_bytes` is refused up front (HTTP 413), never acknowledged and dropped.
@@ -117,6 +118,32 @@ def test_refused_token_keeps_every_acknowledged_span_until_fixed(otlp_arrow_bin,
             assert gateway.stop() == 0, gateway.output
             assert receiver.stop() == 0, receiver.output
     assert count_stored(data_dir) == accepted
+
+
+def test_rotated_token_file_is_read_again_without_a_restart(otlp_arrow_bin, tmp_path):
+    """A rotation as Kubernetes does it: the receiver comes back with the new token, and the
+    Secret volume updates the gateway's token file in place."""
+    port = free_port()
+    data_dir = tmp_path / "data"
+    gateway_token = write_token(tmp_path / "gateway.token", "old-token")
+    receiver_token = write_token(tmp_path / "receiver.token", "rotated-token")
+    config = tmp_path / "gateway.yaml"
+    config.write_text("retry_backoff_ms: 50\nretry_max_backoff_ms: 300\n"
+                      "flush_interval_ms: 50\n")
+    with Service(otlp_arrow_bin, "receiver", "--flight", f"127.0.0.1:{port}",
+                 "--token-file", str(receiver_token), data_dir=data_dir) as receiver, \
+         Service(otlp_arrow_bin, "gateway", "--endpoint", f"grpc://127.0.0.1:{port}",
+                 "--token-file", str(gateway_token), "--config", str(config)) as gateway:
+        assert post(gateway.otlp_http, spans_request(25, 7))[0] == 200
+        wait_for(lambda: gateway.metrics().value(
+            "otlp_arrow_export_operator_action_failures_total") >= 1, 15, "the token refused")
+        write_token(gateway_token, "rotated-token")
+        wait_for(lambda: gateway.metrics().value("otlp_arrow_export_spans_total") == 25, 15,
+                 "the spans delivered with the rotated token, without a restart")
+        assert gateway.metrics().value("otlp_arrow_export_send_failed_spans_total") == 0
+        assert gateway.stop() == 0, gateway.output
+        assert receiver.stop() == 0, receiver.output
+    assert count_stored(data_dir) == 25
 
 
 # --- a span too large ---------------------------------------------------------------------

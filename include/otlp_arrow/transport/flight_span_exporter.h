@@ -60,6 +60,13 @@ struct FlightSpanExporterOptions {
   /// \brief When non-empty, sent as `authorization: Bearer <token>` on every call.
   std::string bearer_token;
 
+  /// \brief Reads the token again when the receiver refuses the credentials
+  /// (UNAUTHENTICATED, PERMISSION_DENIED, an `operator_action` Refusal); a different one
+  /// replaces `bearer_token` and the export is tried again at once. The gateway reads
+  /// its `auth.token_file`, which Kubernetes updates in place when the Secret changes,
+  /// so that a token rotation needs no restart. Null: the token is fixed.
+  std::function<arrow::Result<std::string>()> reload_bearer_token;
+
   /// \brief Largest number of spans written as one record batch (one acknowledgement).
   int64_t max_batch_rows = 8192;
 
@@ -187,8 +194,9 @@ struct ExportResult {
 ///   running streams): retried with backoff and full jitter, up to `max_retries`;
 ///   after an error code the client is recreated, as the connection may be gone.
 /// - Operator action (Refusal `operator_action`; codes Unauthenticated, Unauthorized):
-///   not retried within the call; the result is `retryable` and `operator_action`, so
-///   the caller keeps the spans and retries later.
+///   tried again at once if `reload_bearer_token` gives a new token, otherwise not
+///   retried within the call; the result is `retryable` and `operator_action`, so the
+///   caller keeps the spans and retries later.
 /// - Permanent (Refusal `permanent`; any other code, e.g. Invalid, NotImplemented,
 ///   KeyError for a wrong descriptor): the export fails.
 ///
