@@ -924,7 +924,13 @@ arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>
   Impl& impl = *impl_;
   if (impl.closed) return arrow::Status::Invalid("span store is closed");
   if (impl.wal == nullptr || impl.wal->broken()) {
-    ARROW_RETURN_NOT_OK(impl.RotateLocked());
+    // Only a segment to append to matters here: segments that still fail to publish
+    // wait in the WAL and do not keep this batch out.
+    const arrow::Status rotated = impl.RotateLocked();
+    if (impl.wal == nullptr || impl.wal->broken()) {
+      return rotated.ok() ? arrow::Status::IOError("no WAL segment to append to")
+                          : rotated;
+    }
   }
   ARROW_RETURN_NOT_OK(impl.wal->Append(*payload, impl.fsync()));
   ++impl.stats.batches_appended;
@@ -1084,7 +1090,9 @@ arrow::Status ParquetSpanStore::Health() const {
       error.ok() ? arrow::StatusCode::IOError : error.code(),
       fmt::format("{} WAL segments wait to be published{}: {}",
                   impl_->unpublished_segments.size(),
-                  impl_->wal == nullptr ? ", new batches are refused" : "",
+                  impl_->wal == nullptr || impl_->wal->broken()
+                      ? ", new batches are refused"
+                      : "",
                   error.ok() ? "no segment to append to" : error.message()));
 }
 
