@@ -13,6 +13,7 @@
 #include "diagnose_command.h"
 #include "healthcheck_command.h"
 #include "loadgen_command.h"
+#include "otlp_arrow/telemetry/protobuf_log.h"
 #include "send_command.h"
 #include "service_commands.h"
 
@@ -28,6 +29,8 @@ void SetUpLogging() {
   logger->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::info);
+  // libprotobuf logs an error per bad request (invalid UTF-8): through spdlog, limited.
+  otlp_arrow::telemetry::RouteProtobufLogToSpdlog();
 }
 
 }  // namespace

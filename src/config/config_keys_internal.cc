@@ -36,6 +36,7 @@ const std::vector<KeySpec> kKeys = {
     {"enqueue_timeout_ms", Kind::kMillis, 0, 60'000,
      OTLP_ARROW_FIELD(enqueue_timeout_ms)},
     {"max_batch_bytes", Kind::kBytes, 64 * kKiB, kGiB, OTLP_ARROW_FIELD(max_batch_bytes)},
+    {"max_span_bytes", Kind::kBytes, kKiB, kGiB, OTLP_ARROW_FIELD(max_span_bytes)},
     {"max_retries", Kind::kCount, 0, 100, OTLP_ARROW_FIELD(max_retries), {}, "retries"},
     {"retry_backoff_ms", Kind::kMillis, 0, 600'000, OTLP_ARROW_FIELD(retry_backoff_ms)},
     {"retry_max_backoff_ms", Kind::kMillis, 0, 3'600'000,

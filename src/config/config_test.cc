@@ -97,6 +97,7 @@ buffer_size: 5000
 buffer_bytes: 64MiB
 enqueue_timeout_ms: 0
 max_batch_bytes: 1048576
+max_span_bytes: 8MiB
 max_retries: 7
 retry_backoff_ms: 50
 retry_max_backoff_ms: 2000
@@ -237,6 +238,7 @@ TEST(ServiceConfigFile, ReadsEveryKey) {
   EXPECT_EQ(c.buffer_bytes, 64 << 20);
   EXPECT_EQ(c.enqueue_timeout_ms, 0ms);
   EXPECT_EQ(c.max_batch_bytes, 1 << 20);
+  EXPECT_EQ(c.max_span_bytes, 8 << 20);
   EXPECT_EQ(c.max_retries, 7);
   EXPECT_EQ(c.retry_backoff_ms, 50ms);
   EXPECT_EQ(c.retry_max_backoff_ms, 2000ms);
@@ -295,7 +297,7 @@ TEST(ServiceConfigFile, EveryKeyTestCoversEveryKeyWithANonDefaultValue) {
 TEST(ServiceConfigFile, OriginsNameFileLineAndColumn) {
   const LoadedServiceConfig loaded = LoadOrDie(kEveryKey);
   EXPECT_EQ(loaded.origins.at("endpoint"), "test.yaml:2:11");
-  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:56:21");
+  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:57:21");
 }
 
 // The design document's ConfigMap (k8s/deployment.yaml), verbatim.
@@ -674,6 +676,15 @@ TEST(ServiceConfigErrors, CrossFieldRules) {
             "test.yaml:1:34: limits.max_decompressed_bytes 1048576 is less than "
             "limits.max_request_bytes 16777216 (default); an uncompressed request that "
             "fits the one would fail the other");
+  // What the gateway acknowledges, the receiver must take (issue #13).
+  EXPECT_EQ(ErrorOf("max_span_bytes: 62MiB\n"),
+            "test.yaml:1:17: max_batch_bytes 4194304 (default) + max_span_bytes 65011712 "
+            "(test.yaml:1:17) is more than receiver.max_batch_bytes 67108864 (default); "
+            "the receiver would refuse spans the gateway acknowledged");
+  EXPECT_EQ(ErrorOf("receiver: {max_batch_bytes: 16MiB}\n"),
+            "test.yaml:1:29: max_batch_bytes 4194304 (default) + max_span_bytes 33554432 "
+            "(default) is more than receiver.max_batch_bytes 16777216 (test.yaml:1:29); "
+            "the receiver would refuse spans the gateway acknowledged");
   EXPECT_EQ(ErrorOf("endpoint: grpc+tls://a:1\ntls:\n  cert_path: /c.pem\n"),
             "test.yaml:3:14: tls.cert_path is set but tls.key_path is not; mutual TLS "
             "needs both");
@@ -939,8 +950,15 @@ TEST(ServiceOptions, Exporter) {
   EXPECT_EQ(options->tls_private_key, "CLIENT KEY");
   EXPECT_EQ(options->tls_server_name_override, "receiver.internal");
   EXPECT_EQ(options->bearer_token, "s3cret");
+  // A refused token is read again from the file (a rotated Secret).
+  ASSERT_TRUE(options->reload_bearer_token);
+  dir.Write("token", "rotated\n");
+  auto reloaded = options->reload_bearer_token();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  EXPECT_EQ(*reloaded, "rotated");
   EXPECT_EQ(options->max_batch_rows, 500);
   EXPECT_EQ(options->max_batch_bytes, 1 << 20);
+  EXPECT_EQ(options->max_span_bytes, 8 << 20);
   EXPECT_EQ(options->max_retries, 7);
   EXPECT_EQ(options->initial_backoff, 50ms);
   EXPECT_EQ(options->max_backoff, 2000ms);

@@ -282,6 +282,21 @@ class Loader {
                    From("receiver.max_batch_bytes") +
                    "; no batch of the largest size could ever be decoded");
     }
+    // Whatever the gateway takes it must be able to deliver: a chunk holds up to
+    // max_batch_bytes, or one span of up to max_span_bytes with dictionaries it may
+    // share with its batch, and the receiver refuses for good what is larger than its
+    // limit.
+    if (config.max_batch_bytes + config.max_span_bytes >
+        config.receiver.max_batch_bytes) {
+      Conflict("max_span_bytes", "receiver.max_batch_bytes",
+               "max_batch_bytes " + std::to_string(config.max_batch_bytes) +
+                   From("max_batch_bytes") + " + max_span_bytes " +
+                   std::to_string(config.max_span_bytes) + From("max_span_bytes") +
+                   " is more than receiver.max_batch_bytes " +
+                   std::to_string(config.receiver.max_batch_bytes) +
+                   From("receiver.max_batch_bytes") +
+                   "; the receiver would refuse spans the gateway acknowledged");
+    }
     CheckClientTls(config, scheme);
     Needs(config.tls.cert_path, "tls.cert_path", config.tls.key_path, "tls.key_path",
           "mutual TLS needs both");

@@ -79,9 +79,14 @@ arrow::Result<transport::FlightSpanExporterOptions> MakeExporterOptions(
   options.tls_server_name_override = config.tls.server_name;
   if (!config.auth.token_file.empty()) {
     ARROW_ASSIGN_OR_RAISE(options.bearer_token, ReadToken(config.auth.token_file));
+    // A refused token is read again: a rotated Secret reaches the file in place.
+    options.reload_bearer_token = [path = config.auth.token_file] {
+      return ReadToken(path);
+    };
   }
   options.max_batch_rows = config.batch_size;
   options.max_batch_bytes = config.max_batch_bytes;
+  options.max_span_bytes = config.max_span_bytes;
   options.max_retries = config.max_retries;
   options.initial_backoff = config.retry_backoff_ms;
   options.max_backoff = config.retry_max_backoff_ms;

@@ -155,6 +155,7 @@ struct BatchingSpanExporter::Impl {
   ShutdownReport report;
   ThrottledLog send_failed_log;
   ThrottledLog retry_log;
+  ThrottledLog operator_action_log;
 
   std::mutex shutdown_mutex;  // serializes Shutdown(); guards shut_down
   bool shut_down = false;
@@ -366,6 +367,20 @@ struct BatchingSpanExporter::Impl {
     retry_log.Reset();
   }
 
+  // An error level line: nothing heals by itself here, an operator must act.
+  void LogOperatorAction(int64_t spans, Clock::Duration wait,
+                         const arrow::Status& error) {
+    if (!operator_action_log.Record(clock->Now(), spans)) return;
+    spdlog::error(
+        "the receiver refuses this gateway's credentials ({} refused exports since the "
+        "last report): fix auth.token_file (or the TLS client certificate) so that "
+        "gateway and receiver agree; {} spans kept, retrying in {} ms, {} spans queued; "
+        "last error: {}",
+        operator_action_log.failures, spans, Millis(wait), stats.queue_spans,
+        error.ToString());
+    operator_action_log.Reset();
+  }
+
   // Waits out a retry backoff. False when the drain deadline passed or abort was set.
   bool WaitBackoff(std::unique_lock<std::mutex>& lock, Clock::Duration wait) {
     const Clock::TimePoint until = SaturatingAdd(clock->Now(), wait);
@@ -451,7 +466,12 @@ struct BatchingSpanExporter::Impl {
         return;
       }
       backoff = Backoff(retry);
-      LogRetry(in_flight.spans, backoff, last_error);
+      if (result->operator_action) {
+        ++stats.operator_action_failures;
+        LogOperatorAction(in_flight.spans, backoff, last_error);
+      } else {
+        LogRetry(in_flight.spans, backoff, last_error);
+      }
       if (!WaitBackoff(lock, backoff)) {
         Retire(&in_flight, in_flight.spans, Outcome::kDroppedAtShutdown);
         return;

@@ -468,6 +468,37 @@ TEST_F(BatchingSpanExporterTest, PermanentFailureDropsTheBatchAndCountsIt) {
   ExpectBalanced(stats);
 }
 
+// Refused credentials are the operator's to fix, not a reason to drop spans: they stay
+// queued and are retried with backoff until the receiver takes them.
+TEST_F(BatchingSpanExporterTest, RefusedCredentialsKeepTheSpansUntilFixed) {
+  auto options = Quiet();
+  options.max_export_batch_spans = 10;
+  auto exporter = Make(options);
+  fake_->Script({{Kind::kOperatorAction}, {Kind::kOperatorAction}});
+  ExpectAccepted(exporter->Enqueue(NamedSpans(10, "a")), 10);
+
+  ASSERT_TRUE(fake_->WaitForCalls(1));
+  ASSERT_TRUE(clock_->AwaitWaiters(1));  // backing off, spans kept
+  auto stats = exporter->Stats();
+  EXPECT_EQ(stats.queue_spans, 10);
+  EXPECT_EQ(stats.spans_send_failed, 0);
+  EXPECT_EQ(stats.operator_action_failures, 1);
+  clock_->Advance(milliseconds(100));
+  ASSERT_TRUE(fake_->WaitForCalls(2));
+  ASSERT_TRUE(clock_->AwaitWaiters(1));
+  clock_->Advance(milliseconds(200));  // the token is fixed: the third call succeeds
+  ASSERT_TRUE(fake_->WaitForCalls(3));
+  ASSERT_TRUE(clock_->AwaitWaiters(1));
+
+  EXPECT_EQ(fake_->delivered(), SpanNames(10, "a"));
+  stats = exporter->Stats();
+  EXPECT_EQ(stats.spans_exported, 10);
+  EXPECT_EQ(stats.spans_send_failed, 0);
+  EXPECT_EQ(stats.export_failures, 2);
+  EXPECT_EQ(stats.operator_action_failures, 2);
+  ExpectBalanced(stats);
+}
+
 TEST_F(BatchingSpanExporterTest, ForceFlushExportsWithoutWaitingForTheInterval) {
   auto exporter = Make(Quiet());
   EXPECT_TRUE(exporter->ForceFlush(seconds(1)));  // nothing queued

@@ -4,8 +4,12 @@
 
 #include <utility>
 
+#include <arrow/record_batch.h>
+#include <arrow/util/byte_size.h>
+#include <fmt/format.h>
 #include <google/protobuf/arena.h>
 
+#include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/model/otlp.h"
 #include "otlp_arrow/model/otlp_json.h"
 
@@ -18,6 +22,41 @@ IngestResult Invalid(const arrow::Status& status) {
   result.code = IngestCode::kInvalid;
   result.message = status.message();
   return result;
+}
+
+// Bytes of `spans` as a span table of their own. A slice shares its parent's buffers and
+// dictionaries, so it is encoded anew to be measured, as the exporter does with a piece
+// whose dictionaries are large.
+arrow::Result<int64_t> OwnBytes(const arrow::RecordBatch& spans) {
+  otlp::ExportTraceServiceRequest request;
+  ARROW_RETURN_NOT_OK(convert::DecodeSpanTable(spans, &request));
+  ARROW_ASSIGN_OR_RAISE(auto encoded, convert::SpanTableEncoder::Encode(request));
+  return arrow::util::TotalBufferSize(*encoded);
+}
+
+struct OversizeSpan {
+  int64_t row = -1;  // -1: none
+  int64_t bytes = 0;
+};
+
+// The first row of `spans` (whose own bytes are `bytes`) larger than `limit` alone.
+// Halves that fit are not looked into, so a request of many small spans costs one
+// encoding of each half at most.
+arrow::Result<OversizeSpan> FindOversizeSpan(
+    const std::shared_ptr<arrow::RecordBatch>& spans, int64_t first_row, int64_t bytes,
+    int64_t limit) {
+  if (bytes <= limit) return OversizeSpan{};
+  if (spans->num_rows() == 1) return OversizeSpan{first_row, bytes};
+  const int64_t half = spans->num_rows() / 2;
+  for (const auto& [offset, length] :
+       {std::pair{int64_t{0}, half}, std::pair{half, spans->num_rows() - half}}) {
+    const auto piece = spans->Slice(offset, length);
+    ARROW_ASSIGN_OR_RAISE(const int64_t piece_bytes, OwnBytes(*piece));
+    ARROW_ASSIGN_OR_RAISE(
+        auto found, FindOversizeSpan(piece, first_row + offset, piece_bytes, limit));
+    if (found.row >= 0) return found;
+  }
+  return OversizeSpan{};
 }
 
 }  // namespace
@@ -66,6 +105,25 @@ IngestResult OtlpTraceIngest::FinishAndEnqueue(
     return result;
   }
   ReleaseEncoder(std::move(encoder));
+  if (options_.max_span_bytes > 0) {
+    auto oversize = FindOversizeSpan(*batch, 0, arrow::util::TotalBufferSize(**batch),
+                                     options_.max_span_bytes);
+    if (!oversize.ok() || oversize->row >= 0) {
+      IngestResult result;
+      result.code = IngestCode::kTooLarge;
+      result.spans = spans;
+      result.message =
+          oversize.ok()
+              ? fmt::format(
+                    "span {} of the request is {} bytes as Arrow data, more than "
+                    "max_span_bytes ({}), the largest span this gateway can "
+                    "deliver; nothing of the request was taken",
+                    oversize->row, oversize->bytes, options_.max_span_bytes)
+              : fmt::format("cannot measure the spans of the request: {}",
+                            oversize.status().message());
+      return result;
+    }
+  }
   return exporter_->Enqueue(std::move(batch).ValueUnsafe());
 }
 

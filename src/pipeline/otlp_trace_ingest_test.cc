@@ -34,7 +34,8 @@ class OtlpTraceIngestTest : public ::testing::Test {
  protected:
   void SetUp() override { MakeIngest(BatchingSpanExporterOptions{}); }
 
-  void MakeIngest(BatchingSpanExporterOptions options) {
+  void MakeIngest(BatchingSpanExporterOptions options,
+                  OtlpTraceIngestOptions ingest_options = {}) {
     options.clock = clock_;
     options.flush_interval = hours(1);
     options.max_enqueue_wait = std::chrono::milliseconds(0);
@@ -42,7 +43,7 @@ class OtlpTraceIngestTest : public ::testing::Test {
     auto exporter = BatchingSpanExporter::Make(options, fake_);
     ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
     exporter_ = std::move(*exporter);
-    ingest_ = std::make_unique<OtlpTraceIngest>(exporter_);
+    ingest_ = std::make_unique<OtlpTraceIngest>(exporter_, ingest_options);
   }
 
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
@@ -115,6 +116,54 @@ TEST_F(OtlpTraceIngestTest, MalformedRequestsAreInvalidAndQueueNothing) {
   EXPECT_EQ(good.code, IngestCode::kAccepted) << good.message;
   ASSERT_TRUE(exporter_->ForceFlush(seconds(1)));
   EXPECT_EQ(fake_->delivered(), SpanNames(4, "ok"));
+}
+
+// `spans` spans of `filler` bytes of attribute each, and one of `large` bytes at `at`.
+otlp::ExportTraceServiceRequest SpansWithOneLarge(int spans, size_t filler, int at,
+                                                  size_t large) {
+  auto request = model::RandomSpans(spans, 5);
+  int index = 0;
+  for (auto& rs : *request.mutable_resource_spans()) {
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) {
+        auto* attribute = span.add_attributes();
+        attribute->set_key("payload");
+        // Distinct values: a dictionary does not fold them into one.
+        std::string value(index == at ? large : filler, 'a' + index % 26);
+        value += std::to_string(index++);
+        attribute->mutable_value()->set_string_value(std::move(value));
+      }
+    }
+  }
+  return request;
+}
+
+// What the exporter cannot deliver is refused up front, never acknowledged and dropped.
+TEST_F(OtlpTraceIngestTest, SpanLargerThanMaxSpanBytesIsRefusedUpFront) {
+  MakeIngest(BatchingSpanExporterOptions{},
+             OtlpTraceIngestOptions{.max_span_bytes = 256 * 1024});
+  const auto request = SpansWithOneLarge(40, 1000, 29, 300 * 1024);
+  const IngestResult protobuf = ingest_->IngestOtlpProtobuf(request.SerializeAsString());
+  EXPECT_EQ(protobuf.code, IngestCode::kTooLarge) << protobuf.message;
+  EXPECT_EQ(protobuf.spans, 40);
+  EXPECT_THAT(protobuf.message, HasSubstr("span 29 of the request"));
+  EXPECT_THAT(protobuf.message, HasSubstr("max_span_bytes (262144)"));
+  std::string json;
+  ASSERT_OK(model::TraceRequestToJson(request, &json));
+  const IngestResult from_json = ingest_->IngestOtlpJson(json);
+  EXPECT_EQ(from_json.code, IngestCode::kTooLarge) << from_json.message;
+  EXPECT_EQ(exporter_->Stats().spans_enqueued, 0);
+}
+
+// The limit is on one span, not on the request: many spans that each fit are taken,
+// however large together.
+TEST_F(OtlpTraceIngestTest, ManySpansThatEachFitAreTaken) {
+  MakeIngest(BatchingSpanExporterOptions{},
+             OtlpTraceIngestOptions{.max_span_bytes = 256 * 1024});
+  const auto request = SpansWithOneLarge(400, 2000, 7, 200 * 1024);
+  const IngestResult result = ingest_->IngestOtlpProtobuf(request.SerializeAsString());
+  EXPECT_EQ(result.code, IngestCode::kAccepted) << result.message;
+  EXPECT_EQ(exporter_->Stats().spans_enqueued, 400);
 }
 
 TEST_F(OtlpTraceIngestTest, EmptyRequestIsAcceptedWithoutQueuing) {

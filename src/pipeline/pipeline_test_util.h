@@ -86,9 +86,10 @@ class FakeSpanBatchExporter : public SpanBatchExporter {
  public:
   enum class Kind {
     kSuccess,
-    kRetryable,  // success=false, retryable=true
-    kPermanent,  // success=false, retryable=false
-    kError,      // an error Status: nothing tried
+    kRetryable,       // success=false, retryable=true
+    kOperatorAction,  // success=false, retryable=true, operator_action=true
+    kPermanent,       // success=false, retryable=false
+    kError,           // an error Status: nothing tried
   };
   struct Response {
     Kind kind = Kind::kSuccess;
@@ -181,6 +182,12 @@ class FakeSpanBatchExporter : public SpanBatchExporter {
         result.retryable = true;
         result.spans_acknowledged = response.acknowledged;
         result.last_error = arrow::Status::IOError("fake: receiver unavailable");
+        break;
+      case Kind::kOperatorAction:
+        result.retryable = true;
+        result.operator_action = true;
+        result.spans_acknowledged = response.acknowledged;
+        result.last_error = arrow::Status::IOError("fake: unauthenticated");
         break;
       case Kind::kPermanent:
       case Kind::kError:

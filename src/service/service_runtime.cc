@@ -183,7 +183,9 @@ struct ServiceRuntime::Impl {
     batching_options.shutdown_timeout = config.shutdown_timeout_ms;
     ARROW_ASSIGN_OR_RAISE(batching, pipeline::BatchingSpanExporter::Make(
                                         batching_options, std::move(exporter)));
-    ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching);
+    pipeline::OtlpTraceIngestOptions ingest_options;
+    ingest_options.max_span_bytes = config.max_span_bytes;
+    ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching, ingest_options);
 
     ARROW_ASSIGN_OR_RAISE(const config::ServerTlsPem tls, config::ReadOtlpTls(config));
     auto grpc_options = OtlpGrpcReceiverOptions::Defaults();
@@ -221,6 +223,15 @@ struct ServiceRuntime::Impl {
     ARROW_ASSIGN_OR_RAISE(operations,
                           telemetry::OperationsServer::Make(options, registry));
     ARROW_RETURN_NOT_OK(operations->AddReadinessCheck("listeners", listening.AsCheck()));
+    if (store != nullptr) {
+      // A receiver that cannot write (a full disk) refuses uploads: a load balancer
+      // should send them elsewhere. It still serves reads, and heals by itself.
+      ARROW_RETURN_NOT_OK(operations->AddReadinessCheck("storage", [store = store] {
+        const arrow::Status health = store->Health();
+        return health.ok() ? telemetry::ReadinessResult::Ready()
+                           : telemetry::ReadinessResult::NotReady(health.message());
+      }));
+    }
     if (batching != nullptr) {
       upstream_check = std::make_shared<UpstreamCheck>(
           [batching = batching] { return batching->Stats(); });
@@ -353,6 +364,11 @@ arrow::Status ServiceRuntime::Impl::RegisterGatewayMetrics() {
   ARROW_RETURN_NOT_OK(counter("otlp_arrow_export_failures_total",
                               "Export calls that failed (retried unless permanent)", {},
                               [](const auto& s) { return s.export_failures; }));
+  ARROW_RETURN_NOT_OK(counter(
+      "otlp_arrow_export_operator_action_failures_total",
+      "Export calls refused for the gateway's credentials (authentication, permission); "
+      "the spans stay queued and are retried until an operator fixes them",
+      {}, [](const auto& s) { return s.operator_action_failures; }));
   ARROW_RETURN_NOT_OK(counter("otlp_arrow_export_retries_total",
                               "Retries of exports, Flight and batching layer together",
                               {}, [](const auto& s) { return s.retries; }));
@@ -435,6 +451,12 @@ arrow::Status ServiceRuntime::Impl::RegisterReceiverMetrics() {
   ARROW_RETURN_NOT_OK(storage("otlp_arrow_store_publish_failures_total",
                               "Failed publications (the spans stay in the WAL, retried)",
                               [](const auto& st) { return st.publish_failures; }));
+  ARROW_RETURN_NOT_OK(r.AddGauge(
+      {"otlp_arrow_store_unpublished_segments",
+       "WAL segments waiting to be published after a failure (a full disk); retried",
+       "",
+       {}},
+      [s] { return s->Stats().unpublished_segments; }));
   return arrow::Status::OK();
 }
 

@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <system_error>
@@ -22,12 +23,14 @@
 #include <arrow/api.h>
 #include <arrow/io/file.h>
 #include <arrow/util/key_value_metadata.h>
+#include <fmt/format.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
 #include <parquet/properties.h>
 #include <parquet/statistics.h>
+#include <spdlog/spdlog.h>
 
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
@@ -58,6 +61,12 @@ constexpr size_t kSegmentDigits = 20;
 
 // Compressed Parquet bytes per raw Arrow IPC byte, until published files tell better.
 constexpr double kInitialCompressionRatio = 0.5;
+
+// How often segments that failed to publish are tried again while nothing else does.
+constexpr auto kRepairInterval = std::chrono::seconds(1);
+// At most one error line per interval while publishing fails: every retry fails on a
+// full disk.
+constexpr auto kErrorLogInterval = std::chrono::seconds(10);
 
 // "part-s<20-digit segment>.parquet": the one file of WAL segment `segment` in an hour.
 std::string PartFileName(uint64_t segment) {
@@ -552,6 +561,9 @@ struct ParquetSpanStore::Impl {
   // rotation.
   std::set<uint64_t> unpublished_segments;
   arrow::Status last_publish_error;
+  // Rate limit of the error lines of failed publications (one a kErrorLogInterval).
+  std::optional<Clock::time_point> last_error_log;
+  int64_t failures_since_log = 0;
   int64_t published_raw_bytes = 0;
   int64_t published_file_bytes = 0;
   ParquetSpanStoreStats stats;  // guarded by `mutex` (Open's recovery runs before)
@@ -647,7 +659,7 @@ struct ParquetSpanStore::Impl {
       if (!status.ok() && old_wal != nullptr) {  // keep appending where we were
         wal = std::move(old_wal);
         generation = std::move(old_generation);
-        return status;
+        return Counted(std::move(status));
       }
       if (old_wal != nullptr) {
         const uint64_t old_segment = old_wal->sequence();
@@ -662,15 +674,60 @@ struct ParquetSpanStore::Impl {
         status &= published;
       }
     }
+    status &= RepairLocked();
+    return Counted(std::move(status));
+  }
+
+  // Makes a WAL segment to append to if there is none, and publishes the segments whose
+  // publication failed (a full disk, say). Called with `mutex` held.
+  arrow::Status RepairLocked() {
+    arrow::Status status;
+    if (wal == nullptr) status &= StartSegment();
     for (auto it = unpublished_segments.begin(); it != unpublished_segments.end();) {
       RecoveryReport ignored;
       const arrow::Status replayed = ReplaySegment(*it, &ignored);
       status &= replayed;
       it = replayed.ok() ? unpublished_segments.erase(it) : std::next(it);
     }
-    if (!status.ok()) {
-      last_publish_error = status;
-      ++stats.publish_failures;
+    return status;
+  }
+
+  // Batches cannot go to the WAL, or segments wait to be published.
+  bool NeedsRepair() const {
+    return wal == nullptr || wal->broken() || !unpublished_segments.empty();
+  }
+
+  // Counts and logs a failed publication (at most one line per kErrorLogInterval: a full
+  // disk fails every retry), and says once when the store is healthy again.
+  arrow::Status Counted(arrow::Status status) {
+    if (status.ok()) {
+      if (failures_since_log > 0 || last_error_log.has_value()) {
+        if (!NeedsRepair()) {
+          spdlog::info(
+              "span store {}: publishing works again; every WAL segment is "
+              "published",
+              layout.data_dir.string());
+          last_error_log.reset();
+          failures_since_log = 0;
+        }
+      }
+      return status;
+    }
+    last_publish_error = status;
+    ++stats.publish_failures;
+    ++failures_since_log;
+    const auto now = Clock::now();
+    if (!last_error_log.has_value() || now - *last_error_log >= kErrorLogInterval) {
+      spdlog::error(
+          "span store {}: cannot publish ({} failures since the last report): {}; {} WAL "
+          "segments wait to be published and new batches {}; acknowledged spans are safe "
+          "in the WAL. Free space in the data dir (or fix its file system)",
+          layout.data_dir.string(), failures_since_log, status.ToString(),
+          unpublished_segments.size(),
+          wal == nullptr || wal->broken() ? "are refused (UNAVAILABLE)"
+                                          : "still go to the WAL");
+      last_error_log = now;
+      failures_since_log = 0;
     }
     return status;
   }
@@ -694,6 +751,14 @@ struct ParquetSpanStore::Impl {
   void AgeLoop() {
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
+      if (NeedsRepair()) {
+        // Nothing else would publish the waiting segments while no batch comes (a
+        // receiver refusing writes on a full disk gets none).
+        (void)(wal != nullptr && wal->broken() ? RotateLocked()
+                                               : Counted(RepairLocked()));
+        if (NeedsRepair()) age_cv.wait_for(lock, kRepairInterval);
+        continue;
+      }
       if (generation == nullptr || generation->empty()) {
         age_cv.wait(lock);
         continue;
@@ -789,12 +854,26 @@ arrow::Result<std::unique_ptr<ParquetSpanStore>> ParquetSpanStore::Open(
     ARROW_RETURN_NOT_OK(FsyncDirectory(dir));
   }
   ARROW_ASSIGN_OR_RAISE(const auto segments, internal::ListWalSegments(layout.wal_dir));
-  for (const uint64_t segment : segments) {
-    ARROW_RETURN_NOT_OK(impl->ReplaySegment(segment, &impl->report));
-    last_segment = std::max(last_segment, segment);
-  }
+  for (const uint64_t segment : segments) last_segment = std::max(last_segment, segment);
   impl->next_segment = last_segment + 1;
-  ARROW_RETURN_NOT_OK(impl->StartSegment());
+  // An I/O error (a full disk) does not stop the store from opening: it serves what is
+  // published, the segment stays in the WAL, and the background thread publishes it
+  // once it can. Anything else (a record that does not decode) is not retried.
+  arrow::Status recovery;
+  for (const uint64_t segment : segments) {
+    const arrow::Status replayed = impl->ReplaySegment(segment, &impl->report);
+    if (!replayed.ok() && !replayed.IsIOError()) return replayed;
+    if (!replayed.ok()) impl->unpublished_segments.insert(segment);
+    recovery &= replayed;
+  }
+  if (const arrow::Status started = impl->StartSegment(); !started.ok()) {
+    if (!started.IsIOError()) return started;
+    impl->wal.reset();  // Append() refuses batches until a segment can be made
+    recovery &= started;
+  }
+  impl->report.segments_unpublished =
+      static_cast<int64_t>(impl->unpublished_segments.size());
+  (void)impl->Counted(std::move(recovery));
 
   Impl* raw_impl = impl.get();
   impl->age_thread = std::thread([raw_impl] { raw_impl->AgeLoop(); });
@@ -845,7 +924,13 @@ arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>
   Impl& impl = *impl_;
   if (impl.closed) return arrow::Status::IOError("span store is closed");
   if (impl.wal == nullptr || impl.wal->broken()) {
-    ARROW_RETURN_NOT_OK(impl.RotateLocked());
+    // Only a segment to append to matters here: segments that still fail to publish
+    // wait in the WAL and do not keep this batch out.
+    const arrow::Status rotated = impl.RotateLocked();
+    if (impl.wal == nullptr || impl.wal->broken()) {
+      return rotated.ok() ? arrow::Status::IOError("no WAL segment to append to")
+                          : rotated;
+    }
   }
   ARROW_RETURN_NOT_OK(impl.wal->Append(*payload, impl.fsync()));
   ++impl.stats.batches_appended;
@@ -965,8 +1050,12 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetSpanStore::Scan(
       std::lock_guard<std::mutex> lock(impl_->mutex);
       closed = impl_->closed;
     }
-    // A closed store has nothing open: it reads what it published.
-    if (!closed) ARROW_RETURN_NOT_OK(Flush());
+    // A closed store has nothing open: it reads what it published. A store that cannot
+    // publish (a full disk) still serves what it published; Health() tells the rest.
+    if (!closed) {
+      const arrow::Status flushed = Flush();
+      if (!flushed.ok() && !flushed.IsIOError()) return flushed;
+    }
   }
   ARROW_ASSIGN_OR_RAISE(const auto files, ListFiles());
   std::vector<fs::path> selected;
@@ -993,9 +1082,25 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetSpanStore::Scan(
 
 const RecoveryReport& ParquetSpanStore::recovery_report() const { return impl_->report; }
 
+arrow::Status ParquetSpanStore::Health() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (!impl_->NeedsRepair()) return arrow::Status::OK();
+  const arrow::Status& error = impl_->last_publish_error;
+  return arrow::Status(
+      error.ok() ? arrow::StatusCode::IOError : error.code(),
+      fmt::format("{} WAL segments wait to be published{}: {}",
+                  impl_->unpublished_segments.size(),
+                  impl_->wal == nullptr || impl_->wal->broken()
+                      ? ", new batches are refused"
+                      : "",
+                  error.ok() ? "no segment to append to" : error.message()));
+}
+
 ParquetSpanStoreStats ParquetSpanStore::Stats() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->stats;
+  ParquetSpanStoreStats stats = impl_->stats;
+  stats.unpublished_segments = static_cast<int64_t>(impl_->unpublished_segments.size());
+  return stats;
 }
 
 const ParquetSpanStoreOptions& ParquetSpanStore::options() const {

@@ -5,6 +5,7 @@
 #include "otlp_arrow/storage/parquet_span_store.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -712,6 +713,75 @@ TEST_F(ParquetSpanStoreTest, ParquetFailureAfterTheWalKeepsTheBatch) {
   fs::remove(day);
   ASSERT_TRUE(store->Flush().ok());
   EXPECT_EQ(CountRows(store.get()), 50);
+  ASSERT_TRUE(store->Close().ok());
+  EXPECT_TRUE(FilesEndingWith(".wal").empty());
+}
+
+// A disk without room, for this process: no file grows past `bytes` (RLIMIT_FSIZE;
+// writes fail with EFBIG instead of ENOSPC, an I/O error all the same). Lift() or the
+// destructor gives the room back.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    EXPECT_EQ(::getrlimit(RLIMIT_FSIZE, &saved_), 0);
+    previous_handler_ = ::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  }
+  ~FileSizeLimit() { Lift(); }
+  void Lift() {
+    if (lifted_) return;
+    lifted_ = true;
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &saved_), 0);
+    ::signal(SIGXFSZ, previous_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  sighandler_t previous_handler_ = SIG_DFL;
+  bool lifted_ = false;
+};
+
+// After a crash the WAL holds spans that are not in Parquet yet; the disk is full. The
+// store must open (a receiver that cannot start crash-loops), serve what is published,
+// refuse what it cannot write, say so, and publish the WAL once there is room.
+TEST_F(ParquetSpanStoreTest, RecoveryOnAFullDiskServesReadsRefusesWritesThenPublishes) {
+  {
+    auto store = OpenStore(Options());
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Append(NumberedBatch(0, 40)).ok());
+    ASSERT_TRUE(store->Flush().ok());                       // published
+    ASSERT_TRUE(store->Append(NumberedBatch(1, 60)).ok());  // acknowledged, WAL only
+    store->AbandonForTest();                                // kill -9
+  }
+  FileSizeLimit full_disk(0);
+  auto opened = ParquetSpanStore::Open(Options());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto store = *std::move(opened);
+  EXPECT_EQ(store->recovery_report().segments_unpublished, 1);
+  EXPECT_EQ(store->Stats().unpublished_segments, 1);
+  EXPECT_GE(store->Stats().publish_failures, 1);
+  const arrow::Status health = store->Health();
+  EXPECT_TRUE(health.IsIOError()) << health.ToString();
+  EXPECT_NE(health.message().find("1 WAL segments wait"), std::string::npos) << health;
+
+  EXPECT_EQ(CountRows(store.get()), 40);  // reads: what was published
+  const arrow::Status refused = store->Append(NumberedBatch(2, 10));
+  EXPECT_TRUE(refused.IsIOError()) << refused.ToString();
+  EXPECT_EQ(FilesEndingWith(".wal").size(), 1u) << "no empty segment per retry";
+
+  // Room again: the background thread publishes the WAL with no call to the store.
+  full_disk.Lift();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!store->Health().ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(store->Health().ok()) << store->Health().ToString();
+  EXPECT_EQ(store->Stats().unpublished_segments, 0);
+  EXPECT_EQ(ExpectEveryListedFileReadable(store.get()), 100);
+  ASSERT_TRUE(store->Append(NumberedBatch(2, 10)).ok());
+  EXPECT_EQ(CountRows(store.get()), 110);
   ASSERT_TRUE(store->Close().ok());
   EXPECT_TRUE(FilesEndingWith(".wal").empty());
 }

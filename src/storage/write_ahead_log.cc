@@ -143,8 +143,13 @@ arrow::Result<std::unique_ptr<WalSegmentWriter>> WalSegmentWriter::Create(
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoError("cannot create", path);
   struct iovec header = {const_cast<char*>(kWalSegmentMagic), sizeof(kWalSegmentMagic)};
-  ARROW_RETURN_NOT_OK(WriteFully(fd.get(), &header, 1, path));
-  if (::fsync(fd.get()) != 0) return ErrnoError("cannot fsync", path);
+  arrow::Status written = WriteFully(fd.get(), &header, 1, path);
+  if (written.ok() && ::fsync(fd.get()) != 0) written = ErrnoError("cannot fsync", path);
+  if (!written.ok()) {
+    // It holds no record; a store retrying on a full disk would leave one per try.
+    ::unlink(path.c_str());
+    return written;
+  }
   ARROW_RETURN_NOT_OK(FsyncDirectory(wal_dir));
   return std::unique_ptr<WalSegmentWriter>(
       new WalSegmentWriter(std::move(path), sequence, std::move(fd)));

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
@@ -41,58 +40,64 @@ namespace {
 
 using Chunk = std::shared_ptr<arrow::RecordBatch>;
 
-bool ContainsIgnoringCase(std::string_view haystack, std::string_view needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) {
-                          return std::tolower(static_cast<unsigned char>(a)) ==
-                                 std::tolower(static_cast<unsigned char>(b));
-                        });
-  return it != haystack.end();
-}
-
 enum class Failure {
-  kTooLarge,   // split the chunk in flight and resend at once
-  kRetryable,  // back off, then resend from the first unacknowledged chunk
-  kPermanent,  // give up
+  kTooLarge,        // split the chunk in flight and resend at once
+  kRetryable,       // back off, then resend from the first unacknowledged chunk
+  kPermanent,       // give up: the content will never be accepted
+  kOperatorAction,  // give up for now, but keep the spans: credentials are refused
 };
 
 struct Classification {
   Failure failure = Failure::kPermanent;
-  // RESOURCE_EXHAUSTED may also mean "overloaded": worth a retry when splitting is over.
-  bool resource_exhausted = false;
   // The connection may be broken: make a new client before the next attempt.
   bool reconnect = false;
 };
 
+Failure FromRefusalClass(RefusalClass refusal_class) {
+  switch (refusal_class) {
+    case RefusalClass::kRetryable:
+      return Failure::kRetryable;
+    case RefusalClass::kTooLarge:
+      return Failure::kTooLarge;
+    case RefusalClass::kPermanent:
+      return Failure::kPermanent;
+    case RefusalClass::kOperatorAction:
+      return Failure::kOperatorAction;
+  }
+  return Failure::kPermanent;
+}
+
+// By the receiver's Refusal when it sent one, else by the Flight status code (an older
+// receiver, a proxy, or a transport error); never by the message text.
 Classification Classify(const arrow::Status& status) {
   Classification c;
-  // The client's write_size_limit_bytes check; its detail can be lost when the call is
-  // finished with the server's status merged in, its text is not.
-  if (flight::FlightWriteSizeStatusDetail::UnwrapStatus(status) != nullptr ||
-      status.message().find("exceeded soft limit") != std::string::npos) {
+  // The client's own write_size_limit_bytes check, before anything was sent.
+  if (flight::FlightWriteSizeStatusDetail::UnwrapStatus(status) != nullptr) {
     c.failure = Failure::kTooLarge;
     return c;
   }
-  // Flight has no RESOURCE_EXHAUSTED code: gRPC's maps to Invalid without detail and a
-  // C++ receiver returns Invalid (or CapacityError) itself, so the message is the marker.
-  if (status.IsInvalid() || status.IsCapacityError()) {
-    c.resource_exhausted =
-        status.message().find("RESOURCE_EXHAUSTED") != std::string::npos;
-    if (c.resource_exhausted || ContainsIgnoringCase(status.message(), "too large")) {
-      c.failure = Failure::kTooLarge;
+  const auto detail = flight::FlightStatusDetail::UnwrapStatus(status);
+  if (detail != nullptr) {
+    switch (detail->code()) {
+      // Cancelled too: a receiver that shuts down cancels the streams still running
+      // (FlightSpanReceiver::Shutdown with a deadline), and the spans of such a stream
+      // are to be delivered once it is back. The exporter never cancels a call itself.
+      case flight::FlightStatusCode::Unavailable:
+      case flight::FlightStatusCode::TimedOut:
+      case flight::FlightStatusCode::Cancelled:
+        c.failure = Failure::kRetryable;
+        c.reconnect = true;
+        break;
+      case flight::FlightStatusCode::Unauthenticated:
+      case flight::FlightStatusCode::Unauthorized:
+        c.failure = Failure::kOperatorAction;
+        break;
+      default:
+        break;
     }
-    return c;
   }
-  if (auto detail = flight::FlightStatusDetail::UnwrapStatus(status)) {
-    // Cancelled too: a receiver that shuts down cancels the streams still running
-    // (FlightSpanReceiver::Shutdown with a deadline), and the spans of such a stream are
-    // to be delivered once it is back. The exporter never cancels a call itself.
-    if (detail->code() == flight::FlightStatusCode::Unavailable ||
-        detail->code() == flight::FlightStatusCode::TimedOut ||
-        detail->code() == flight::FlightStatusCode::Cancelled) {
-      c.failure = Failure::kRetryable;
-      c.reconnect = true;
-    }
+  if (auto refusal = Refusal::FromStatus(status)) {
+    c.failure = FromRefusalClass(refusal->refusal_class);
   }
   return c;
 }
@@ -157,6 +162,10 @@ arrow::Status FlightSpanExporterOptions::Validate() const {
     return arrow::Status::Invalid("max_batch_bytes must be at least 1, got ",
                                   max_batch_bytes);
   }
+  if (max_span_bytes < 1) {
+    return arrow::Status::Invalid("max_span_bytes must be at least 1, got ",
+                                  max_span_bytes);
+  }
   if (max_retries < 0) {
     return arrow::Status::Invalid("max_retries must not be negative, got ", max_retries);
   }
@@ -209,6 +218,28 @@ struct FlightSpanExporter::Impl {
     // would only repeat that.
     ARROW_UNUSED(client->Close());
     client.reset();
+  }
+
+  void SetBearerToken(const std::string& token) {
+    auto& headers = call_options.headers;
+    headers.erase(std::remove_if(headers.begin(), headers.end(),
+                                 [](const auto& header) {
+                                   return header.first == kAuthorizationHeader;
+                                 }),
+                  headers.end());
+    if (!token.empty()) {
+      headers.emplace_back(std::string(kAuthorizationHeader), "Bearer " + token);
+    }
+    options.bearer_token = token;
+  }
+
+  // True when the token source gives a token other than the one refused.
+  bool ReloadBearerToken() {
+    if (!options.reload_bearer_token) return false;
+    auto token = options.reload_bearer_token();
+    if (!token.ok() || *token == options.bearer_token) return false;
+    SetBearerToken(*token);
+    return true;
   }
 
   void Sleep(std::chrono::nanoseconds duration) {
@@ -405,8 +436,7 @@ struct FlightSpanExporter::Impl {
         break;
       }
       const Classification c = Classify(outcome.status);
-      Failure failure = c.failure;
-      if (failure == Failure::kTooLarge) {
+      if (c.failure == Failure::kTooLarge) {
         const Chunk refused = pending.front();
         if (outcome.chunk_in_flight && refused->num_rows() > 1) {
           const int64_t half = refused->num_rows() / 2;
@@ -416,9 +446,21 @@ struct FlightSpanExporter::Impl {
           ++result.splits;
           continue;
         }
-        failure = c.resource_exhausted ? Failure::kRetryable : Failure::kPermanent;
+        // One span that the receiver (or the client's limit) will never take.
+        return result;
       }
-      if (failure == Failure::kPermanent) return result;
+      if (c.failure == Failure::kPermanent) return result;
+      if (c.failure == Failure::kOperatorAction) {
+        if (ReloadBearerToken()) {
+          ++result.retries;  // with the new token, at once
+          continue;
+        }
+        // Retrying within this call cannot help: the caller keeps the spans and tries
+        // again later, when an operator may have fixed the credentials.
+        result.retryable = true;
+        result.operator_action = true;
+        return result;
+      }
       if (c.reconnect) DropClient();
       if (result.retries >= options.max_retries) {
         result.retryable = true;
@@ -448,15 +490,12 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
   impl->client_options.cert_chain = options.tls_cert_chain;
   impl->client_options.private_key = options.tls_private_key;
   impl->client_options.override_hostname = options.tls_server_name_override;
-  impl->client_options.write_size_limit_bytes = options.max_batch_bytes;
+  impl->client_options.write_size_limit_bytes =
+      options.max_batch_bytes + options.max_span_bytes;
 
   if (options.timeout.count() > 0) {
     impl->call_options.timeout =
         std::chrono::duration_cast<flight::TimeoutDuration>(options.timeout);
-  }
-  if (!options.bearer_token.empty()) {
-    impl->call_options.headers.emplace_back(std::string(kAuthorizationHeader),
-                                            "Bearer " + options.bearer_token);
   }
   ARROW_ASSIGN_OR_RAISE(impl->call_options.write_options.codec,
                         MakeCodec(options.compression));
@@ -469,6 +508,7 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
   impl->descriptor = flight::FlightDescriptor::Path(
       std::vector<std::string>(std::begin(kSpansPath), std::end(kSpansPath)));
   impl->options = std::move(options);
+  impl->SetBearerToken(impl->options.bearer_token);
   ARROW_RETURN_NOT_OK(impl->EnsureClient().status());
   return std::unique_ptr<FlightSpanExporter>(new FlightSpanExporter(std::move(impl)));
 }

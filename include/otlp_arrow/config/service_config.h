@@ -266,9 +266,16 @@ struct ServiceConfig {
   std::chrono::milliseconds enqueue_timeout_ms{1000};
   /// \brief Key `max_batch_bytes`, default 4 MiB (FlightSpanExporterOptions), 64 KiB..1
   /// GiB, env OTLP_ARROW_MAX_BATCH_BYTES. Largest IPC body of one exported record batch;
-  /// larger batches are cut. Keep it at most the receiver's `receiver.max_batch_bytes`.
+  /// larger batches are cut, down to one span.
   int64_t max_batch_bytes =
       transport::FlightSpanExporterOptions::Defaults().max_batch_bytes;
+  /// \brief Key `max_span_bytes`, default 32 MiB (FlightSpanExporterOptions), 1 KiB..1
+  /// GiB, env OTLP_ARROW_MAX_SPAN_BYTES. Largest single span (Arrow bytes) the gateway
+  /// takes and can deliver; an OTLP request holding a larger one is refused (gRPC
+  /// RESOURCE_EXHAUSTED, HTTP 413). `max_batch_bytes + max_span_bytes` must not exceed
+  /// `receiver.max_batch_bytes`, so that the receiver takes whatever is sent.
+  int64_t max_span_bytes =
+      transport::FlightSpanExporterOptions::Defaults().max_span_bytes;
   /// \brief Key `max_retries`, default 5 (FlightSpanExporterOptions; the seed had 3),
   /// 0..100, env OTLP_ARROW_MAX_RETRIES. Retries of a retryable failure per export
   /// call, with exponential backoff and full jitter.

@@ -114,6 +114,10 @@ struct BatchingSpanExporterStats {
   /// \brief Retries: those inside the SpanBatchExporter's calls
   /// (transport::ExportResult::retries) plus the batching layer's own re-exports.
   int64_t retries = 0;
+  /// \brief Export calls refused for the gateway's credentials
+  /// (transport::ExportResult::operator_action: authentication, permission). Also in
+  /// `export_failures`; the batch stays queued and is retried.
+  int64_t operator_action_failures = 0;
   /// \brief Spans dropped after a permanent export failure (or an error before sending).
   int64_t spans_send_failed = 0;
   /// \brief Spans still queued when Shutdown()'s deadline passed, dropped.
@@ -168,9 +172,12 @@ struct ShutdownReport {
 /// **No span is lost silently.** A retryable failure keeps the batch at the head of the
 /// queue and retries it after an exponential backoff until it is delivered or
 /// Shutdown()'s deadline passes; rows the receiver already acknowledged are not sent
-/// again. While it retries the queue fills and producers get backpressure. A permanent
-/// failure drops the batch, counts it in `spans_send_failed` and logs (at most one
-/// line per 5 s, with counts).
+/// again. While it retries the queue fills and producers get backpressure. A refusal of
+/// the credentials (authentication, permission: ExportResult::operator_action) is
+/// retryable too, since the spans are fine: it is counted in
+/// `operator_action_failures` and logged as an error. A permanent failure drops the
+/// batch, counts it in `spans_send_failed` and logs. Each kind logs at most one line
+/// per 5 s, with counts.
 class BatchingSpanExporter {
  public:
   /// \brief Checks `options` and starts the worker thread.

@@ -14,6 +14,7 @@
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
 #include "otlp_arrow/pipeline/trace_ingest.h"
+#include "otlp_arrow/transport/flight_span_exporter.h"
 
 namespace otlp_arrow::pipeline {
 
@@ -26,6 +27,14 @@ struct OtlpTraceIngestOptions {
 
   /// \brief Where the span-table batches are allocated.
   arrow::MemoryPool* memory_pool = arrow::default_memory_pool();
+
+  /// \brief Largest span taken, in bytes of Arrow data of its own span table
+  /// (arrow::util::TotalBufferSize): the exporter can send no larger one
+  /// (transport::FlightSpanExporterOptions::max_span_bytes), and a request holding one is
+  /// refused whole (kTooLarge) rather than acknowledged and dropped later. Zero: no
+  /// check.
+  int64_t max_span_bytes =
+      transport::FlightSpanExporterOptions::Defaults().max_span_bytes;
 };
 
 /// \brief The TraceIngest of the gateway: encodes each request into one span-table
@@ -37,8 +46,9 @@ struct OtlpTraceIngestOptions {
 /// list. Thread-safe.
 ///
 /// A malformed request is kInvalid with the encoder's or parser's message, which names
-/// the field; nothing of it is queued. A request without spans is kAccepted and queues
-/// nothing. Otherwise the answer is BatchingSpanExporter::Enqueue's.
+/// the field; nothing of it is queued. A request holding a span larger than
+/// `max_span_bytes` is kTooLarge, naming the span. A request without spans is kAccepted
+/// and queues nothing. Otherwise the answer is BatchingSpanExporter::Enqueue's.
 class OtlpTraceIngest : public TraceIngest {
  public:
   explicit OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,

@@ -22,7 +22,8 @@ enum class IngestCode {
   /// The queue stayed full for the producer's wait bound; retry later.
   ///                                                gRPC RESOURCE_EXHAUSTED, HTTP 429.
   kQueueFull,
-  /// The request alone holds more spans or bytes than the queue ever can.
+  /// The request alone holds more spans or bytes than the queue ever can, or a span
+  /// larger than can be delivered (max_span_bytes).
   ///                                                gRPC RESOURCE_EXHAUSTED, HTTP 413.
   kTooLarge,
   /// The pipeline is shutting down or has stopped.  gRPC UNAVAILABLE, HTTP 503.

@@ -77,6 +77,9 @@ struct RecoveryReport {
   /// \brief Bytes of torn or corrupt record tails dropped (a batch cut off by a crash
   /// before its Append() returned).
   int64_t torn_bytes_dropped = 0;
+  /// \brief Segments that could not be replayed for an I/O error (a full disk): they
+  /// stay in the WAL and are published once that works (see Health()).
+  int64_t segments_unpublished = 0;
 };
 
 /// \brief What a store did since it was opened, for metrics. Files published by the
@@ -91,8 +94,11 @@ struct ParquetSpanStoreStats {
   int64_t files_published = 0;
   int64_t file_bytes_published = 0;
   /// \brief Rotations that failed to publish a generation (it stays in the WAL and is
-  /// retried); non-zero means the disk or the data dir needs attention.
+  /// retried), also the retries of the background thread; non-zero means the disk or
+  /// the data dir needs attention.
   int64_t publish_failures = 0;
+  /// \brief Gauge: WAL segments waiting to be published after a failure.
+  int64_t unpublished_segments = 0;
 };
 
 /// \brief Stores span-table batches durably and crash-safely as Parquet, and reads them
@@ -111,6 +117,12 @@ struct ParquetSpanStoreStats {
 /// Opening a store recovers: it deletes leftover `*.parquet.tmp` files, replays every
 /// WAL segment into Parquet (up to a torn last record) and removes the segments. A lock
 /// file keeps a second store (in this or another process) off the same data dir.
+///
+/// **A full disk** (any I/O error while publishing) loses nothing and stops nothing:
+/// the segments stay in the WAL, even during Open(), and a background thread tries
+/// them again every second; meanwhile Scan() serves the published files, Append()
+/// refuses batches it cannot write to the WAL, Health() reports the error and an
+/// error line is logged at most every 10 s.
 ///
 /// Thread-safe. A background thread publishes files that reach `max_file_age` while no
 /// Append() comes.
@@ -149,12 +161,17 @@ class ParquetSpanStore final : public SpanSink, public SpanSource {
   /// \brief The spans matching `query`, file by file (in path order). Files are pruned
   /// by their hour folder and start-time bounds, rows filtered by start time and trace
   /// id. Flushes first if `flush_before_scan` (unless closed: a closed store still
-  /// reads).
+  /// reads); if that fails for an I/O error, the published files are read all the same.
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(
       const SpanQuery& query) override;
 
   /// \brief What Open() found and repaired.
   const RecoveryReport& recovery_report() const;
+
+  /// \brief OK while batches go to the WAL and every earlier segment is published;
+  /// otherwise (a full disk, say) the latest publication error, with how many segments
+  /// wait. The store repairs itself once the cause is gone.
+  arrow::Status Health() const;
 
   /// \brief Counters since Open().
   ParquetSpanStoreStats Stats() const;

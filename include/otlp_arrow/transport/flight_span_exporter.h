@@ -60,6 +60,13 @@ struct FlightSpanExporterOptions {
   /// \brief When non-empty, sent as `authorization: Bearer <token>` on every call.
   std::string bearer_token;
 
+  /// \brief Reads the token again when the receiver refuses the credentials
+  /// (UNAUTHENTICATED, PERMISSION_DENIED, an `operator_action` Refusal); a different one
+  /// replaces `bearer_token` and the export is tried again at once. The gateway reads
+  /// its `auth.token_file`, which Kubernetes updates in place when the Secret changes,
+  /// so that a token rotation needs no restart. Null: the token is fixed.
+  std::function<arrow::Result<std::string>()> reload_bearer_token;
+
   /// \brief Largest number of spans written as one record batch (one acknowledgement).
   int64_t max_batch_rows = 8192;
 
@@ -78,10 +85,17 @@ struct FlightSpanExporterOptions {
 
   /// \brief Largest IPC body of one record batch before compression
   /// (arrow::ipc::GetRecordBatchSize); bigger chunks are cut into smaller ones before
-  /// sending. It is also the Flight client's write_size_limit_bytes, which catches a
-  /// chunk that grew beyond it on the wire. A single span bigger than this cannot be
-  /// sent: the export fails with Status::Invalid.
+  /// sending, down to one span, which is sent alone however large it is.
   int64_t max_batch_bytes = int64_t{4} << 20;
+
+  /// \brief Largest single span that can be sent, in the same bytes. A span cannot be
+  /// split, so a chunk of one span may exceed `max_batch_bytes`; the Flight client's
+  /// write_size_limit_bytes is `max_batch_bytes + max_span_bytes` (room for such a span
+  /// and dictionaries it shares with its batch), and a message beyond it fails the
+  /// export (FlightWriteSizeStatusDetail). The gateway refuses requests holding a larger
+  /// span up front (pipeline::OtlpTraceIngestOptions::max_span_bytes). Keep
+  /// `max_batch_bytes + max_span_bytes` at most the receiver's max_batch_bytes.
+  int64_t max_span_bytes = int64_t{32} << 20;
 
   /// \brief Retries (after a backoff) of a retryable failure, per Export call. Zero: fail
   /// on the first error.
@@ -119,11 +133,18 @@ struct ExportResult {
   /// so an error in ending the last stream after that leaves `success` true (and shows
   /// in `last_error`): resending would only store duplicates.
   bool success = false;
-  /// \brief Set when the export failed, after `max_retries` retries, on an error worth
-  /// retrying later (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED);
-  /// false for a permanent error (authentication, refused content, protocol violation)
-  /// and when Shutdown() stopped the export (`last_error` is then Cancelled).
+  /// \brief Set when the export failed on an error worth retrying later: after
+  /// `max_retries` retries of a retryable one (UNAVAILABLE, DEADLINE_EXCEEDED,
+  /// CANCELLED, a `retryable` Refusal), or at once for one an operator must fix
+  /// (`operator_action`). False for a permanent error (refused content, a span too
+  /// large for the receiver, protocol violation) and when Shutdown() stopped the export
+  /// (`last_error` is then Cancelled).
   bool retryable = false;
+  /// \brief The receiver refused the exporter's credentials (UNAUTHENTICATED,
+  /// PERMISSION_DENIED, or an `operator_action` Refusal): nothing is wrong with the
+  /// spans, so `retryable` is set too, but retries succeed only after an operator
+  /// fixes the token or certificate.
+  bool operator_action = false;
   /// \brief Spans handed to Export.
   int64_t spans_total = 0;
   /// \brief Spans written to streams, counting resent spans again.
@@ -162,21 +183,22 @@ struct ExportResult {
 /// a span is duplicated only when the receiver stored it and the acknowledgement was
 /// lost.
 ///
-/// **Errors** (Flight maps gRPC codes as in the reference table; a C++ receiver's own
-/// arrow::Status arrives unchanged):
-/// - Too large, split in half and resent at once, down to one span: the client's
-///   FlightWriteSizeStatusDetail, or an Invalid/CapacityError whose message contains
-///   "RESOURCE_EXHAUSTED" or "too large" (case-insensitive). Flight has no
-///   RESOURCE_EXHAUSTED code, so this text is the marker; FlightSpanReceiver sends
-///   "RESOURCE_EXHAUSTED: batch of N bytes exceeds the limit of M". A one-span chunk
-///   still refused with RESOURCE_EXHAUSTED is retried with backoff (the receiver may be
-///   overloaded); one refused only as "too large" fails.
-/// - Retried with backoff and full jitter: FlightStatusCode Unavailable, TimedOut and
-///   Cancelled (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED; a receiver shutting down
-///   cancels its running streams). After these the client is recreated, as the
-///   connection may be gone.
-/// - Never retried: any other error, e.g. Unauthenticated, Unauthorized, Invalid,
-///   NotImplemented, KeyError (wrong descriptor).
+/// **Errors** are classified by the Refusal (flight_protocol.h) the receiver sends with
+/// them, else by the Flight status code (an older receiver, a proxy, a transport
+/// error); never by message text:
+/// - Too large (Refusal `too_large`, or the client's own write_size_limit_bytes check,
+///   FlightWriteSizeStatusDetail): the chunk is split in half and resent at once, down
+///   to one span; a single span still too large fails permanently.
+/// - Retryable (Refusal `retryable`; codes Unavailable, TimedOut, Cancelled: gRPC
+///   UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, a receiver shutting down cancels its
+///   running streams): retried with backoff and full jitter, up to `max_retries`;
+///   after an error code the client is recreated, as the connection may be gone.
+/// - Operator action (Refusal `operator_action`; codes Unauthenticated, Unauthorized):
+///   tried again at once if `reload_bearer_token` gives a new token, otherwise not
+///   retried within the call; the result is `retryable` and `operator_action`, so the
+///   caller keeps the spans and retries later.
+/// - Permanent (Refusal `permanent`; any other code, e.g. Invalid, NotImplemented,
+///   KeyError for a wrong descriptor): the export fails.
 ///
 /// **Threads.** Export calls are serialized by a mutex (one at a time; one Flight client
 /// is reused). Shutdown() may be called from any thread and interrupts a backoff wait of
