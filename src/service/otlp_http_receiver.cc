@@ -133,8 +133,10 @@ int64_t RetryAfterSeconds(std::chrono::milliseconds delay) {
 // read the answer instead of a reset connection.
 class BodyReader {
  public:
-  BodyReader(bool gzip, int64_t max_wire, int64_t max_decompressed)
-      : max_wire_(static_cast<uint64_t>(max_wire)),
+  BodyReader(bool gzip, int64_t max_wire, int64_t max_decompressed,
+             RequestMemoryBudget::Reservation* reservation)
+      : reservation_(reservation),
+        max_wire_(static_cast<uint64_t>(max_wire)),
         max_decompressed_(static_cast<uint64_t>(max_decompressed)),
         drain_limit_(static_cast<uint64_t>(max_wire) * 2) {
     if (gzip) inflater_.emplace(max_decompressed_);
@@ -148,6 +150,12 @@ class BodyReader {
 
   // Starts out draining: the body is known to be too large before it is read.
   void Refuse() { Overflow(); }
+  // Starts out draining: the memory budget has no room for the body.
+  void RefuseForMemory(int64_t needed) {
+    memory_needed_ = needed;
+    memory_refused_ = true;
+    draining_ = true;
+  }
 
   // The httplib content receiver: false stops reading.
   bool Consume(const char* data, size_t size) {
@@ -157,11 +165,11 @@ class BodyReader {
     if (!inflater_.has_value()) {
       if (body_.size() + size > max_decompressed_) return Overflow();
       body_.append(data, size);
-      return true;
+      return Reserved();
     }
     switch (inflater_->Inflate(std::string_view(data, size), &body_)) {
       case internal::GzipInflater::Result::kOk:
-        return true;
+        return Reserved();
       case internal::GzipInflater::Result::kTooLarge:
         return Overflow();
       case internal::GzipInflater::Result::kCorrupt:
@@ -176,6 +184,9 @@ class BodyReader {
 
   uint64_t wire_bytes() const { return wire_bytes_; }
   bool too_large() const { return too_large_; }
+  bool memory_refused() const { return memory_refused_; }
+  // What the reservation should have held when it was refused.
+  int64_t memory_needed() const { return memory_needed_; }
   bool bad_gzip() const { return bad_gzip_; }
   const std::string& body() const { return body_; }
 
@@ -187,6 +198,16 @@ class BodyReader {
     return wire_bytes_ <= drain_limit_;
   }
 
+  // Whether the reservation covers the body as it has grown; if not, reading stops.
+  bool Reserved() {
+    const auto needed = static_cast<int64_t>(body_.capacity());
+    if (reservation_->GrowTo(needed)) return true;
+    RefuseForMemory(needed);
+    std::string().swap(body_);
+    return wire_bytes_ <= drain_limit_;
+  }
+
+  RequestMemoryBudget::Reservation* const reservation_;
   const uint64_t max_wire_;
   const uint64_t max_decompressed_;
   const uint64_t drain_limit_;
@@ -195,6 +216,8 @@ class BodyReader {
   bool draining_ = false;
   bool too_large_ = false;
   bool bad_gzip_ = false;
+  bool memory_refused_ = false;
+  int64_t memory_needed_ = 0;
   std::string body_;
 };
 
@@ -569,22 +592,59 @@ class OtlpHttpReceiver::Impl {
     CloseAfter(res);
   }
 
+  // The answer when `reservation` could not grow to `needed` bytes: 429 while other
+  // requests hold the budget, 413 when the request alone needs more than all of it.
+  void RefuseForMemory(httplib::Response& res, Encoding encoding,
+                       internal::ReceiverCounters& counters,
+                       const RequestMemoryBudget::Reservation& reservation,
+                       int64_t needed) const {
+    if (!reservation.CouldHold(needed)) {
+      counters.AddRefusedTooLarge();
+      Reply(res, encoding, 413, internal::kRpcResourceExhausted,
+            internal::NeverFitsMessage(needed));
+      return;
+    }
+    counters.AddRefusedMemory();
+    Reply(res, encoding, 429, internal::kRpcResourceExhausted, internal::kBusyMessage);
+    res.set_header("Retry-After",
+                   std::to_string(RetryAfterSeconds(options_.default_retry_after)));
+  }
+
   void ExportBody(const httplib::Request& req, httplib::Response& res,
                   const httplib::ContentReader& content_reader, Encoding encoding,
                   internal::ReceiverCounters& counters) {
     const bool gzip = req.has_header(kCodingHeader);
     counters.AddRequest(gzip);
-    BodyReader body(gzip, options_.max_request_bytes, options_.max_decompressed_bytes);
+    const internal::BodyEncoding body_encoding = encoding == Encoding::kJson
+                                                     ? internal::BodyEncoding::kJson
+                                                     : internal::BodyEncoding::kProtobuf;
+    auto reservation = RequestMemoryBudget::Open(options_.memory_budget);
+    BodyReader body(gzip, options_.max_request_bytes, options_.max_decompressed_bytes,
+                    &reservation);
     const auto declared = DeclaredLength(req);
     if (declared.has_value() &&
         *declared > static_cast<uint64_t>(options_.max_request_bytes)) {
       body.Refuse();
     } else if (declared.has_value()) {
-      body.Reserve(*declared);
+      // An identity body is reserved whole with its decoding before a byte of it is
+      // read; a gzip one as it inflates.
+      const auto length = static_cast<int64_t>(*declared);
+      const int64_t needed =
+          gzip ? length : length + internal::DecodeCostBytes(body_encoding, length);
+      if (reservation.Grow(needed)) {
+        body.Reserve(*declared);
+      } else {
+        body.RefuseForMemory(needed);
+      }
     }
     const bool read = content_reader(
         [&](const char* data, size_t size) { return body.Consume(data, size); });
     counters.AddWireBytes(static_cast<int64_t>(body.wire_bytes()));
+    if (body.memory_refused()) {
+      RefuseForMemory(res, encoding, counters, reservation, body.memory_needed());
+      if (!read) CloseAfter(res);
+      return;
+    }
     if (body.too_large()) {
       counters.AddRefusedTooLarge();
       Reply(res, encoding, 413, internal::kRpcResourceExhausted, TooLargeMessage());
@@ -607,7 +667,14 @@ class OtlpHttpReceiver::Impl {
       return;
     }
 
-    counters.AddDecompressedBytes(static_cast<int64_t>(body.body().size()));
+    const auto size = static_cast<int64_t>(body.body().size());
+    const int64_t needed = static_cast<int64_t>(body.body().capacity()) +
+                           internal::DecodeCostBytes(body_encoding, size);
+    if (!reservation.GrowTo(needed)) {
+      RefuseForMemory(res, encoding, counters, reservation, needed);
+      return;
+    }
+    counters.AddDecompressedBytes(size);
     const pipeline::IngestResult result = encoding == Encoding::kJson
                                               ? ingest_->IngestOtlpJson(body.body())
                                               : ingest_->IngestOtlpProtobuf(body.body());

@@ -436,6 +436,57 @@ TEST_F(OtlpHttpReceiverTest, DecompressionBombIsRefusedWithinBoundedMemory) {
   EXPECT_EQ(stats.protobuf.bytes_received_wire, static_cast<int64_t>(bomb.size()));
 }
 
+// Requests that do not fit in the memory budget beside those in flight are refused with
+// 429 and Retry-After, their bodies drained, not kept; one that alone needs more than the
+// budget is 413.
+TEST_F(OtlpHttpReceiverTest, RequestsBeyondTheMemoryBudgetAreRefused) {
+  OtlpHttpReceiverOptions options = LocalOptions();
+  options.memory_budget = std::make_shared<RequestMemoryBudget>(2 << 20);
+  options.default_retry_after = std::chrono::seconds(2);
+  Start(options);
+  ingest_->Answer(Result(IngestCode::kAccepted, 1));
+  ingest_->Hold();
+  // A protobuf body costs 6 times its size (itself and its decoding).
+  const std::string body(200 << 10, 'x');
+  int held_status = 0;
+  std::thread held([&] {
+    auto client = NewClient();
+    const auto res = client->Post("/v1/traces", body, kProtobuf);
+    held_status = res ? res->status : -1;
+  });
+  ASSERT_TRUE(ingest_->WaitForWaiting(1));
+  EXPECT_EQ(options.memory_budget->reserved_bytes(), 6 * (200 << 10));
+
+  auto res = Post(body, kProtobuf);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 429);
+  EXPECT_EQ(res->get_header_value("Retry-After"), "2");
+  EXPECT_EQ(ProtobufStatus(res).code, 8);
+  EXPECT_NE(res->get_header_value("Connection"),
+            "close");  // drained: the connection goes on
+  // Chunked: read, then refused when its decoding does not fit.
+  res = PostChunked(std::string(300 << 10, 'y'), kProtobuf, {}, 16 << 10);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 429);
+  // More than the whole budget: never retryable.
+  res = Post(std::string(400 << 10, 'z'), kProtobuf);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(ingest_->calls().size(), 1u);
+
+  ingest_->Release();
+  held.join();
+  EXPECT_EQ(held_status, 200);
+  EXPECT_EQ(options.memory_budget->reserved_bytes(), 0);
+  res = Post(body, kProtobuf);  // room again
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const auto stats = receiver_->Stats();
+  EXPECT_EQ(stats.protobuf.requests_refused_memory, 2);
+  EXPECT_EQ(stats.protobuf.requests_refused_too_large, 1);
+  EXPECT_EQ(stats.protobuf.requests_accepted, 2);
+}
+
 TEST_F(OtlpHttpReceiverTest, HugeDeclaredBodyIsRefusedUnread) {
   OtlpHttpReceiverOptions options = LocalOptions();
   options.max_request_bytes = 1 << 20;

@@ -13,6 +13,7 @@
 
 #include "otlp_arrow/pipeline/trace_ingest.h"
 #include "otlp_arrow/service/otlp_receiver_stats.h"
+#include "otlp_arrow/service/request_memory_budget.h"
 
 namespace otlp_arrow::service {
 
@@ -65,6 +66,14 @@ struct OtlpHttpReceiverOptions {
   /// kShuttingDown) without saying when. Whole seconds; at least 1 is sent.
   std::chrono::milliseconds default_retry_after{1000};
 
+  /// \brief The bytes of requests being read and decoded, shared with the other
+  /// receivers of the process. A request reserves its body (from Content-Length, before
+  /// reading it; as it grows when chunked or inflated) and the cost of encoding its
+  /// spans, and gives them back once answered; one that does not fit is answered 429
+  /// with Retry-After (`default_retry_after`) without reading more of it, and its
+  /// connection closes. Null: no limit.
+  std::shared_ptr<RequestMemoryBudget> memory_budget;
+
   /// \brief The values above.
   static OtlpHttpReceiverOptions Defaults() { return {}; }
 };
@@ -101,7 +110,7 @@ struct OtlpHttpReceiverStats {
 /// | body over `max_request_bytes` / `max_decompressed_bytes`;   | 413               |
 /// | kTooLarge                                                   |                   |
 /// | another content type or content encoding                    | 415               |
-/// | kQueueFull                                                  | 429, Retry-After  |
+/// | kQueueFull; `memory_budget` spent                           | 429, Retry-After  |
 /// | kShuttingDown                                               | 503, Retry-After  |
 /// | an exception inside the receiver                            | 500               |
 ///

@@ -35,6 +35,10 @@ struct OtlpReceiverStats {
   int64_t requests_refused_too_large = 0;
   /// \brief TraceIngest said kShuttingDown (gRPC UNAVAILABLE, HTTP 503).
   int64_t requests_refused_shutting_down = 0;
+  /// \brief Refused before they were read or decoded because the requests in flight
+  /// held the whole RequestMemoryBudget (gRPC RESOURCE_EXHAUSTED with RetryInfo, HTTP
+  /// 429 with Retry-After).
+  int64_t requests_refused_memory = 0;
   /// \brief Requests that failed inside the receiver (an exception, HTTP 500); should
   /// stay 0.
   int64_t requests_failed = 0;
