@@ -156,7 +156,7 @@ class BodyReader {
     draining_ = true;
   }
 
-  // The httplib content receiver: false stops reading.
+  // Takes the next piece of the body; false stops reading.
   bool Consume(const char* data, size_t size) {
     wire_bytes_ += size;
     if (draining_) return wire_bytes_ <= drain_limit_;
@@ -568,7 +568,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                           "request body is not valid gzip", close);
     }
     if (!read) {
-      // The connection broke or timed out, or the chunked framing was bad.
+      // The connection broke or timed out (then it is closed already), or the chunked
+      // framing was bad.
       counters.AddRefusedInvalid();
       return RespondError(encoding_, 400, internal::kRpcInvalidArgument,
                           "could not read the request body", true);

@@ -3,7 +3,8 @@
 
 `otlp-arrow gateway` exports to a port where nothing listens, so its queue fills and stays full.
 16 OTLP/HTTP and 16 OTLP/gRPC clients then each send 14 MiB protobuf requests, all at once,
-for a few rounds: far more than the queue and the in-flight budget hold. The peak resident
+round after round until the queue is full: far more than the queue and the in-flight budget
+hold. The peak resident
 memory of the process (VmHWM, the kernel's own high-water mark) must stay under the bound that
 docs/operations.md ("Memory") derives from the configuration:
 
@@ -30,6 +31,7 @@ MIB = 1 << 20
 REQUEST_BYTES = 14 * MIB
 CLIENTS_PER_PROTOCOL = 16
 ROUNDS = 3
+MAX_ROUNDS = 12
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
@@ -112,7 +114,12 @@ def test_peak_memory_stays_under_the_documented_bound(otlp_arrow_bin, tmp_path, 
     with Service(otlp_arrow_bin, "gateway", "--config", str(config),
                  "--endpoint", f"grpc://127.0.0.1:{free_port()}") as gateway:
         outcomes = []
-        for _ in range(ROUNDS):
+        for round_ in range(MAX_ROUNDS):
+            # Until the queue is full, and a round more: its worst case is a full queue
+            # besides a full budget.
+            if round_ >= ROUNDS and (gateway.metrics().value("otlp_arrow_queue_bytes")
+                                     >= 0.9 * buffer_bytes):
+                break
             threads = [threading.Thread(target=send, args=(endpoint, body, outcomes))
                        for send, endpoint in ((http_send, gateway.otlp_http),
                                               (grpc_send, gateway.otlp_grpc))
@@ -135,5 +142,5 @@ def test_peak_memory_stays_under_the_documented_bound(otlp_arrow_bin, tmp_path, 
     summary = {k: sum(1 for o in outcomes if o == k) for k in set(outcomes)}
     print(f"\n{settings}: peak RSS {peak / MIB:.0f} MiB, bound {bound / MIB:.0f} MiB, "
           f"queue {queue / MIB:.0f} MiB, outcomes {summary}")
-    assert len(outcomes) == 2 * CLIENTS_PER_PROTOCOL * ROUNDS
+    assert len(outcomes) % (2 * CLIENTS_PER_PROTOCOL) == 0 and outcomes
     assert peak < bound, f"peak RSS {peak / MIB:.0f} MiB over the bound {bound / MIB:.0f} MiB"

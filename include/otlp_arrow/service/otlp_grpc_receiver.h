@@ -65,8 +65,9 @@ struct OtlpGrpcReceiverOptions {
 
   /// \brief What gRPC's transport may hold of messages not yet handed to a call
   /// (grpc::ResourceQuota): HTTP/2 frames being read and messages waiting for a thread.
-  /// Over it gRPC shrinks its flow-control windows and, at worst, cancels streams
-  /// (RESOURCE_EXHAUSTED, which clients retry). 0: gRPC's default (no limit).
+  /// Near it gRPC shrinks its flow-control windows, so that clients send more slowly;
+  /// under heavy pressure it may also cancel streams or close idle connections. 0:
+  /// gRPC's default (no limit).
   int64_t transport_memory_bytes = 0;
 
   /// \brief The values above.

@@ -67,7 +67,8 @@ struct OtlpHttpReceiverOptions {
   std::chrono::seconds header_timeout{10};
 
   /// \brief Longest wait for the next bytes of a body (each read), and for the whole
-  /// body from the end of the head; the connection is closed with a 400 after either.
+  /// body from the end of the head; the connection is closed after either (and the
+  /// request counted as refused_invalid).
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds body_timeout{60};
 

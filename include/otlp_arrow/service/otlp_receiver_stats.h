@@ -15,9 +15,9 @@ namespace otlp_arrow::service {
 /// Every export request that reaches the receiver (right path and method, and for HTTP
 /// a supported content type and encoding) is counted once in `requests` and, when it is
 /// answered, once in exactly one `requests_accepted` / `requests_refused_*` /
-/// `requests_failed` counter. Requests that a library refuses before the receiver sees
-/// them (gRPC's own check of the message size as sent, HTTP requests httplib cannot
-/// parse) are not counted.
+/// `requests_failed` counter. Requests refused before the receiver knows their protocol
+/// (gRPC's own check of the message size as sent, HTTP request heads that do not parse)
+/// are not counted.
 struct OtlpReceiverStats {
   /// \brief Export requests received.
   int64_t requests = 0;
