@@ -409,11 +409,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     encoding_ = EncodingOf(req);
     if (!Precheck(req)) return;
 
-    gzip_ = CodingOf(req) == Coding::kGzip;
+    const bool gzip = CodingOf(req) == Coding::kGzip;
     auto& counters = host_.counters(encoding_);
-    counters.AddRequest(gzip_);
+    counters.AddRequest(gzip);
     reservation_ = RequestMemoryBudget::Open(options_.memory_budget);
-    body_.emplace(gzip_, options_.max_request_bytes, options_.max_decompressed_bytes,
+    body_.emplace(gzip, options_.max_request_bytes, options_.max_decompressed_bytes,
                   &reservation_);
     const auto declared = parser_->content_length();
     if (declared.has_value() &&
@@ -424,7 +424,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       // read; a gzip one as it inflates.
       const auto length = static_cast<int64_t>(*declared);
       const int64_t needed =
-          gzip_ ? length : length + internal::DecodeCostBytes(BodyEncoding(), length);
+          gzip ? length : length + internal::DecodeCostBytes(BodyEncoding(), length);
       if (reservation_.Grow(needed)) {
         body_->Reserve(*declared);
       } else {
@@ -732,7 +732,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // The request being served.
   std::optional<RequestParser> parser_;
   Encoding encoding_ = Encoding::kOther;
-  bool gzip_ = false;
   RequestMemoryBudget::Reservation reservation_;
   std::optional<BodyReader> body_;
   std::unique_ptr<char[]> chunk_;
