@@ -72,6 +72,8 @@ const std::vector<KeySpec> kKeys = {
      OTLP_ARROW_FIELD(limits.max_request_bytes)},
     {"limits.max_decompressed_bytes", Kind::kBytes, kKiB, kInt32Max,
      OTLP_ARROW_FIELD(limits.max_decompressed_bytes)},
+    {"limits.max_inflight_bytes", Kind::kBytes, kMiB, 64 * kGiB,
+     OTLP_ARROW_FIELD(limits.max_inflight_bytes)},
     {"receiver.data_dir", Kind::kPath, 1, 0, OTLP_ARROW_FIELD(receiver.data_dir)},
     {"receiver.durability", Kind::kDurability, 0, 0,
      OTLP_ARROW_FIELD(receiver.durability)},

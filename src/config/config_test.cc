@@ -130,6 +130,7 @@ monitoring:
 limits:
   max_request_bytes: 2097152
   max_decompressed_bytes: 8MiB
+  max_inflight_bytes: 96MiB
 receiver:
   data_dir: /var/lib/otlp-arrow
   durability: os
@@ -177,6 +178,7 @@ TEST(ServiceConfigDefaults, NoFileNoEnvironmentNoFlags) {
   EXPECT_EQ(c.monitoring.log_level, LogLevel::kInfo);
   EXPECT_EQ(c.limits.max_request_bytes, 16 << 20);
   EXPECT_EQ(c.limits.max_decompressed_bytes, 64 << 20);
+  EXPECT_EQ(c.limits.max_inflight_bytes, 256 << 20);
 }
 
 // The exporter, receiver and store keys default to their options structs, so that the
@@ -264,6 +266,7 @@ TEST(ServiceConfigFile, ReadsEveryKey) {
   EXPECT_EQ(c.monitoring.log_level, LogLevel::kWarn);
   EXPECT_EQ(c.limits.max_request_bytes, 2 << 20);
   EXPECT_EQ(c.limits.max_decompressed_bytes, 8 << 20);
+  EXPECT_EQ(c.limits.max_inflight_bytes, 96 << 20);
   EXPECT_EQ(c.receiver.data_dir, "/var/lib/otlp-arrow");
   EXPECT_EQ(c.receiver.durability, storage::WalDurability::kFlushToOs);
   EXPECT_EQ(c.receiver.max_file_bytes, 32 << 20);
@@ -297,7 +300,7 @@ TEST(ServiceConfigFile, EveryKeyTestCoversEveryKeyWithANonDefaultValue) {
 TEST(ServiceConfigFile, OriginsNameFileLineAndColumn) {
   const LoadedServiceConfig loaded = LoadOrDie(kEveryKey);
   EXPECT_EQ(loaded.origins.at("endpoint"), "test.yaml:2:11");
-  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:57:21");
+  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:58:21");
 }
 
 // The design document's ConfigMap (k8s/deployment.yaml), verbatim.
@@ -672,6 +675,10 @@ TEST(ServiceConfigErrors, CrossFieldRules) {
       ErrorOf("retry_backoff_ms: 6000\n"),
       "test.yaml:1:19: retry_backoff_ms 6000 is more than retry_max_backoff_ms 5000 "
       "(default)");
+  EXPECT_EQ(ErrorOf("limits: {max_inflight_bytes: 64MiB}\n"),
+            "test.yaml:1:30: limits.max_inflight_bytes 67108864 is less than 6 × "
+            "limits.max_request_bytes 16777216 (default); a request of the largest size "
+            "could never be decoded");
   EXPECT_EQ(ErrorOf("limits: {max_decompressed_bytes: 1MiB}\n"),
             "test.yaml:1:34: limits.max_decompressed_bytes 1048576 is less than "
             "limits.max_request_bytes 16777216 (default); an uncompressed request that "

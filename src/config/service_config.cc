@@ -297,6 +297,16 @@ class Loader {
                    From("receiver.max_batch_bytes") +
                    "; the receiver would refuse spans the gateway acknowledged");
     }
+    if (config.limits.max_inflight_bytes < 6 * config.limits.max_request_bytes) {
+      // An uncompressed protobuf request costs its body and 5 times that to decode.
+      Conflict("limits.max_inflight_bytes", "limits.max_request_bytes",
+               "limits.max_inflight_bytes " +
+                   std::to_string(config.limits.max_inflight_bytes) +
+                   " is less than 6 × limits.max_request_bytes " +
+                   std::to_string(config.limits.max_request_bytes) +
+                   From("limits.max_request_bytes") +
+                   "; a request of the largest size could never be decoded");
+    }
     CheckClientTls(config, scheme);
     Needs(config.tls.cert_path, "tls.cert_path", config.tls.key_path, "tls.key_path",
           "mutual TLS needs both");

@@ -14,6 +14,7 @@
 
 #include <arrow/util/macros.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
@@ -94,9 +95,11 @@ class OtlpGrpcReceiver::Impl {
         options_.max_receive_message_bytes > std::numeric_limits<int>::max()) {
       return arrow::Status::Invalid("max_receive_message_bytes must be in [1, 2^31)");
     }
-    if (options_.max_concurrent_streams < 0 || options_.num_threads < 0) {
+    if (options_.max_concurrent_streams < 0 || options_.num_threads < 0 ||
+        options_.transport_memory_bytes < 0) {
       return arrow::Status::Invalid(
-          "max_concurrent_streams and num_threads must not be negative");
+          "max_concurrent_streams, num_threads and transport_memory_bytes must not be "
+          "negative");
     }
 
     grpc::ServerBuilder builder;
@@ -114,6 +117,13 @@ class OtlpGrpcReceiver::Impl {
     // in use and silently take part of its calls.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+    if (options_.transport_memory_bytes > 0) {
+      // Messages that arrived before a thread takes them wait inside gRPC, beyond the
+      // reach of memory_budget; the quota bounds them.
+      grpc::ResourceQuota quota("otlp-grpc-receiver");
+      quota.Resize(static_cast<size_t>(options_.transport_memory_bytes));
+      builder.SetResourceQuota(quota);
+    }
     if (options_.max_concurrent_streams > 0) {
       builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                  options_.max_concurrent_streams);
@@ -262,42 +272,96 @@ class OtlpGrpcReceiver::Impl {
     }
   }
 
+  // The answer when `reservation` could not grow to `needed` bytes: retryable while
+  // other calls hold the budget, not when the call alone needs more than all of it.
+  grpc::Status RefuseForMemory(const RequestMemoryBudget::Reservation& reservation,
+                               int64_t needed) {
+    if (!reservation.CouldHold(needed)) {
+      counters_.AddRefusedTooLarge();
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          internal::NeverFitsMessage(needed));
+    }
+    counters_.AddRefusedMemory();
+    const std::string message(internal::kBusyMessage);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, message,
+                        internal::EncodeRpcStatus(internal::kRpcResourceExhausted,
+                                                  message, options_.default_retry_after));
+  }
+
   grpc::Status Export(Call& call) {
     const grpc::ByteBuffer& request = call.request;
-    const size_t wire_size = request.Length();
-    // TraceIngest wants contiguous bytes. A message in one uncompressed slice is taken
-    // as it is; TrySingleSlice refuses compressed ones.
+    const auto wire_size = static_cast<int64_t>(request.Length());
+    // TraceIngest wants contiguous bytes. A message in one slice is taken as it is;
+    // one in several is copied, or inflated straight from its slices when gzip.
     grpc::Slice single;
-    std::string copy;
+    std::vector<grpc::Slice> slices;
     std::string_view bytes;
-    bool compressed = false;
-    if (wire_size > 0) {
-      if (request.TrySingleSlice(&single).ok()) {
-        bytes = std::string_view(reinterpret_cast<const char*>(single.begin()),
-                                 single.size());
-      } else {
-        std::vector<grpc::Slice> slices;
-        if (!request.Dump(&slices).ok()) {
-          counters_.AddRequest(false);
-          counters_.AddFailed();
-          return grpc::Status(grpc::StatusCode::INTERNAL,
-                              "OTLP receiver: cannot read the request message");
-        }
-        copy.reserve(wire_size);
-        for (const grpc::Slice& slice : slices) {
-          copy.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-        }
-        compressed = internal::LooksLikeGzip(copy);
-        bytes = copy;
-      }
+    if (wire_size > 0 && request.TrySingleSlice(&single).ok()) {
+      bytes =
+          std::string_view(reinterpret_cast<const char*>(single.begin()), single.size());
+    } else if (wire_size > 0 && !request.Dump(&slices).ok()) {
+      counters_.AddRequest(false);
+      counters_.AddFailed();
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          "OTLP receiver: cannot read the request message");
     }
+    std::string prefix;  // the first two bytes, whatever the slices
+    if (!bytes.empty()) prefix = std::string(bytes.substr(0, 2));
+    for (size_t i = 0; i < slices.size() && prefix.size() < 2; ++i) {
+      prefix.append(reinterpret_cast<const char*>(slices[i].begin()),
+                    std::min<size_t>(slices[i].size(), 2 - prefix.size()));
+    }
+    const bool compressed = internal::LooksLikeGzip(prefix);
     counters_.AddRequest(compressed);
-    counters_.AddWireBytes(static_cast<int64_t>(wire_size));
-    std::string inflated;
+    counters_.AddWireBytes(wire_size);
+
+    // The message is held already; its copy (uncompressed, in several slices) and the
+    // encoding of its spans are reserved before they are made. An inflated message is
+    // reserved as it grows, then its encoding.
+    auto reservation = RequestMemoryBudget::Open(options_.memory_budget);
+    const bool copy = !compressed && !slices.empty();
+    const int64_t needed =
+        wire_size * (copy ? 2 : 1) +
+        (compressed
+             ? 0
+             : internal::DecodeCostBytes(internal::BodyEncoding::kProtobuf, wire_size));
+    if (!reservation.Grow(needed)) return RefuseForMemory(reservation, needed);
+    std::string contiguous;
+    bool memory_refused = false;
+    int64_t memory_needed = 0;
+    if (copy) {
+      contiguous.reserve(static_cast<size_t>(wire_size));
+      for (const grpc::Slice& slice : slices) {
+        contiguous.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+      slices.clear();
+      bytes = contiguous;
+    }
     if (compressed) {
       internal::GzipInflater inflater(
           static_cast<uint64_t>(options_.max_receive_message_bytes));
-      const auto result = inflater.Inflate(bytes, &inflated);
+      // Inflates one piece of the message in steps, reserving the output as it grows.
+      const auto inflate = [&](std::string_view piece) {
+        constexpr size_t kStep = 64 * 1024;
+        for (size_t at = 0; at < piece.size(); at += kStep) {
+          const auto result = inflater.Inflate(piece.substr(at, kStep), &contiguous);
+          if (result != internal::GzipInflater::Result::kOk) return result;
+          memory_needed = wire_size + static_cast<int64_t>(contiguous.capacity());
+          if (!reservation.GrowTo(memory_needed)) {
+            memory_refused = true;
+            return internal::GzipInflater::Result::kTooLarge;
+          }
+        }
+        return internal::GzipInflater::Result::kOk;
+      };
+      auto result = internal::GzipInflater::Result::kOk;
+      if (slices.empty()) result = inflate(bytes);
+      for (size_t i = 0;
+           i < slices.size() && result == internal::GzipInflater::Result::kOk; ++i) {
+        result = inflate(std::string_view(
+            reinterpret_cast<const char*>(slices[i].begin()), slices[i].size()));
+      }
+      if (memory_refused) return RefuseForMemory(reservation, memory_needed);
       if (result == internal::GzipInflater::Result::kTooLarge) {
         counters_.AddRefusedTooLarge();
         // As gRPC words its own refusal, and without RetryInfo: not retryable.
@@ -311,7 +375,13 @@ class OtlpGrpcReceiver::Impl {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "gzip-compressed message does not inflate");
       }
-      bytes = inflated;
+      memory_needed = wire_size + static_cast<int64_t>(contiguous.capacity()) +
+                      internal::DecodeCostBytes(internal::BodyEncoding::kProtobuf,
+                                                static_cast<int64_t>(contiguous.size()));
+      if (!reservation.GrowTo(memory_needed)) {
+        return RefuseForMemory(reservation, memory_needed);
+      }
+      bytes = contiguous;
     }
     counters_.AddDecompressedBytes(static_cast<int64_t>(bytes.size()));
     const pipeline::IngestResult result = ingest_->IngestOtlpProtobuf(bytes);

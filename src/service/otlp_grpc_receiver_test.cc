@@ -355,6 +355,56 @@ TEST_F(OtlpGrpcReceiverTest, GzipBombIsRefusedWithinBoundedMemory) {
   EXPECT_TRUE(ingest_->calls().empty());
 }
 
+// A call that does not fit in the memory budget beside those in flight is refused with
+// RESOURCE_EXHAUSTED and RetryInfo (retryable); one that alone needs more than the budget
+// without RetryInfo.
+TEST_F(OtlpGrpcReceiverTest, CallsBeyondTheMemoryBudgetAreRefused) {
+  const ExportTraceServiceRequest request = SampleRequest(4000);
+  const auto size = static_cast<int64_t>(request.ByteSizeLong());
+  // A call costs 6 × its size (7 × when gRPC hands it over in several slices): one fits,
+  // two do not.
+  OtlpGrpcReceiverOptions options = LocalOptions();
+  options.memory_budget = std::make_shared<RequestMemoryBudget>(10 * size);
+  options.transport_memory_bytes = 64 << 20;
+  Start(options);
+  ingest_->Answer(Result(IngestCode::kAccepted, 1));
+  ingest_->Hold();
+  grpc::Status held_status;
+  std::thread held([&] { held_status = Export(request); });
+  ASSERT_TRUE(ingest_->WaitForWaiting(1));
+  EXPECT_GE(options.memory_budget->reserved_bytes(), 6 * size);
+
+  grpc::Status status = Export(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  DecodedStatus details;
+  ASSERT_TRUE(DecodeRpcStatus(status.error_details(), &details));
+  EXPECT_TRUE(details.retry_delay.has_value()) << "no RetryInfo: clients would not retry";
+
+  ingest_->Release();
+  held.join();
+  EXPECT_TRUE(held_status.ok()) << held_status.error_message();
+  EXPECT_EQ(options.memory_budget->reserved_bytes(), 0);
+  EXPECT_TRUE(Export(request).ok());  // room again
+  const auto stats = receiver_->Stats();
+  EXPECT_EQ(stats.requests_refused_memory, 1);
+  EXPECT_EQ(stats.requests_accepted, 2);
+
+  // A budget smaller than one call: refused without RetryInfo, never to be retried.
+  options.memory_budget = std::make_shared<RequestMemoryBudget>(4 * size);
+  OtlpGrpcReceiver small(options, ingest_);
+  ASSERT_TRUE(small.Start().ok());
+  auto stub = TraceService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(small.port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(In(std::chrono::seconds(30)));
+  ExportTraceServiceResponse response;
+  status = stub->Export(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(status.error_details().empty()) << "RetryInfo for a call that never fits";
+  EXPECT_EQ(small.Stats().requests_refused_too_large, 1);
+  EXPECT_TRUE(small.Shutdown().ok());
+}
+
 TEST_F(OtlpGrpcReceiverTest, ConcurrentCalls) {
   Start();
   ingest_->Answer(Result(IngestCode::kAccepted, 2));

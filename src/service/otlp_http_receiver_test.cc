@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,50 @@ std::string RawExchange(int port, const std::string& request,
   close(fd);
   return response;
 }
+
+// A connection to the receiver, sending `bytes` (possibly a part of a request) and then
+// nothing more; closed when destroyed.
+class RawConnection {
+ public:
+  RawConnection(int port, const std::string& bytes) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&address),
+                                     sizeof(address)) == 0;
+    if (connected_ && !bytes.empty()) Send(bytes);
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return connected_; }
+  bool Send(const std::string& bytes) {
+    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  // Whether the server closed the connection within `timeout` (recv saw the end or a
+  // reset, after whatever answer came first).
+  bool ClosedWithin(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buffer[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      timeval tv{0, 100'000};
+      setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+    }
+    return false;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
 
 class OtlpHttpReceiverTest : public ::testing::Test {
  protected:
@@ -436,6 +481,57 @@ TEST_F(OtlpHttpReceiverTest, DecompressionBombIsRefusedWithinBoundedMemory) {
   EXPECT_EQ(stats.protobuf.bytes_received_wire, static_cast<int64_t>(bomb.size()));
 }
 
+// Requests that do not fit in the memory budget beside those in flight are refused with
+// 429 and Retry-After, their bodies drained, not kept; one that alone needs more than the
+// budget is 413.
+TEST_F(OtlpHttpReceiverTest, RequestsBeyondTheMemoryBudgetAreRefused) {
+  OtlpHttpReceiverOptions options = LocalOptions();
+  options.memory_budget = std::make_shared<RequestMemoryBudget>(2 << 20);
+  options.default_retry_after = std::chrono::seconds(2);
+  Start(options);
+  ingest_->Answer(Result(IngestCode::kAccepted, 1));
+  ingest_->Hold();
+  // A protobuf body costs 6 times its size (itself and its decoding).
+  const std::string body(200 << 10, 'x');
+  int held_status = 0;
+  std::thread held([&] {
+    auto client = NewClient();
+    const auto res = client->Post("/v1/traces", body, kProtobuf);
+    held_status = res ? res->status : -1;
+  });
+  ASSERT_TRUE(ingest_->WaitForWaiting(1));
+  EXPECT_EQ(options.memory_budget->reserved_bytes(), 6 * (200 << 10));
+
+  auto res = Post(body, kProtobuf);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 429);
+  EXPECT_EQ(res->get_header_value("Retry-After"), "2");
+  EXPECT_EQ(ProtobufStatus(res).code, 8);
+  EXPECT_NE(res->get_header_value("Connection"),
+            "close");  // drained: the connection goes on
+  // Chunked: read, then refused when its decoding does not fit.
+  res = PostChunked(std::string(300 << 10, 'y'), kProtobuf, {}, 16 << 10);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 429);
+  // More than the whole budget: never retryable.
+  res = Post(std::string(400 << 10, 'z'), kProtobuf);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(ingest_->calls().size(), 1u);
+
+  ingest_->Release();
+  held.join();
+  EXPECT_EQ(held_status, 200);
+  EXPECT_EQ(options.memory_budget->reserved_bytes(), 0);
+  res = Post(body, kProtobuf);  // room again
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const auto stats = receiver_->Stats();
+  EXPECT_EQ(stats.protobuf.requests_refused_memory, 2);
+  EXPECT_EQ(stats.protobuf.requests_refused_too_large, 1);
+  EXPECT_EQ(stats.protobuf.requests_accepted, 2);
+}
+
 TEST_F(OtlpHttpReceiverTest, HugeDeclaredBodyIsRefusedUnread) {
   OtlpHttpReceiverOptions options = LocalOptions();
   options.max_request_bytes = 1 << 20;
@@ -603,6 +699,93 @@ TEST_F(OtlpHttpReceiverTest, ShutdownWithAnIdleKeepAliveConnection) {
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
             << " ms\n";
   EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+// Connections that say nothing, or send a request head and then stall (slowloris), hold
+// no thread: with many more of them than threads, an ordinary request is served at once.
+TEST_F(OtlpHttpReceiverTest, IdleAndSlowConnectionsDoNotHoldUpOthers) {
+  Start();  // 8 threads
+  ingest_->Answer(Result(IngestCode::kAccepted, 1));
+  std::vector<std::unique_ptr<RawConnection>> bad;
+  for (int i = 0; i < 32; ++i) {
+    bad.push_back(std::make_unique<RawConnection>(receiver_->port(), ""));
+    bad.push_back(std::make_unique<RawConnection>(
+        receiver_->port(), "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Ty"));
+    ASSERT_TRUE(bad.back()->connected());
+  }
+  // A request whose head is complete but whose body stalls holds no thread either.
+  bad.push_back(std::make_unique<RawConnection>(
+      receiver_->port(),
+      "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // all accepted first
+  for (int i = 0; i < 3; ++i) {
+    auto client = NewClient();
+    client->set_read_timeout(std::chrono::seconds(3));
+    const auto start = std::chrono::steady_clock::now();
+    const auto res = client->Post("/v1/traces", "{}", kJson);
+    ASSERT_TRUE(res) << "not served within 3 s: " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    std::cout << "served beside 65 stalled connections in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count()
+              << " ms\n";
+  }
+}
+
+// A head that trickles in, a byte at a time, is cut off at header_timeout however
+// steadily it comes; a body that stalls, at read_timeout.
+TEST_F(OtlpHttpReceiverTest, SlowHeadAndStalledBodyAreClosed) {
+  OtlpHttpReceiverOptions options = LocalOptions();
+  options.header_timeout = std::chrono::seconds(1);
+  options.read_timeout = std::chrono::seconds(1);
+  Start(options);
+  RawConnection slow(receiver_->port(), "P");
+  const std::string rest =
+      "OST /v1/traces HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaa";
+  bool closed = false;
+  for (size_t i = 0; i < rest.size() && !closed; ++i) {
+    slow.Send(rest.substr(i, 1));
+    closed = slow.ClosedWithin(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(closed || slow.ClosedWithin(std::chrono::seconds(2)))
+      << "a head taking longer than header_timeout was not cut off";
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::string response =
+      RawExchange(receiver_->port(),
+                  "POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                  "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+                  std::chrono::seconds(4));
+  // Closed (the timeout closes the socket; there is no one to read an answer).
+  EXPECT_EQ(response, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (receiver_->Stats().json.requests_refused_invalid == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(receiver_->Stats().json.requests_refused_invalid, 1);
+}
+
+// Past max_connections, a new connection is closed at once; the others go on.
+TEST_F(OtlpHttpReceiverTest, ConnectionsOverTheLimitAreClosed) {
+  OtlpHttpReceiverOptions options = LocalOptions();
+  options.max_connections = 4;
+  Start(options);
+  ingest_->Answer(Result(IngestCode::kAccepted, 0));
+  ASSERT_EQ(Post("{}", kJson)->status, 200);  // client_ holds one connection
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(receiver_->port(), ""));
+  }
+  RawConnection over(receiver_->port(), "");
+  EXPECT_TRUE(over.ClosedWithin(std::chrono::seconds(3)));
+  EXPECT_EQ(receiver_->Stats().connections_refused, 1);
+  const auto res = Post("{}", kJson);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
 }
 
 TEST_F(OtlpHttpReceiverTest, BadOptionsAndPortInUse) {

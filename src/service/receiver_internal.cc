@@ -16,6 +16,14 @@ namespace otlp_arrow::service::internal {
 
 using pipeline::IngestCode;
 
+namespace {
+// Peak bytes of decoding per body byte (DecodeCostBytes), measured (docs/operations.md,
+// "Memory"): protobuf of small spans builds Arrow arrays of up to 4.5 times its size;
+// JSON is parsed into a document and a protobuf message first, up to 16 times its size.
+constexpr int64_t kProtobufDecodeFactor = 5;
+constexpr int64_t kJsonDecodeFactor = 16;
+}  // namespace
+
 IngestAnswer AnswerFor(IngestCode code) {
   switch (code) {
     case IngestCode::kAccepted:
@@ -225,6 +233,17 @@ GzipInflater::Result GzipInflater::Inflate(std::string_view input, std::string* 
   }
 }
 
+int64_t DecodeCostBytes(BodyEncoding encoding, int64_t decoded_bytes) {
+  const int64_t factor =
+      encoding == BodyEncoding::kJson ? kJsonDecodeFactor : kProtobufDecodeFactor;
+  return decoded_bytes * factor;
+}
+
+std::string NeverFitsMessage(int64_t needed) {
+  return "the request needs " + std::to_string(needed) +
+         " bytes to read and decode, more than limits.max_inflight_bytes";
+}
+
 void ReceiverCounters::AddRequest(bool compressed) {
   Add(requests_, 1);
   if (compressed) Add(requests_compressed_, 1);
@@ -266,6 +285,7 @@ void ReceiverCounters::AddResult(const pipeline::IngestResult& result) {
 
 void ReceiverCounters::AddRefusedInvalid() { Add(requests_refused_invalid_, 1); }
 void ReceiverCounters::AddRefusedTooLarge() { Add(requests_refused_too_large_, 1); }
+void ReceiverCounters::AddRefusedMemory() { Add(requests_refused_memory_, 1); }
 void ReceiverCounters::AddFailed() { Add(requests_failed_, 1); }
 
 OtlpReceiverStats ReceiverCounters::Snapshot() const {
@@ -277,6 +297,7 @@ OtlpReceiverStats ReceiverCounters::Snapshot() const {
   s.requests_refused_queue_full = get(requests_refused_queue_full_);
   s.requests_refused_too_large = get(requests_refused_too_large_);
   s.requests_refused_shutting_down = get(requests_refused_shutting_down_);
+  s.requests_refused_memory = get(requests_refused_memory_);
   s.requests_failed = get(requests_failed_);
   s.requests_compressed = get(requests_compressed_);
   s.spans_received = get(spans_received_);

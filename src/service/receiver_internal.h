@@ -115,6 +115,21 @@ inline bool LooksLikeGzip(std::string_view bytes) {
   return bytes.size() >= 2 && bytes[0] == '\x1f' && bytes[1] == '\x8b';
 }
 
+/// The two encodings of an OTLP request body.
+enum class BodyEncoding { kProtobuf, kJson };
+
+/// What decoding a body of `decoded_bytes` into a span-table batch costs beyond the
+/// body itself, at most: the Arrow builders (and for JSON the document and protobuf
+/// message parsed from it) until the batch is queued (docs/operations.md, "Memory").
+int64_t DecodeCostBytes(BodyEncoding encoding, int64_t decoded_bytes);
+
+/// Why a request was refused when the RequestMemoryBudget was spent (retryable), and
+/// when the request alone needs `needed` bytes, more than all of it (not retryable).
+inline constexpr std::string_view kBusyMessage =
+    "the gateway holds as many request bytes as it may (limits.max_inflight_bytes); "
+    "retry later";
+std::string NeverFitsMessage(int64_t needed);
+
 /// The counters behind OtlpReceiverStats, updated from many threads.
 class ReceiverCounters {
  public:
@@ -127,6 +142,8 @@ class ReceiverCounters {
   /// Outcomes decided by the receiver itself (the pipeline never saw the request).
   void AddRefusedInvalid();
   void AddRefusedTooLarge();
+  /// Refused because the RequestMemoryBudget was spent.
+  void AddRefusedMemory();
   void AddFailed();
 
   OtlpReceiverStats Snapshot() const;
@@ -143,6 +160,7 @@ class ReceiverCounters {
   Counter requests_refused_queue_full_{0};
   Counter requests_refused_too_large_{0};
   Counter requests_refused_shutting_down_{0};
+  Counter requests_refused_memory_{0};
   Counter requests_failed_{0};
   Counter requests_compressed_{0};
   Counter spans_received_{0};

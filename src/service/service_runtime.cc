@@ -18,6 +18,7 @@
 #include "otlp_arrow/pipeline/span_batch_exporter.h"
 #include "otlp_arrow/service/otlp_grpc_receiver.h"
 #include "otlp_arrow/service/otlp_http_receiver.h"
+#include "otlp_arrow/service/request_memory_budget.h"
 #include "otlp_arrow/storage/parquet_span_store.h"
 #include "otlp_arrow/telemetry/metric_registry.h"
 #include "otlp_arrow/telemetry/operations_server.h"
@@ -126,6 +127,7 @@ struct ServiceRuntime::Impl {
   std::shared_ptr<pipeline::OtlpTraceIngest> ingest;
   std::unique_ptr<OtlpGrpcReceiver> grpc_receiver;
   std::unique_ptr<OtlpHttpReceiver> http_receiver;
+  std::shared_ptr<RequestMemoryBudget> request_budget;
   std::shared_ptr<UpstreamCheck> upstream_check;
 
   std::mutex stop_mutex;
@@ -188,12 +190,17 @@ struct ServiceRuntime::Impl {
     ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching, ingest_options);
 
     ARROW_ASSIGN_OR_RAISE(const config::ServerTlsPem tls, config::ReadOtlpTls(config));
+    // One budget for the requests both listeners are reading and decoding.
+    request_budget =
+        std::make_shared<RequestMemoryBudget>(config.limits.max_inflight_bytes);
     auto grpc_options = OtlpGrpcReceiverOptions::Defaults();
     grpc_options.endpoint = config.listen.otlp_grpc;
     grpc_options.tls_cert_pem = tls.cert_pem;
     grpc_options.tls_key_pem = tls.key_pem;
     grpc_options.client_ca_pem = tls.client_ca_pem;
     grpc_options.max_receive_message_bytes = config.limits.max_request_bytes;
+    grpc_options.memory_budget = request_budget;
+    grpc_options.transport_memory_bytes = config.limits.max_inflight_bytes;
     // A call holds its thread while it waits for queue room (up to enqueue_timeout_ms):
     // with one thread per core, a few waiting clients would delay every other answer.
     grpc_options.num_threads = 16;
@@ -208,6 +215,7 @@ struct ServiceRuntime::Impl {
     http_options.client_ca_pem = tls.client_ca_pem;
     http_options.max_request_bytes = config.limits.max_request_bytes;
     http_options.max_decompressed_bytes = config.limits.max_decompressed_bytes;
+    http_options.memory_budget = request_budget;
     http_receiver = std::make_unique<OtlpHttpReceiver>(http_options, ingest);
     ARROW_RETURN_NOT_OK(http_receiver->Start());
     endpoints.otlp_http = (tls.cert_pem.empty() ? "http://" : "https://") +
@@ -332,6 +340,27 @@ arrow::Status ServiceRuntime::Impl::RegisterGatewayMetrics() {
                             "Bytes of OTLP request bodies", {{"stage", "decompressed"}},
                             [](const auto& s) { return s.bytes_received_decompressed; }));
   }
+
+  auto budget = request_budget;
+  ARROW_RETURN_NOT_OK(
+      r.AddGauge({"otlp_arrow_otlp_inflight_bytes",
+                  "Bytes reserved by OTLP requests being read and decoded",
+                  "",
+                  {}},
+                 [budget] { return budget->reserved_bytes(); }));
+  ARROW_RETURN_NOT_OK(r.AddGauge({"otlp_arrow_otlp_inflight_capacity_bytes",
+                                  "Bytes OTLP requests being read and decoded may "
+                                  "reserve (limits.max_inflight_bytes)",
+                                  "",
+                                  {}},
+                                 [budget] { return budget->capacity_bytes(); }));
+  ARROW_RETURN_NOT_OK(r.AddCounter(
+      {"otlp_arrow_otlp_inflight_refusals_total",
+       "OTLP requests refused because limits.max_inflight_bytes was reserved "
+       "(RESOURCE_EXHAUSTED with RetryInfo, HTTP 429)",
+       "",
+       {}},
+      [budget] { return budget->refusals(); }));
 
   auto b = batching;
   auto gauge = [&](const std::string& name, const std::string& help,

@@ -279,11 +279,12 @@ def test_resources(manifests, effective):
             assert {"cpu", "memory"} <= resources[kind].keys(), (key, kind)
         for r in ("cpu", "memory"):
             assert parse_quantity(resources["requests"][r]) <= parse_quantity(resources["limits"][r])
-    # The gateway's queue (buffer_bytes of Arrow data) fits its memory limit with room for the
-    # requests being decoded and the batches being sent: the rule of thumb in
-    # docs/operations.md, limit >= 2 x buffer_bytes + 256 MiB.
+    # The gateway's memory bound of docs/operations.md ("Memory") fits its memory limit:
+    # 2 x buffer_bytes + 2 x limits.max_inflight_bytes + 128 MiB.
     limit = parse_quantity(container(manifests[GATEWAY])["resources"]["limits"]["memory"])
-    assert limit >= 2 * effective[GATEWAY]["buffer_bytes"] + 256 * 2**20
+    gateway = effective[GATEWAY]
+    assert limit >= (2 * gateway["buffer_bytes"] + 2 * gateway["limits"]["max_inflight_bytes"]
+                     + 128 * 2**20)
 
 
 def test_pod_disruption_budgets(manifests):

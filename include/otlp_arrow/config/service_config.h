@@ -170,6 +170,13 @@ struct LimitsConfig {
   /// least `limits.max_request_bytes`, env OTLP_ARROW_LIMITS_MAX_DECOMPRESSED_BYTES.
   /// Request body after gzip; guards against decompression bombs.
   int64_t max_decompressed_bytes = int64_t{64} << 20;
+  /// \brief Key `limits.max_inflight_bytes`, default 256 MiB, 1 MiB..64 GiB and at
+  /// least 6 × `limits.max_request_bytes`, env OTLP_ARROW_LIMITS_MAX_INFLIGHT_BYTES.
+  /// Memory that the OTLP requests being read and decoded hold at once, both
+  /// listeners together (service::RequestMemoryBudget); gRPC's transport may hold as
+  /// much again of messages not yet taken. A request that does not fit is refused
+  /// unread with gRPC RESOURCE_EXHAUSTED + RetryInfo / HTTP 429 + Retry-After.
+  int64_t max_inflight_bytes = int64_t{256} << 20;
 
   bool operator==(const LimitsConfig&) const = default;
 };

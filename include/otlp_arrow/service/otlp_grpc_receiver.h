@@ -15,6 +15,7 @@
 
 #include "otlp_arrow/pipeline/trace_ingest.h"
 #include "otlp_arrow/service/otlp_receiver_stats.h"
+#include "otlp_arrow/service/request_memory_budget.h"
 
 namespace otlp_arrow::service {
 
@@ -52,8 +53,22 @@ struct OtlpGrpcReceiverOptions {
   int num_threads = 0;
 
   /// \brief RetryInfo delay sent when TraceIngest asks for a retry
-  /// (kQueueFull, kShuttingDown) without saying when.
+  /// (kQueueFull, kShuttingDown) without saying when, and with a refusal for memory.
   std::chrono::milliseconds default_retry_after{1000};
+
+  /// \brief The bytes of requests being decoded, shared with the other receivers of
+  /// the process. A call reserves its message, its copy or inflated form and the cost
+  /// of encoding its spans before it does any of that, and gives them back once
+  /// answered; a call that does not fit is refused with RESOURCE_EXHAUSTED and RetryInfo
+  /// (retryable). Null: no limit.
+  std::shared_ptr<RequestMemoryBudget> memory_budget;
+
+  /// \brief What gRPC's transport may hold of messages not yet handed to a call
+  /// (grpc::ResourceQuota): HTTP/2 frames being read and messages waiting for a thread.
+  /// Near it gRPC shrinks its flow-control windows, so that clients send more slowly;
+  /// under heavy pressure it may also cancel streams or close idle connections. 0:
+  /// gRPC's default (no limit).
+  int64_t transport_memory_bytes = 0;
 
   /// \brief The values above.
   static OtlpGrpcReceiverOptions Defaults() { return {}; }

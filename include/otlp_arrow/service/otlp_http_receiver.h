@@ -13,6 +13,7 @@
 
 #include "otlp_arrow/pipeline/trace_ingest.h"
 #include "otlp_arrow/service/otlp_receiver_stats.h"
+#include "otlp_arrow/service/request_memory_budget.h"
 
 namespace otlp_arrow::service {
 
@@ -46,24 +47,50 @@ struct OtlpHttpReceiverOptions {
   /// that would inflate to gigabytes costs at most this much memory.
   int64_t max_decompressed_bytes = int64_t{20} << 20;
 
-  /// \brief Threads serving connections. httplib serves a connection on one thread
-  /// from its first request until it closes (keep-alive included); connections beyond
-  /// this many wait, accepted, until a thread is free.
+  /// \brief Threads that serve the connections: read requests, inflate gzip, write
+  /// answers. Event-driven, so a few serve any number of connections; an idle one costs
+  /// memory (a few KiB), not a thread.
+  int io_threads = 2;
+
+  /// \brief Threads that hand bodies to TraceIngest, which may block while the export
+  /// queue is full (up to the pipeline's wait bound); requests beyond this many wait,
+  /// read and reserved, for a free one.
   int num_threads = 16;
 
-  /// \brief Longest wait for the next bytes of a request (each read), and for the
-  /// client to take the next bytes of a response.
+  /// \brief Connections served at once; one more is closed as soon as it is accepted
+  /// (counted in OtlpHttpReceiverStats::connections_refused).
+  int max_connections = 1024;
+
+  /// \brief Longest a request head (request line and headers) may take from its first
+  /// byte, and a TLS handshake from the connection's start: a client that sends a head
+  /// slowly (slowloris) is closed after this long.
+  std::chrono::seconds header_timeout{10};
+
+  /// \brief Longest wait for the next bytes of a body (each read), and for the whole
+  /// body from the end of the head; the connection is closed after either (and the
+  /// request counted as refused_invalid).
   std::chrono::seconds read_timeout{10};
+  std::chrono::seconds body_timeout{60};
+
+  /// \brief Longest wait for the client to take an answer.
   std::chrono::seconds write_timeout{10};
 
   /// \brief An idle keep-alive connection is closed after this long, and after this
-  /// many requests (so that busy clients do not hold a thread for ever).
+  /// many requests.
   std::chrono::seconds keep_alive_timeout{5};
   int keep_alive_max_count = 100;
 
   /// \brief Retry-After sent when TraceIngest asks for a retry (kQueueFull,
   /// kShuttingDown) without saying when. Whole seconds; at least 1 is sent.
   std::chrono::milliseconds default_retry_after{1000};
+
+  /// \brief The bytes of requests being read and decoded, shared with the other
+  /// receivers of the process. A request reserves its body (from Content-Length, before
+  /// reading it; as it grows when chunked or inflated) and the cost of encoding its
+  /// spans, and gives them back once answered; one that does not fit is answered 429
+  /// with Retry-After (`default_retry_after`) without reading more of it, and its
+  /// connection closes. Null: no limit.
+  std::shared_ptr<RequestMemoryBudget> memory_budget;
 
   /// \brief The values above.
   static OtlpHttpReceiverOptions Defaults() { return {}; }
@@ -81,10 +108,13 @@ struct OtlpHttpReceiverStats {
   int64_t requests_not_found = 0;
   int64_t requests_method_not_allowed = 0;
   int64_t requests_unsupported_media_type = 0;
+  /// \brief Connections closed unserved because `max_connections` were open.
+  int64_t connections_refused = 0;
 };
 
 /// \brief OTLP/HTTP server of the trace pipeline (OTLP specification, "OTLP/HTTP"), on
-/// cpp-httplib.
+/// Boost.Beast: `io_threads` threads serve every connection, `num_threads` workers run
+/// TraceIngest.
 ///
 /// `POST <traces_path>` with `Content-Type: application/x-protobuf` goes to
 /// TraceIngest::IngestOtlpProtobuf, with `application/json` to IngestOtlpJson
@@ -101,7 +131,7 @@ struct OtlpHttpReceiverStats {
 /// | body over `max_request_bytes` / `max_decompressed_bytes`;   | 413               |
 /// | kTooLarge                                                   |                   |
 /// | another content type or content encoding                    | 415               |
-/// | kQueueFull                                                  | 429, Retry-After  |
+/// | kQueueFull; `memory_budget` spent                           | 429, Retry-After  |
 /// | kShuttingDown                                               | 503, Retry-After  |
 /// | an exception inside the receiver                            | 500               |
 ///
@@ -141,9 +171,9 @@ class OtlpHttpReceiver {
   /// after Start().
   int port() const;
 
-  /// \brief Stops accepting connections, lets the requests being served finish and
-  /// waits for the serving threads. An idle keep-alive connection holds its thread
-  /// until it times out, so this can take up to `keep_alive_timeout`. Idempotent.
+  /// \brief Stops accepting connections, closes idle ones and those still sending a
+  /// head, lets the requests in hand be answered (their bodies are read within
+  /// `body_timeout`) and waits for the threads. Idempotent.
   arrow::Status Shutdown();
 
   /// \brief A snapshot of the counters.

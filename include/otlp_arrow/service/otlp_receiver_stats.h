@@ -15,9 +15,9 @@ namespace otlp_arrow::service {
 /// Every export request that reaches the receiver (right path and method, and for HTTP
 /// a supported content type and encoding) is counted once in `requests` and, when it is
 /// answered, once in exactly one `requests_accepted` / `requests_refused_*` /
-/// `requests_failed` counter. Requests that a library refuses before the receiver sees
-/// them (gRPC's own check of the message size as sent, HTTP requests httplib cannot
-/// parse) are not counted.
+/// `requests_failed` counter. Requests refused before the receiver knows their protocol
+/// (gRPC's own check of the message size as sent, HTTP request heads that do not parse)
+/// are not counted.
 struct OtlpReceiverStats {
   /// \brief Export requests received.
   int64_t requests = 0;
@@ -35,6 +35,10 @@ struct OtlpReceiverStats {
   int64_t requests_refused_too_large = 0;
   /// \brief TraceIngest said kShuttingDown (gRPC UNAVAILABLE, HTTP 503).
   int64_t requests_refused_shutting_down = 0;
+  /// \brief Refused before they were read or decoded because the requests in flight
+  /// held the whole RequestMemoryBudget (gRPC RESOURCE_EXHAUSTED with RetryInfo, HTTP
+  /// 429 with Retry-After).
+  int64_t requests_refused_memory = 0;
   /// \brief Requests that failed inside the receiver (an exception, HTTP 500); should
   /// stay 0.
   int64_t requests_failed = 0;
