@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The otlp-arrow program. Each subcommand lives in its own <name>_command.cc.
 
+#include <csignal>
 #include <exception>
 #include <iostream>
 
@@ -36,6 +37,9 @@ void SetUpLogging() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a connection the peer has closed is an error to handle (EPIPE), not a
+  // reason to die: OpenSSL writes to its socket without MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
   SetUpLogging();
   CLI::App app{"OpenTelemetry traces carried and stored as Apache Arrow", "otlp-arrow"};
   app.set_version_flag("--version", OTLP_ARROW_VERSION);
