@@ -187,7 +187,7 @@ TEST(ServiceConfigDefaults, FollowTheOptionsStructs) {
   const ServiceConfig c;
   const auto exporter = transport::FlightSpanExporterOptions::Defaults();
   EXPECT_EQ(c.endpoint, exporter.endpoint);
-  EXPECT_EQ(c.batch_size, exporter.max_batch_rows);
+  EXPECT_EQ(c.batch_size, exporter.batch_size);
   EXPECT_EQ(c.max_batch_bytes, exporter.max_batch_bytes);
   EXPECT_EQ(c.max_retries, exporter.max_retries);
   EXPECT_EQ(c.retry_backoff_ms, exporter.initial_backoff);
@@ -963,7 +963,7 @@ TEST(ServiceOptions, Exporter) {
   auto reloaded = options->reload_bearer_token();
   ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
   EXPECT_EQ(*reloaded, "rotated");
-  EXPECT_EQ(options->max_batch_rows, 500);
+  EXPECT_EQ(options->batch_size, 500);
   EXPECT_EQ(options->max_batch_bytes, 1 << 20);
   EXPECT_EQ(options->max_span_bytes, 8 << 20);
   EXPECT_EQ(options->max_retries, 7);

@@ -84,7 +84,7 @@ arrow::Result<transport::FlightSpanExporterOptions> MakeExporterOptions(
       return ReadToken(path);
     };
   }
-  options.max_batch_rows = config.batch_size;
+  options.batch_size = config.batch_size;
   options.max_batch_bytes = config.max_batch_bytes;
   options.max_span_bytes = config.max_span_bytes;
   options.max_retries = config.max_retries;

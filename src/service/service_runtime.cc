@@ -175,7 +175,7 @@ struct ServiceRuntime::Impl {
                           pipeline::FlightSpanBatchExporter::Make(exporter_options));
 
     auto batching_options = pipeline::BatchingSpanExporterOptions::Defaults();
-    batching_options.max_export_batch_spans = config.batch_size;
+    batching_options.batch_size = config.batch_size;
     batching_options.flush_interval = config.flush_interval_ms;
     batching_options.max_queue_spans = config.buffer_size;
     batching_options.max_queue_bytes = config.buffer_bytes;

@@ -253,10 +253,10 @@ struct ServiceConfig {
   /// `grpc+unix:///path`. The seed's `http://` and `https://` are taken as `grpc://`
   /// and `grpc+tls://` (with a warning) and stored as such.
   std::string endpoint = transport::FlightSpanExporterOptions::Defaults().endpoint;
-  /// \brief Key `batch_size`, default 8192 (FlightSpanExporterOptions::max_batch_rows),
+  /// \brief Key `batch_size`, default 8192 (FlightSpanExporterOptions::batch_size),
   /// 1..1,000,000 spans, env BATCH_SIZE. Spans per exported Arrow batch; bigger batches
   /// compress better.
-  int64_t batch_size = transport::FlightSpanExporterOptions::Defaults().max_batch_rows;
+  int64_t batch_size = transport::FlightSpanExporterOptions::Defaults().batch_size;
   /// \brief Key `flush_interval_ms`, default 1000 ms, 1..3,600,000, env
   /// FLUSH_INTERVAL_MS. A partial batch is exported once its oldest span waited this
   /// long.

@@ -15,7 +15,7 @@
 namespace otlp_arrow::config {
 
 /// \brief The gateway's exporter: `endpoint`, `tls.*`, `auth.token_file`, `batch_size`
-/// (as max_batch_rows), `max_batch_bytes`, `max_retries`, `retry_*`,
+/// (as batch_size), `max_batch_bytes`, `max_retries`, `retry_*`,
 /// `export_timeout_ms`, `compression`.
 ///
 /// Reads the files `tls.ca_path`, `tls.cert_path`, `tls.key_path` and
