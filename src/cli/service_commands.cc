@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/config/config_check.h"
 #include "otlp_arrow/config/service_config.h"
 #include "otlp_arrow/service/service_runtime.h"
@@ -251,6 +252,17 @@ int RunService(const ServiceCommandOptions& options, CLI::App* cmd) {
   }
   for (const auto& warning : loaded->warnings) spdlog::warn("configuration: {}", warning);
   if (options.print_config) {
+    // What the start-up would build, so that a configuration it refuses is not printed
+    // as if it would run; files the start-up reads need not be here.
+    auto components = config::MakeComponentOptions(loaded->config, options.role,
+                                                   config::FileMode::kReadIfPresent);
+    if (!components.ok()) {
+      spdlog::error("configuration: {}", components.status().message());
+      return 2;
+    }
+    for (const auto& warning : components->warnings) {
+      spdlog::warn("configuration: {}", warning);
+    }
     std::cout << config::ToYaml(*loaded);
     return 0;
   }

@@ -2,14 +2,14 @@
 
 #include "otlp_arrow/config/config_check.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/config/service_config.h"
 
 namespace otlp_arrow::config {
@@ -75,26 +75,38 @@ int RunConfigCheck(const std::string& path, std::ostream& out) {
     return 1;
   }
   const ServiceConfig& config = loaded->config;
-  out << "config OK: " << path << "\n" << Summary(config) << "\n";
-  for (const std::string& warning : loaded->warnings)
-    out << "warning: " << warning << "\n";
-  const std::pair<const char*, const std::string*> files[] = {
-      {"tls.cert_path", &config.tls.cert_path},
-      {"tls.key_path", &config.tls.key_path},
-      {"tls.ca_path", &config.tls.ca_path},
-      {"auth.token_file", &config.auth.token_file},
-      {"otlp.tls.cert_path", &config.otlp.tls.cert_path},
-      {"otlp.tls.key_path", &config.otlp.tls.key_path},
-      {"otlp.tls.client_ca_path", &config.otlp.tls.client_ca_path},
-      {"receiver.tls.cert_path", &config.receiver.tls.cert_path},
-      {"receiver.tls.key_path", &config.receiver.tls.key_path},
-      {"receiver.tls.client_ca_path", &config.receiver.tls.client_ca_path},
-  };
-  for (const auto& [key, file] : files) {
-    if (file->empty() || access(file->c_str(), R_OK) == 0) continue;
-    out << "warning: " << key << ": '" << *file
-        << "' is not readable here; the service reads it when it starts\n";
+  // What each subcommand would build at start-up, the files read where readable.
+  std::vector<std::pair<std::string, std::string>> errors;  // message, roles
+  std::vector<std::string> warnings = loaded->warnings;
+  for (ServiceRole role :
+       {ServiceRole::kGateway, ServiceRole::kReceiver, ServiceRole::kAllInOne}) {
+    auto options = MakeComponentOptions(config, role, FileMode::kReadIfPresent);
+    if (!options.ok()) {
+      const std::string message = options.status().message();
+      auto same = std::find_if(errors.begin(), errors.end(),
+                               [&](const auto& error) { return error.first == message; });
+      if (same == errors.end()) {
+        errors.emplace_back(message, std::string(ToString(role)));
+      } else {
+        same->second += ", " + std::string(ToString(role));
+      }
+      continue;
+    }
+    for (std::string& warning : options->warnings) {
+      if (std::find(warnings.begin(), warnings.end(), warning) == warnings.end()) {
+        warnings.push_back(std::move(warning));
+      }
+    }
   }
+  if (!errors.empty()) {
+    out << "config INVALID: " << path << "\n";
+    for (const auto& [message, roles] : errors) {
+      out << path << ": " << roles << ": " << message << "\n";
+    }
+    return 1;
+  }
+  out << "config OK: " << path << "\n" << Summary(config) << "\n";
+  for (const std::string& warning : warnings) out << "warning: " << warning << "\n";
   return 0;
 }
 

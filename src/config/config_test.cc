@@ -16,9 +16,9 @@
 
 #include "config_keys_internal.h"
 #include "config_values_internal.h"
+#include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/config/config_check.h"
 #include "otlp_arrow/config/service_config.h"
-#include "otlp_arrow/config/service_options.h"
 
 namespace otlp_arrow::config {
 namespace {
@@ -122,6 +122,7 @@ otlp:
     cert_path: /etc/otlp-arrow/otlp.pem
     key_path: /etc/otlp-arrow/otlp.key
     client_ca_path: /etc/otlp-arrow/sdk-ca.pem
+  grpc_threads: 32
 monitoring:
   metrics_port: 19090
   metrics_host: 0.0.0.0
@@ -187,13 +188,19 @@ TEST(ServiceConfigDefaults, FollowTheOptionsStructs) {
   const ServiceConfig c;
   const auto exporter = transport::FlightSpanExporterOptions::Defaults();
   EXPECT_EQ(c.endpoint, exporter.endpoint);
-  EXPECT_EQ(c.batch_size, exporter.max_batch_rows);
+  EXPECT_EQ(c.batch_size, exporter.batch_size);
   EXPECT_EQ(c.max_batch_bytes, exporter.max_batch_bytes);
   EXPECT_EQ(c.max_retries, exporter.max_retries);
   EXPECT_EQ(c.retry_backoff_ms, exporter.initial_backoff);
   EXPECT_EQ(c.retry_max_backoff_ms, exporter.max_backoff);
   EXPECT_EQ(c.export_timeout_ms, exporter.timeout);
   EXPECT_EQ(c.compression, exporter.compression);
+
+  const auto batching = pipeline::BatchingSpanExporterOptions::Defaults();
+  EXPECT_EQ(c.flush_interval_ms, batching.flush_interval);
+  EXPECT_EQ(c.buffer_size, batching.max_queue_spans);
+  EXPECT_EQ(c.buffer_bytes, batching.max_queue_bytes);
+  EXPECT_EQ(c.enqueue_timeout_ms, batching.max_enqueue_wait);
 
   const auto receiver = transport::FlightSpanReceiverOptions::Defaults();
   EXPECT_EQ("grpc://" + c.listen.flight, receiver.listen_uri);
@@ -260,6 +267,7 @@ TEST(ServiceConfigFile, ReadsEveryKey) {
   EXPECT_EQ(c.otlp.tls.cert_path, "/etc/otlp-arrow/otlp.pem");
   EXPECT_EQ(c.otlp.tls.key_path, "/etc/otlp-arrow/otlp.key");
   EXPECT_EQ(c.otlp.tls.client_ca_path, "/etc/otlp-arrow/sdk-ca.pem");
+  EXPECT_EQ(c.otlp.grpc_threads, 32);
   EXPECT_EQ(c.monitoring.metrics_port, 19090);
   EXPECT_EQ(c.monitoring.metrics_host, "0.0.0.0");
   EXPECT_TRUE(c.monitoring.verbose_logging);
@@ -300,7 +308,7 @@ TEST(ServiceConfigFile, EveryKeyTestCoversEveryKeyWithANonDefaultValue) {
 TEST(ServiceConfigFile, OriginsNameFileLineAndColumn) {
   const LoadedServiceConfig loaded = LoadOrDie(kEveryKey);
   EXPECT_EQ(loaded.origins.at("endpoint"), "test.yaml:2:11");
-  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:58:21");
+  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:59:21");
 }
 
 // The design document's ConfigMap (k8s/deployment.yaml), verbatim.
@@ -940,100 +948,191 @@ TEST(ConfigCheck, IgnoresTheEnvironmentAndWarnsOfUnreadableFiles) {
 
 // --- options structs ---------------------------------------------------------------
 
-TEST(ServiceOptions, Exporter) {
+// The options `role` would start with; the test fails on an error.
+ComponentOptions OptionsOrDie(const ServiceConfig& config,
+                              ServiceRole role = ServiceRole::kAllInOne) {
+  auto options = MakeComponentOptions(config, role);
+  EXPECT_TRUE(options.ok()) << options.status().ToString();
+  return options.ok() ? *std::move(options) : ComponentOptions{};
+}
+
+TEST(ComponentOptions, Exporter) {
   TempDir dir;
   ServiceConfig config = LoadOrDie(kEveryKey).config;
   config.tls.cert_path = dir.Write("client.pem", "CLIENT CERT");
   config.tls.key_path = dir.Write("client.key", "CLIENT KEY");
   config.tls.ca_path = dir.Write("ca.pem", "CA");
   config.auth.token_file = dir.Write("token", "  s3cret\n");
-  auto options = MakeExporterOptions(config);
-  ASSERT_TRUE(options.ok()) << options.status().ToString();
-  EXPECT_EQ(options->endpoint, "grpc+tls://collector.example:9443");
-  EXPECT_EQ(options->timeout, 15000ms);
-  EXPECT_EQ(options->compression, transport::FlightCompression::kLz4);
-  EXPECT_EQ(options->tls_root_certs, "CA");
-  EXPECT_EQ(options->tls_cert_chain, "CLIENT CERT");
-  EXPECT_EQ(options->tls_private_key, "CLIENT KEY");
-  EXPECT_EQ(options->tls_server_name_override, "receiver.internal");
-  EXPECT_EQ(options->bearer_token, "s3cret");
+  config.otlp.tls = {};
+  const auto gateway = OptionsOrDie(config, ServiceRole::kGateway).gateway;
+  ASSERT_TRUE(gateway.has_value());
+  const auto& options = gateway->exporter;
+  EXPECT_EQ(options.endpoint, "grpc+tls://collector.example:9443");
+  EXPECT_EQ(options.timeout, 15000ms);
+  EXPECT_EQ(options.compression, transport::FlightCompression::kLz4);
+  EXPECT_EQ(options.tls_root_certs, "CA");
+  EXPECT_EQ(options.tls_cert_chain, "CLIENT CERT");
+  EXPECT_EQ(options.tls_private_key, "CLIENT KEY");
+  EXPECT_EQ(options.tls_server_name_override, "receiver.internal");
+  EXPECT_EQ(options.bearer_token, "s3cret");
   // A refused token is read again from the file (a rotated Secret).
-  ASSERT_TRUE(options->reload_bearer_token);
+  ASSERT_TRUE(options.reload_bearer_token);
   dir.Write("token", "rotated\n");
-  auto reloaded = options->reload_bearer_token();
+  auto reloaded = options.reload_bearer_token();
   ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
   EXPECT_EQ(*reloaded, "rotated");
-  EXPECT_EQ(options->max_batch_rows, 500);
-  EXPECT_EQ(options->max_batch_bytes, 1 << 20);
-  EXPECT_EQ(options->max_span_bytes, 8 << 20);
-  EXPECT_EQ(options->max_retries, 7);
-  EXPECT_EQ(options->initial_backoff, 50ms);
-  EXPECT_EQ(options->max_backoff, 2000ms);
+  EXPECT_EQ(options.batch_size, 500);
+  EXPECT_EQ(options.max_batch_bytes, 1 << 20);
+  EXPECT_EQ(options.max_span_bytes, 8 << 20);
+  EXPECT_EQ(options.max_retries, 7);
+  EXPECT_EQ(options.initial_backoff, 50ms);
+  EXPECT_EQ(options.max_backoff, 2000ms);
 }
 
-TEST(ServiceOptions, ExporterTlsFromTheEnabledFlagAlone) {
+TEST(ComponentOptions, ExporterTlsFromTheEnabledFlagAlone) {
   ServiceConfig config;
   config.tls.enabled = true;  // built in code: the endpoint still says grpc://
-  auto options = MakeExporterOptions(config);
-  ASSERT_TRUE(options.ok()) << options.status().ToString();
-  EXPECT_EQ(options->endpoint, "grpc+tls://127.0.0.1:8815");
+  EXPECT_EQ(OptionsOrDie(config, ServiceRole::kGateway).gateway->exporter.endpoint,
+            "grpc+tls://127.0.0.1:8815");
 }
 
-TEST(ServiceOptions, UnreadableFilesNameTheKey) {
+// All-in-one exports to its own receiver, whatever `endpoint` says.
+TEST(ComponentOptions, AllInOneExportsToItsReceiver) {
+  ServiceConfig config;
+  config.endpoint = "grpc://collector.example:9443";
+  config.listen.flight = "0.0.0.0:18815";
+  EXPECT_EQ(OptionsOrDie(config).gateway->exporter.endpoint, "grpc://127.0.0.1:18815");
+  EXPECT_EQ(OptionsOrDie(config, ServiceRole::kGateway).gateway->exporter.endpoint,
+            "grpc://collector.example:9443");
+}
+
+TEST(ComponentOptions, BatchingIngestAndOtlpReceivers) {
+  TempDir dir;
+  ServiceConfig config = LoadOrDie(kEveryKey).config;
+  config.tls = {};
+  config.endpoint = "grpc://collector.example:9443";
+  config.auth = {};
+  config.otlp.tls.cert_path = dir.Write("otlp.pem", "OTLP CERT");
+  config.otlp.tls.key_path = dir.Write("otlp.key", "OTLP KEY");
+  config.otlp.tls.client_ca_path = dir.Write("sdk-ca.pem", "SDK CA");
+  const auto gateway = OptionsOrDie(config, ServiceRole::kGateway).gateway;
+  ASSERT_TRUE(gateway.has_value());
+  EXPECT_EQ(gateway->batching.batch_size, 500);
+  EXPECT_EQ(gateway->batching.flush_interval, 250ms);
+  EXPECT_EQ(gateway->batching.max_queue_spans, 5000);
+  EXPECT_EQ(gateway->batching.max_queue_bytes, 64 << 20);
+  EXPECT_EQ(gateway->batching.max_enqueue_wait, 0ms);
+  EXPECT_EQ(gateway->batching.initial_backoff, 50ms);
+  EXPECT_EQ(gateway->batching.max_backoff, 2000ms);
+  EXPECT_EQ(gateway->batching.shutdown_timeout, 5000ms);
+  EXPECT_EQ(gateway->ingest.max_span_bytes, 8 << 20);
+  EXPECT_EQ(gateway->request_budget_bytes, 96 << 20);
+  const auto& grpc = gateway->otlp_grpc;
+  EXPECT_EQ(grpc.endpoint, "0.0.0.0:14317");
+  EXPECT_EQ(grpc.tls_cert_pem, "OTLP CERT");
+  EXPECT_EQ(grpc.tls_key_pem, "OTLP KEY");
+  EXPECT_EQ(grpc.client_ca_pem, "SDK CA");
+  EXPECT_EQ(grpc.max_receive_message_bytes, 2 << 20);
+  EXPECT_EQ(grpc.transport_memory_bytes, 96 << 20);
+  EXPECT_EQ(grpc.num_threads, 32);
+  const auto& http = gateway->otlp_http;
+  EXPECT_EQ(http.endpoint, "[::1]:14318");
+  EXPECT_EQ(http.tls_cert_pem, "OTLP CERT");
+  EXPECT_EQ(http.client_ca_pem, "SDK CA");
+  EXPECT_EQ(http.max_request_bytes, 2 << 20);
+  EXPECT_EQ(http.max_decompressed_bytes, 8 << 20);
+}
+
+TEST(ComponentOptions, RolesBuildTheirOwnComponents) {
+  const ServiceConfig config;
+  const auto gateway = OptionsOrDie(config, ServiceRole::kGateway);
+  EXPECT_TRUE(gateway.gateway.has_value());
+  EXPECT_FALSE(gateway.receiver.has_value());
+  const auto receiver = OptionsOrDie(config, ServiceRole::kReceiver);
+  EXPECT_FALSE(receiver.gateway.has_value());
+  EXPECT_TRUE(receiver.receiver.has_value());
+  EXPECT_EQ(receiver.operations.health_address, "127.0.0.1:8080");
+  EXPECT_EQ(receiver.operations.metrics_address, "127.0.0.1:9090");
+}
+
+TEST(ComponentOptions, UnreadableFilesNameTheKey) {
   TempDir dir;
   ServiceConfig config;
   config.auth.token_file = dir.Path("missing-token");
-  auto exporter = MakeExporterOptions(config);
-  ASSERT_FALSE(exporter.ok());
-  EXPECT_THAT(exporter.status().ToString(),
+  auto gateway = MakeComponentOptions(config, ServiceRole::kGateway);
+  ASSERT_FALSE(gateway.ok());
+  EXPECT_THAT(gateway.status().ToString(),
               AllOf(StartsWith("IOError: auth.token_file: cannot read '"),
                     HasSubstr("missing-token': No such file or directory")));
   config.auth.token_file = dir.Write("blank-token", " \n");
-  EXPECT_THAT(MakeReceiverOptions(config).status().ToString(),
+  EXPECT_THAT(MakeComponentOptions(config, ServiceRole::kReceiver).status().ToString(),
               AllOf(StartsWith("Invalid: auth.token_file: '"), HasSubstr("' is empty")));
   config.auth.token_file.clear();
   config.receiver.tls.cert_path = dir.Path("missing.pem");
   config.receiver.tls.key_path = dir.Path("missing.key");
-  EXPECT_THAT(MakeReceiverOptions(config).status().ToString(),
+  EXPECT_THAT(MakeComponentOptions(config, ServiceRole::kReceiver).status().ToString(),
               StartsWith("IOError: receiver.tls.cert_path: cannot read '"));
+  // A gateway has no use for the receiver's files.
+  EXPECT_TRUE(MakeComponentOptions(config, ServiceRole::kGateway).ok());
+  // `config check` and `--print-config` warn instead.
+  auto checked =
+      MakeComponentOptions(config, ServiceRole::kReceiver, FileMode::kReadIfPresent);
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  EXPECT_THAT(checked->warnings, ElementsAre(StartsWith("receiver.tls.cert_path: '"),
+                                             StartsWith("receiver.tls.key_path: '")));
 }
 
-TEST(ServiceOptions, ExporterRefusesAnInvalidConfig) {
+TEST(ComponentOptions, RefusesAnInvalidConfig) {
   ServiceConfig config;
   config.batch_size = -1;
-  EXPECT_EQ(MakeExporterOptions(config).status().ToString(),
+  EXPECT_EQ(MakeComponentOptions(config, ServiceRole::kGateway).status().ToString(),
             "Invalid: batch_size: -1 is out of range 1..1000000");
 }
 
-TEST(ServiceOptions, Receiver) {
+// A rule of a component that the key table does not know is still found: the options
+// go through the component's Validate().
+TEST(ComponentOptions, ComponentRulesApply) {
+  ServiceConfig config;
+  config.retry_backoff_ms = 0ms;  // out of the key's range, and the queue's rule
+  EXPECT_THAT(MakeComponentOptions(config, ServiceRole::kGateway).status().ToString(),
+              HasSubstr("retry_backoff_ms: 0 is out of range 1..600000"));
+}
+
+TEST(ComponentOptions, Receiver) {
   TempDir dir;
   ServiceConfig config = LoadOrDie(kEveryKey).config;
   config.receiver.tls.cert_path = dir.Write("server.pem", "SERVER CERT");
   config.receiver.tls.key_path = dir.Write("server.key", "SERVER KEY");
   config.receiver.tls.client_ca_path = dir.Write("clients.pem", "CLIENT CA");
   config.auth.token_file = dir.Write("token", "s3cret");
-  auto options = MakeReceiverOptions(config);
-  ASSERT_TRUE(options.ok()) << options.status().ToString();
-  EXPECT_EQ(options->listen_uri, "grpc+tls://0.0.0.0:18815");
-  EXPECT_EQ(options->tls_cert_pem, "SERVER CERT");
-  EXPECT_EQ(options->tls_key_pem, "SERVER KEY");
-  EXPECT_EQ(options->client_ca_pem, "CLIENT CA");
-  EXPECT_EQ(options->bearer_token, std::optional<std::string>("s3cret"));
-  EXPECT_EQ(options->max_batch_bytes, 16 << 20);
-  EXPECT_EQ(options->max_concurrent_streams, 64);
-  EXPECT_EQ(options->max_streams_per_client, 4);
-  EXPECT_EQ(options->max_decoded_bytes_in_flight, 96 << 20);
-  EXPECT_EQ(options->stream_idle_timeout, 5000ms);
+  const auto receiver = OptionsOrDie(config, ServiceRole::kReceiver).receiver;
+  ASSERT_TRUE(receiver.has_value());
+  const auto& options = receiver->flight;
+  EXPECT_EQ(options.listen_uri, "grpc+tls://0.0.0.0:18815");
+  EXPECT_EQ(options.tls_cert_pem, "SERVER CERT");
+  EXPECT_EQ(options.tls_key_pem, "SERVER KEY");
+  EXPECT_EQ(options.client_ca_pem, "CLIENT CA");
+  EXPECT_EQ(options.bearer_token, std::optional<std::string>("s3cret"));
+  EXPECT_EQ(options.max_batch_bytes, 16 << 20);
+  EXPECT_EQ(options.max_concurrent_streams, 64);
+  EXPECT_EQ(options.max_streams_per_client, 4);
+  EXPECT_EQ(options.max_decoded_bytes_in_flight, 96 << 20);
+  EXPECT_EQ(options.stream_idle_timeout, 5000ms);
 
-  auto plain = MakeReceiverOptions(ServiceConfig{});
-  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
-  EXPECT_EQ(plain->listen_uri,
+  const auto plain = OptionsOrDie(ServiceConfig{}, ServiceRole::kReceiver).receiver;
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->flight.listen_uri,
             transport::FlightSpanReceiverOptions::Defaults().listen_uri);
-  EXPECT_EQ(plain->bearer_token, std::nullopt);
+  EXPECT_EQ(plain->flight.bearer_token, std::nullopt);
 }
 
-TEST(ServiceOptions, Store) {
-  const auto options = MakeStoreOptions(LoadOrDie(kEveryKey).config);
+TEST(ComponentOptions, Store) {
+  ServiceConfig config = LoadOrDie(kEveryKey).config;
+  config.receiver.tls = {};
+  config.auth = {};
+  const auto receiver = OptionsOrDie(config, ServiceRole::kReceiver).receiver;
+  ASSERT_TRUE(receiver.has_value());
+  const auto& options = receiver->store;
   EXPECT_EQ(options.data_dir, "/var/lib/otlp-arrow");
   EXPECT_EQ(options.durability, storage::WalDurability::kFlushToOs);
   EXPECT_EQ(options.max_file_bytes, 32 << 20);
@@ -1044,6 +1143,141 @@ TEST(ServiceOptions, Store) {
   EXPECT_EQ(options.dictionary_encoding, defaults.dictionary_encoding);
   EXPECT_EQ(options.flush_before_scan, defaults.flush_before_scan);
 }
+
+// --- config check and start-up agree -----------------------------------------------
+
+// A configuration file and whether it must be accepted. `{pem}` stands for a readable
+// PEM file, `{blank}` for a readable file holding only white space.
+struct EdgeCase {
+  std::string yaml;
+  bool accepted;
+};
+
+void PrintTo(const EdgeCase& edge, std::ostream* out) {
+  *out << (edge.accepted ? "accepted: " : "refused: ") << edge.yaml;
+}
+
+class ConfigCheckAgreesWithStartUp : public ::testing::TestWithParam<EdgeCase> {};
+
+// `config check FILE` accepts exactly the files every subcommand starts with: the
+// options each component would start with pass its own Validate().
+TEST_P(ConfigCheckAgreesWithStartUp, BothAcceptOrBothRefuse) {
+  TempDir dir;
+  std::string yaml = GetParam().yaml;
+  for (const auto& [placeholder, content] :
+       {std::pair<std::string, std::string>{"{pem}", "PEM"}, {"{blank}", " \n"}}) {
+    const std::string file =
+        dir.Write(placeholder.substr(1, placeholder.size() - 2), content);
+    for (auto at = yaml.find(placeholder); at != std::string::npos;
+         at = yaml.find(placeholder)) {
+      yaml.replace(at, placeholder.size(), file);
+    }
+  }
+  const std::string path = dir.Write("config.yaml", yaml);
+
+  std::ostringstream check_output;
+  const bool check_accepts = RunConfigCheck(path, check_output) == 0;
+
+  // What `otlp-arrow <role> --config FILE` does before it starts anything.
+  std::string start_errors;
+  ConfigSources sources = IsolatedSources(dir);
+  sources.config_path = path;
+  auto loaded = LoadServiceConfig(sources);
+  if (!loaded.ok()) {
+    start_errors = loaded.status().ToString();
+  } else {
+    for (ServiceRole role :
+         {ServiceRole::kGateway, ServiceRole::kReceiver, ServiceRole::kAllInOne}) {
+      auto options = MakeComponentOptions(loaded->config, role, FileMode::kRead);
+      if (!options.ok()) {
+        start_errors += std::string(ToString(role)) + ": " + options.status().ToString();
+      }
+    }
+  }
+  const bool start_accepts = start_errors.empty();
+
+  EXPECT_EQ(check_accepts, start_accepts)
+      << "config check:\n"
+      << check_output.str() << "start-up: " << start_errors;
+  EXPECT_EQ(check_accepts, GetParam().accepted) << check_output.str();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EdgeValues, ConfigCheckAgreesWithStartUp,
+    ::testing::Values(
+        EdgeCase{"", true},
+        // The queue's backoff rule (0 < initial_backoff) that `config check` missed.
+        EdgeCase{"retry_backoff_ms: 0\n", false},
+        EdgeCase{"retry_max_backoff_ms: 0\nretry_backoff_ms: 0\n", false},
+        EdgeCase{"retry_backoff_ms: 1\n", true},
+        EdgeCase{"retry_backoff_ms: 600000\nretry_max_backoff_ms: 600000\n", true},
+        EdgeCase{"retry_backoff_ms: 200\nretry_max_backoff_ms: 100\n", false},
+        EdgeCase{"retry_backoff_ms: -1\n", false}, EdgeCase{"batch_size: 0\n", false},
+        EdgeCase{"batch_size: -1\n", false},
+        EdgeCase{"batch_size: 1\nbuffer_size: 1\n", true},
+        EdgeCase{"batch_size: 1000000\nbuffer_size: 1000000\n", true},
+        EdgeCase{"batch_size: 1000001\nbuffer_size: 100000000\n", false},
+        EdgeCase{"batch_size: 99999999999999999999\n", false},
+        EdgeCase{"batch_size: 100\nbuffer_size: 99\n", false},
+        EdgeCase{"buffer_size: 100000000\n", true},
+        EdgeCase{"flush_interval_ms: 0\n", false},
+        EdgeCase{"flush_interval_ms: 3600000\n", true},
+        EdgeCase{"buffer_bytes: 0\n", false}, EdgeCase{"buffer_bytes: 64GiB\n", true},
+        EdgeCase{"enqueue_timeout_ms: 0\n", true},
+        EdgeCase{"enqueue_timeout_ms: -1\n", false}, EdgeCase{"max_retries: 0\n", true},
+        EdgeCase{"max_retries: -1\n", false}, EdgeCase{"export_timeout_ms: 0\n", true},
+        EdgeCase{"shutdown_timeout_ms: 0\n", true},
+        EdgeCase{"max_span_bytes: 1KiB\n", true},
+        // A chunk and a span of the largest sizes must fit the receiver's limit.
+        EdgeCase{"max_batch_bytes: 1GiB\n", false},
+        EdgeCase{"max_batch_bytes: 1GiB\nmax_span_bytes: 1GiB\n"
+                 "receiver: {max_batch_bytes: 2147483647, "
+                 "max_decoded_bytes_in_flight: 64GiB}\n",
+                 false},
+        EdgeCase{"endpoint: \"\"\n", false},
+        EdgeCase{"endpoint: grpc+unix:///tmp/otlp-arrow.sock\n", true},
+        EdgeCase{"compression: \"\"\n", false}, EdgeCase{"compression: none\n", true},
+        EdgeCase{"listen: {otlp_grpc: \"\"}\n", false},
+        EdgeCase{"listen: {otlp_grpc: \"127.0.0.1:65536\"}\n", false},
+        EdgeCase{"listen: {otlp_grpc: \"127.0.0.1:0\", otlp_http: \"127.0.0.1:0\"}\n",
+                 true},
+        EdgeCase{"listen: {otlp_grpc: \"127.0.0.1:4317\", otlp_http: \"0.0.0.0:4317\"}\n",
+                 false},
+        EdgeCase{"monitoring: {metrics_port: 0}\n", true},
+        EdgeCase{"monitoring: {metrics_host: \"\"}\n", false},
+        EdgeCase{"limits: {max_request_bytes: 1KiB}\n", true},
+        EdgeCase{"limits: {max_request_bytes: 2147483647, max_decompressed_bytes: "
+                 "2147483647, max_inflight_bytes: 64GiB}\n",
+                 true},
+        EdgeCase{"limits: {max_decompressed_bytes: 1KiB}\n", false},
+        EdgeCase{"limits: {max_inflight_bytes: 1MiB}\n", false},
+        EdgeCase{"otlp: {grpc_threads: 0}\n", false},
+        EdgeCase{"otlp: {grpc_threads: 1024}\n", true},
+        EdgeCase{"receiver: {data_dir: \"\"}\n", false},
+        EdgeCase{"receiver: {max_file_age_ms: 0}\n", true},
+        EdgeCase{"receiver: {zstd_level: 0}\n", false},
+        EdgeCase{"receiver: {zstd_level: 22}\n", true},
+        EdgeCase{"receiver: {max_row_group_rows: 1024}\n", true},
+        EdgeCase{"receiver: {max_concurrent_streams: 0}\n", false},
+        EdgeCase{"receiver: {max_streams_per_client: 0}\n", true},
+        EdgeCase{"receiver: {max_decoded_bytes_in_flight: 1KiB}\n", false},
+        EdgeCase{"receiver: {stream_idle_timeout_ms: 0}\n", true},
+        EdgeCase{"auth: {token_file: \"\"}\n", true},
+        EdgeCase{"auth: {token_file: {pem}}\n", true},
+        EdgeCase{"auth: {token_file: {blank}}\n", false},
+        EdgeCase{"tls: {cert_path: {pem}}\nendpoint: grpc+tls://x:1\n", false},
+        EdgeCase{
+            "endpoint: grpc+tls://x:1\ntls: {cert_path: {pem}, key_path: {pem}, "
+            "ca_path: {pem}}\nreceiver: {tls: {cert_path: {pem}, key_path: {pem}}}\n",
+            true},
+        EdgeCase{"otlp: {tls: {cert_path: {pem}, key_path: {pem}, client_ca_path: "
+                 "{pem}}}\n",
+                 true},
+        EdgeCase{"otlp: {tls: {client_ca_path: {pem}}}\n", false},
+        EdgeCase{"receiver: {tls: {cert_path: {pem}, key_path: {pem}, client_ca_path: "
+                 "{pem}}}\n",
+                 true},
+        EdgeCase{"receiver: {tls: {client_ca_path: {pem}}}\n", false}));
 
 // --- values ------------------------------------------------------------------------
 

@@ -77,18 +77,16 @@ struct ThrottledLog {
 }  // namespace
 
 arrow::Status BatchingSpanExporterOptions::Validate() const {
-  if (max_export_batch_spans < 1) {
-    return arrow::Status::Invalid("max_export_batch_spans must be at least 1, got ",
-                                  max_export_batch_spans);
+  if (batch_size < 1) {
+    return arrow::Status::Invalid("batch_size must be at least 1, got ", batch_size);
   }
   if (flush_interval.count() <= 0) {
     return arrow::Status::Invalid("flush_interval must be positive, got ",
                                   flush_interval.count(), " ms");
   }
-  if (max_queue_spans < max_export_batch_spans) {
+  if (max_queue_spans < batch_size) {
     return arrow::Status::Invalid("max_queue_spans (", max_queue_spans,
-                                  ") must be at least max_export_batch_spans (",
-                                  max_export_batch_spans, ")");
+                                  ") must be at least batch_size (", batch_size, ")");
   }
   if (max_queue_bytes < 1) {
     return arrow::Status::Invalid("max_queue_bytes must be at least 1, got ",
@@ -242,9 +240,9 @@ struct BatchingSpanExporter::Impl {
     }
     // The worker's decision changes only when the queue stops being empty (a flush
     // time appears) or a full batch is reached; other arrivals need no wake-up.
-    const bool wake = pending.empty() ||
-                      (pending_spans < options.max_export_batch_spans &&
-                       pending_spans + result.spans >= options.max_export_batch_spans);
+    const bool wake =
+        pending.empty() || (pending_spans < options.batch_size &&
+                            pending_spans + result.spans >= options.batch_size);
     pending.push_back(QueuedBatch{std::move(spans), bytes, clock->Now()});
     pending_spans += result.spans;
     stats.queue_spans += result.spans;
@@ -262,7 +260,7 @@ struct BatchingSpanExporter::Impl {
 
   bool ReadyToExport(Clock::TimePoint now) const {
     if (pending.empty()) return false;
-    return pending_spans >= options.max_export_batch_spans || shutting_down ||
+    return pending_spans >= options.batch_size || shutting_down ||
            taken_seq < flush_seq ||
            now >= SaturatingAdd(pending.front().enqueued, options.flush_interval);
   }
@@ -320,14 +318,14 @@ struct BatchingSpanExporter::Impl {
     LeaveQueue(rows, bytes, outcome);
   }
 
-  // Moves up to max_export_batch_spans spans from the head of the queue into
+  // Moves up to batch_size spans from the head of the queue into
   // `in_flight`; returns the batches (or slices) to concatenate.
   std::vector<std::shared_ptr<arrow::RecordBatch>> Take(InFlight* in_flight) {
     std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
-    while (!pending.empty() && in_flight->spans < options.max_export_batch_spans) {
+    while (!pending.empty() && in_flight->spans < options.batch_size) {
       QueuedBatch& front = pending.front();
       const int64_t rows = front.batch->num_rows();
-      const int64_t room = options.max_export_batch_spans - in_flight->spans;
+      const int64_t room = options.batch_size - in_flight->spans;
       if (rows <= room) {
         parts.push_back(std::move(front.batch));
         in_flight->spans += rows;

@@ -66,7 +66,7 @@ class BatchingSpanExporterTest : public ::testing::Test {
   // Options whose flushes happen only when a test asks for them.
   static BatchingSpanExporterOptions Quiet() {
     BatchingSpanExporterOptions options;
-    options.max_export_batch_spans = 1000;
+    options.batch_size = 1000;
     options.max_queue_spans = 10000;
     options.flush_interval = hours(1);
     options.initial_backoff = milliseconds(100);
@@ -97,7 +97,7 @@ class BatchingSpanExporterTest : public ::testing::Test {
 
 TEST_F(BatchingSpanExporterTest, OptionsDefaultsAndValidation) {
   const auto defaults = BatchingSpanExporterOptions::Defaults();
-  EXPECT_EQ(defaults.max_export_batch_spans, 8192);
+  EXPECT_EQ(defaults.batch_size, 8192);
   EXPECT_EQ(defaults.flush_interval, seconds(1));
   EXPECT_EQ(defaults.max_queue_spans, 65536);
   EXPECT_EQ(defaults.max_queue_bytes, int64_t{256} << 20);
@@ -109,8 +109,8 @@ TEST_F(BatchingSpanExporterTest, OptionsDefaultsAndValidation) {
     change(options);
     return !options.Validate().ok();
   };
-  EXPECT_TRUE(refused([](auto& o) { o.max_export_batch_spans = 0; }));
-  EXPECT_TRUE(refused([](auto& o) { o.max_queue_spans = o.max_export_batch_spans - 1; }));
+  EXPECT_TRUE(refused([](auto& o) { o.batch_size = 0; }));
+  EXPECT_TRUE(refused([](auto& o) { o.max_queue_spans = o.batch_size - 1; }));
   EXPECT_TRUE(refused([](auto& o) { o.max_queue_bytes = 0; }));
   EXPECT_TRUE(refused([](auto& o) { o.flush_interval = milliseconds(0); }));
   EXPECT_TRUE(refused([](auto& o) { o.max_enqueue_wait = milliseconds(-1); }));
@@ -121,13 +121,13 @@ TEST_F(BatchingSpanExporterTest, OptionsDefaultsAndValidation) {
 
   EXPECT_FALSE(BatchingSpanExporter::Make(defaults, nullptr).ok());
   auto bad = defaults;
-  bad.max_export_batch_spans = 0;
+  bad.batch_size = 0;
   EXPECT_FALSE(BatchingSpanExporter::Make(bad, fake_).ok());
 }
 
 TEST_F(BatchingSpanExporterTest, ExportsAsSoonAsAFullBatchIsQueued) {
   auto options = Quiet();
-  options.max_export_batch_spans = 100;
+  options.batch_size = 100;
   auto exporter = Make(options);
   ExpectAccepted(exporter->Enqueue(NamedSpans(60, "a")), 60);
   ExpectAccepted(exporter->Enqueue(NamedSpans(60, "b")), 60);
@@ -205,7 +205,7 @@ TEST_F(BatchingSpanExporterTest, ConcatenationKeepsEveryRowInOrder) {
 
 TEST_F(BatchingSpanExporterTest, SplitsQueuedBatchesAtTheExportBatchSize) {
   auto options = Quiet();
-  options.max_export_batch_spans = 10;
+  options.batch_size = 10;
   auto exporter = Make(options);
   for (const char* tag : {"a", "b", "c"}) {
     ExpectAccepted(exporter->Enqueue(NamedSpans(7, tag)), 7);
@@ -227,7 +227,7 @@ TEST_F(BatchingSpanExporterTest, SplitsQueuedBatchesAtTheExportBatchSize) {
 
 TEST_F(BatchingSpanExporterTest, FullQueueMakesProducersWaitThenRefuses) {
   auto options = Quiet();
-  options.max_export_batch_spans = 50;
+  options.batch_size = 50;
   options.max_queue_spans = 100;
   options.max_enqueue_wait = seconds(2);
   auto exporter = Make(options);
@@ -269,7 +269,7 @@ TEST_F(BatchingSpanExporterTest, FullQueueMakesProducersWaitThenRefuses) {
 
 TEST_F(BatchingSpanExporterTest, WaitingProducerGetsInWhenRoomAppears) {
   auto options = Quiet();
-  options.max_export_batch_spans = 50;
+  options.batch_size = 50;
   options.max_queue_spans = 100;
   options.max_enqueue_wait = seconds(2);
   auto exporter = Make(options);
@@ -311,7 +311,7 @@ TEST_F(BatchingSpanExporterTest, ByteCapacityBoundsTheQueue) {
 
 TEST_F(BatchingSpanExporterTest, BatchLargerThanTheQueueIsRefusedAtOnce) {
   auto options = Quiet();
-  options.max_export_batch_spans = 100;
+  options.batch_size = 100;
   options.max_queue_spans = 100;
   options.max_enqueue_wait = hours(1);  // must not be waited for
   auto exporter = Make(options);
@@ -352,7 +352,7 @@ TEST_F(BatchingSpanExporterTest, RefusesWhatIsNotASpanTable) {
 
 TEST_F(BatchingSpanExporterTest, RetryableFailureIsRetriedWithBackoffUntilDelivered) {
   auto options = Quiet();
-  options.max_export_batch_spans = 10;  // initial 100 ms, max 250 ms, x2
+  options.batch_size = 10;  // initial 100 ms, max 250 ms, x2
   auto exporter = Make(options);
   fake_->Script({{Kind::kRetryable}, {Kind::kRetryable}, {Kind::kRetryable}});
   fake_->set_inner_retries(2);
@@ -391,7 +391,7 @@ TEST_F(BatchingSpanExporterTest, RetryableFailureIsRetriedWithBackoffUntilDelive
 
 TEST_F(BatchingSpanExporterTest, ReceiverOutageFillsTheQueueAndEverySpanArrivesAfter) {
   auto options = Quiet();
-  options.max_export_batch_spans = 20;
+  options.batch_size = 20;
   options.max_queue_spans = 60;
   options.max_enqueue_wait = milliseconds(0);
   auto exporter = Make(options);
@@ -429,7 +429,7 @@ TEST_F(BatchingSpanExporterTest, ReceiverOutageFillsTheQueueAndEverySpanArrivesA
 
 TEST_F(BatchingSpanExporterTest, AcknowledgedRowsAreNotSentAgain) {
   auto options = Quiet();
-  options.max_export_batch_spans = 10;
+  options.batch_size = 10;
   auto exporter = Make(options);
   fake_->Script({{Kind::kRetryable, /*acknowledged=*/4}});
   ExpectAccepted(exporter->Enqueue(NamedSpans(10, "a")), 10);
@@ -448,7 +448,7 @@ TEST_F(BatchingSpanExporterTest, AcknowledgedRowsAreNotSentAgain) {
 
 TEST_F(BatchingSpanExporterTest, PermanentFailureDropsTheBatchAndCountsIt) {
   auto options = Quiet();
-  options.max_export_batch_spans = 10;
+  options.batch_size = 10;
   auto exporter = Make(options);
   fake_->Script({{Kind::kPermanent}, {Kind::kError}, {Kind::kPermanent, 3}});
   for (const char* tag : {"a", "b", "c", "d"}) {
@@ -472,7 +472,7 @@ TEST_F(BatchingSpanExporterTest, PermanentFailureDropsTheBatchAndCountsIt) {
 // queued and are retried with backoff until the receiver takes them.
 TEST_F(BatchingSpanExporterTest, RefusedCredentialsKeepTheSpansUntilFixed) {
   auto options = Quiet();
-  options.max_export_batch_spans = 10;
+  options.batch_size = 10;
   auto exporter = Make(options);
   fake_->Script({{Kind::kOperatorAction}, {Kind::kOperatorAction}});
   ExpectAccepted(exporter->Enqueue(NamedSpans(10, "a")), 10);
@@ -588,7 +588,7 @@ TEST_F(BatchingSpanExporterTest, ShutdownReportsWhatTheDeadlineLeftUnsent) {
 
 TEST_F(BatchingSpanExporterTest, ShutdownInterruptsAnExportStuckAtTheDeadline) {
   auto options = Quiet();
-  options.max_export_batch_spans = 50;
+  options.batch_size = 50;
   options.max_queue_spans = 100;
   options.max_enqueue_wait = hours(1);
   auto exporter = Make(options);
@@ -618,7 +618,7 @@ TEST_F(BatchingSpanExporterTest, ShutdownInterruptsAnExportStuckAtTheDeadline) {
 
 TEST_F(BatchingSpanExporterTest, ConcurrentProducersLoseNothing) {
   auto options = Quiet();
-  options.max_export_batch_spans = 64;
+  options.batch_size = 64;
   options.max_queue_spans = 256;
   options.max_enqueue_wait = hours(1);  // the clock stands still: producers just wait
   auto exporter = Make(options);
@@ -672,7 +672,7 @@ TEST_F(BatchingSpanExporterTest, ConcurrentProducersLoseNothing) {
 
 TEST_F(BatchingSpanExporterTest, StatsCountBytesRetriesAndLatency) {
   auto options = Quiet();
-  options.max_export_batch_spans = 10;
+  options.batch_size = 10;
   auto exporter = Make(options);
   fake_->set_latency(milliseconds(30));
   fake_->set_inner_retries(1);

@@ -61,6 +61,15 @@ arrow::Result<OversizeSpan> FindOversizeSpan(
 
 }  // namespace
 
+arrow::Status OtlpTraceIngestOptions::Validate() const {
+  if (memory_pool == nullptr) return arrow::Status::Invalid("memory_pool is null");
+  if (max_span_bytes < 0) {
+    return arrow::Status::Invalid("max_span_bytes must not be negative, got ",
+                                  max_span_bytes);
+  }
+  return arrow::Status::OK();
+}
+
 OtlpTraceIngest::OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,
                                  OtlpTraceIngestOptions options)
     : exporter_(std::move(exporter)), options_(options) {}

@@ -183,7 +183,7 @@ TEST_F(OtlpTraceIngestTest, EmptyRequestIsAcceptedWithoutQueuing) {
 
 TEST_F(OtlpTraceIngestTest, QueueRefusalsPassThroughWithTheSpanCount) {
   BatchingSpanExporterOptions options;
-  options.max_export_batch_spans = 10;
+  options.batch_size = 10;
   options.max_queue_spans = 10;
   MakeIngest(options);
   const IngestResult too_large =

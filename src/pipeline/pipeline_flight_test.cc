@@ -77,7 +77,7 @@ TEST(PipelineFlight, SpansArriveAtTheReceiver) {
   flight.compression = transport::FlightCompression::kZstd;
   ASSERT_OK_AND_ASSIGN(auto flight_exporter, FlightSpanBatchExporter::Make(flight));
   BatchingSpanExporterOptions options;
-  options.max_export_batch_spans = 500;
+  options.batch_size = 500;
   options.flush_interval = milliseconds(10);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<BatchingSpanExporter> exporter,
                        BatchingSpanExporter::Make(options, std::move(flight_exporter)));

@@ -51,6 +51,27 @@ grpc::Status ToGrpcStatus(const pipeline::IngestResult& result,
 
 }  // namespace
 
+arrow::Status OtlpGrpcReceiverOptions::Validate() const {
+  // gRPC binds the endpoint as given (brackets and all); this only checks it.
+  ARROW_RETURN_NOT_OK(internal::ParseEndpoint(endpoint).status());
+  if (tls_cert_pem.empty() != tls_key_pem.empty()) {
+    return arrow::Status::Invalid("TLS needs both tls_cert_pem and tls_key_pem");
+  }
+  if (tls_cert_pem.empty() && !client_ca_pem.empty()) {
+    return arrow::Status::Invalid("client_ca_pem (mTLS) needs TLS");
+  }
+  if (max_receive_message_bytes <= 0 ||
+      max_receive_message_bytes > std::numeric_limits<int>::max()) {
+    return arrow::Status::Invalid("max_receive_message_bytes must be in [1, 2^31)");
+  }
+  if (max_concurrent_streams < 0 || num_threads < 0 || transport_memory_bytes < 0) {
+    return arrow::Status::Invalid(
+        "max_concurrent_streams, num_threads and transport_memory_bytes must not be "
+        "negative");
+  }
+  return arrow::Status::OK();
+}
+
 class OtlpGrpcReceiver::Impl {
  public:
   Impl(OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
@@ -88,19 +109,8 @@ class OtlpGrpcReceiver::Impl {
     if (ingest_ == nullptr) {
       return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
     }
-    // gRPC binds the endpoint as given (brackets and all); this only checks it.
-    ARROW_RETURN_NOT_OK(internal::ParseEndpoint(options_.endpoint).status());
+    ARROW_RETURN_NOT_OK(options_.Validate());
     ARROW_ASSIGN_OR_RAISE(auto credentials, Credentials());
-    if (options_.max_receive_message_bytes <= 0 ||
-        options_.max_receive_message_bytes > std::numeric_limits<int>::max()) {
-      return arrow::Status::Invalid("max_receive_message_bytes must be in [1, 2^31)");
-    }
-    if (options_.max_concurrent_streams < 0 || options_.num_threads < 0 ||
-        options_.transport_memory_bytes < 0) {
-      return arrow::Status::Invalid(
-          "max_concurrent_streams, num_threads and transport_memory_bytes must not be "
-          "negative");
-    }
 
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.endpoint, std::move(credentials), &port_);
@@ -190,17 +200,8 @@ class OtlpGrpcReceiver::Impl {
   };
 
   arrow::Result<std::shared_ptr<grpc::ServerCredentials>> Credentials() const {
-    const bool has_cert = !options_.tls_cert_pem.empty();
-    const bool has_key = !options_.tls_key_pem.empty();
-    if (has_cert != has_key) {
-      return arrow::Status::Invalid("TLS needs both tls_cert_pem and tls_key_pem");
-    }
-    if (!has_cert) {
-      if (!options_.client_ca_pem.empty()) {
-        return arrow::Status::Invalid("client_ca_pem (mTLS) needs TLS");
-      }
-      return grpc::InsecureServerCredentials();
-    }
+    // Validate() saw that the certificate, its key and the client CA go together.
+    if (options_.tls_cert_pem.empty()) return grpc::InsecureServerCredentials();
     grpc::SslServerCredentialsOptions ssl(
         options_.client_ca_pem.empty()
             ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE

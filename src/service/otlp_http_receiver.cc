@@ -742,6 +742,37 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
+arrow::Status OtlpHttpReceiverOptions::Validate() const {
+  ARROW_RETURN_NOT_OK(internal::ParseEndpoint(endpoint).status());
+  if (traces_path.empty() || traces_path.front() != '/') {
+    return arrow::Status::Invalid("traces_path must start with '/'");
+  }
+  if (max_request_bytes <= 0 || max_decompressed_bytes <= 0 ||
+      max_request_bytes > (int64_t{1} << 40) ||
+      max_decompressed_bytes > (int64_t{1} << 40)) {
+    return arrow::Status::Invalid(
+        "max_request_bytes and max_decompressed_bytes must be in [1, 2^40]");
+  }
+  if (num_threads <= 0 || io_threads <= 0 || keep_alive_max_count <= 0 ||
+      max_connections <= 0) {
+    return arrow::Status::Invalid(
+        "num_threads, io_threads, keep_alive_max_count and max_connections must be > "
+        "0");
+  }
+  if (header_timeout.count() <= 0 || read_timeout.count() <= 0 ||
+      body_timeout.count() <= 0 || write_timeout.count() <= 0 ||
+      keep_alive_timeout.count() <= 0) {
+    return arrow::Status::Invalid("timeouts must be > 0");
+  }
+  if (tls_cert_pem.empty() != tls_key_pem.empty()) {
+    return arrow::Status::Invalid("TLS needs both tls_cert_pem and tls_key_pem");
+  }
+  if (tls_cert_pem.empty() && !client_ca_pem.empty()) {
+    return arrow::Status::Invalid("client_ca_pem (mTLS) needs TLS");
+  }
+  return arrow::Status::OK();
+}
+
 class OtlpHttpReceiver::Impl : public SessionHost {
  public:
   Impl(OtlpHttpReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
@@ -824,44 +855,13 @@ class OtlpHttpReceiver::Impl : public SessionHost {
   }
 
  private:
-  arrow::Status CheckOptions() const {
-    const auto& o = options_;
-    if (o.traces_path.empty() || o.traces_path.front() != '/') {
-      return arrow::Status::Invalid("traces_path must start with '/'");
-    }
-    if (o.max_request_bytes <= 0 || o.max_decompressed_bytes <= 0 ||
-        o.max_request_bytes > (int64_t{1} << 40) ||
-        o.max_decompressed_bytes > (int64_t{1} << 40)) {
-      return arrow::Status::Invalid(
-          "max_request_bytes and max_decompressed_bytes must be in [1, 2^40]");
-    }
-    if (o.num_threads <= 0 || o.io_threads <= 0 || o.keep_alive_max_count <= 0 ||
-        o.max_connections <= 0) {
-      return arrow::Status::Invalid(
-          "num_threads, io_threads, keep_alive_max_count and max_connections must be > "
-          "0");
-    }
-    if (o.header_timeout.count() <= 0 || o.read_timeout.count() <= 0 ||
-        o.body_timeout.count() <= 0 || o.write_timeout.count() <= 0 ||
-        o.keep_alive_timeout.count() <= 0) {
-      return arrow::Status::Invalid("timeouts must be > 0");
-    }
-    if (o.tls_cert_pem.empty() != o.tls_key_pem.empty()) {
-      return arrow::Status::Invalid("TLS needs both tls_cert_pem and tls_key_pem");
-    }
-    if (o.tls_cert_pem.empty() && !o.client_ca_pem.empty()) {
-      return arrow::Status::Invalid("client_ca_pem (mTLS) needs TLS");
-    }
-    return arrow::Status::OK();
-  }
-
   arrow::Status StartLocked() {
     if (ingest_ == nullptr) {
       return arrow::Status::Invalid("OtlpHttpReceiver: no TraceIngest");
     }
     ARROW_ASSIGN_OR_RAISE(const internal::HostPort host_port,
                           internal::ParseEndpoint(options_.endpoint));
-    ARROW_RETURN_NOT_OK(CheckOptions());
+    ARROW_RETURN_NOT_OK(options_.Validate());
     if (!options_.tls_cert_pem.empty()) {
       tls_.emplace(asio::ssl::context::tls_server);
       std::string error;

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "otlp_arrow/config/service_options.h"
+#include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
 #include "otlp_arrow/pipeline/otlp_trace_ingest.h"
 #include "otlp_arrow/pipeline/span_batch_exporter.h"
@@ -33,25 +33,11 @@ namespace {
 using telemetry::Labels;
 using telemetry::MetricRegistry;
 
-bool RunsGateway(ServiceRole role) { return role != ServiceRole::kReceiver; }
-bool RunsReceiver(ServiceRole role) { return role != ServiceRole::kGateway; }
-
 // "0.0.0.0:0" with the port a listener got → "0.0.0.0:4317".
 std::string WithPort(const std::string& address, int port) {
   const auto colon = address.rfind(':');
   return (colon == std::string::npos ? address : address.substr(0, colon)) + ":" +
          std::to_string(port);
-}
-
-// Where a client in this process reaches a listener bound to `address`: a wildcard
-// host is not an address to connect to.
-std::string LocalHost(const std::string& address) {
-  const auto colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") {
-    return "127.0.0.1";
-  }
-  return host;
 }
 
 // The readiness of the path to the upstream receiver, read off the exporter's counters:
@@ -90,18 +76,6 @@ class UpstreamCheck {
 
 }  // namespace
 
-std::string_view ToString(ServiceRole role) {
-  switch (role) {
-    case ServiceRole::kGateway:
-      return "gateway";
-    case ServiceRole::kReceiver:
-      return "receiver";
-    case ServiceRole::kAllInOne:
-      return "all-in-one";
-  }
-  return "?";
-}
-
 std::string ServiceStopReport::ToString() const {
   return fmt::format(
       "{} spans accepted over OTLP, {} exported, {} not sent; {} stored{}{}",
@@ -112,6 +86,7 @@ std::string ServiceStopReport::ToString() const {
 struct ServiceRuntime::Impl {
   ServiceRole role = ServiceRole::kGateway;
   config::ServiceConfig config;
+  config::ComponentOptions options;
   ServiceEndpoints endpoints;
 
   std::shared_ptr<MetricRegistry> registry = std::make_shared<MetricRegistry>();
@@ -135,8 +110,7 @@ struct ServiceRuntime::Impl {
   ServiceStopReport stop_report;
 
   arrow::Status StartReceiver() {
-    const auto store_options = config::MakeStoreOptions(config);
-    ARROW_ASSIGN_OR_RAISE(auto receiver_options, config::MakeReceiverOptions(config));
+    const storage::ParquetSpanStoreOptions& store_options = options.receiver->store;
     ARROW_ASSIGN_OR_RAISE(store, storage::ParquetSpanStore::Open(store_options));
     const auto& recovery = store->recovery_report();
     if (recovery.segments_replayed > 0 || recovery.temporary_files_removed > 0) {
@@ -147,8 +121,8 @@ struct ServiceRuntime::Impl {
           recovery.rows_already_published, recovery.temporary_files_removed,
           recovery.torn_bytes_dropped);
     }
-    flight_receiver =
-        std::make_unique<transport::FlightSpanReceiver>(receiver_options, store, store);
+    flight_receiver = std::make_unique<transport::FlightSpanReceiver>(
+        options.receiver->flight, store, store);
     ARROW_RETURN_NOT_OK(flight_receiver->Start());
     endpoints.flight = flight_receiver->uri();
     endpoints.data_dir = store_options.data_dir;
@@ -156,80 +130,41 @@ struct ServiceRuntime::Impl {
   }
 
   arrow::Status StartGateway() {
-    config::ServiceConfig exporter_config = config;
+    config::GatewayOptions& gateway = *options.gateway;
+    auto exporter_options = gateway.exporter;
     if (role == ServiceRole::kAllInOne) {
-      // The gateway half sends to the receiver half, wherever the config's endpoint
-      // points.
-      const bool tls = !config.receiver.tls.cert_path.empty();
-      exporter_config.endpoint =
-          fmt::format("{}://{}:{}", tls ? "grpc+tls" : "grpc",
-                      LocalHost(config.listen.flight), flight_receiver->port());
+      // The gateway half sends to the receiver half, on the port it got.
+      exporter_options.endpoint =
+          WithPort(exporter_options.endpoint, flight_receiver->port());
     }
-    endpoints.upstream = exporter_config.endpoint;
-    ARROW_ASSIGN_OR_RAISE(auto exporter_options,
-                          config::MakeExporterOptions(exporter_config));
-    // Every batch comes from SpanTableEncoder, which only makes valid span tables; the
-    // receiver validates again anyway.
-    exporter_options.validate_batches = false;
+    endpoints.upstream = exporter_options.endpoint;
     ARROW_ASSIGN_OR_RAISE(std::shared_ptr<pipeline::SpanBatchExporter> exporter,
                           pipeline::FlightSpanBatchExporter::Make(exporter_options));
 
-    auto batching_options = pipeline::BatchingSpanExporterOptions::Defaults();
-    batching_options.max_export_batch_spans = config.batch_size;
-    batching_options.flush_interval = config.flush_interval_ms;
-    batching_options.max_queue_spans = config.buffer_size;
-    batching_options.max_queue_bytes = config.buffer_bytes;
-    batching_options.max_enqueue_wait = config.enqueue_timeout_ms;
-    batching_options.initial_backoff = config.retry_backoff_ms;
-    batching_options.max_backoff = config.retry_max_backoff_ms;
-    batching_options.shutdown_timeout = config.shutdown_timeout_ms;
     ARROW_ASSIGN_OR_RAISE(batching, pipeline::BatchingSpanExporter::Make(
-                                        batching_options, std::move(exporter)));
-    pipeline::OtlpTraceIngestOptions ingest_options;
-    ingest_options.max_span_bytes = config.max_span_bytes;
-    ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching, ingest_options);
+                                        gateway.batching, std::move(exporter)));
+    ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching, gateway.ingest);
 
-    ARROW_ASSIGN_OR_RAISE(const config::ServerTlsPem tls, config::ReadOtlpTls(config));
     // One budget for the requests both listeners are reading and decoding.
-    request_budget =
-        std::make_shared<RequestMemoryBudget>(config.limits.max_inflight_bytes);
-    auto grpc_options = OtlpGrpcReceiverOptions::Defaults();
-    grpc_options.endpoint = config.listen.otlp_grpc;
-    grpc_options.tls_cert_pem = tls.cert_pem;
-    grpc_options.tls_key_pem = tls.key_pem;
-    grpc_options.client_ca_pem = tls.client_ca_pem;
-    grpc_options.max_receive_message_bytes = config.limits.max_request_bytes;
-    grpc_options.memory_budget = request_budget;
-    grpc_options.transport_memory_bytes = config.limits.max_inflight_bytes;
-    // A call holds its thread while it waits for queue room (up to enqueue_timeout_ms):
-    // with one thread per core, a few waiting clients would delay every other answer.
-    grpc_options.num_threads = 16;
-    grpc_receiver = std::make_unique<OtlpGrpcReceiver>(grpc_options, ingest);
+    request_budget = std::make_shared<RequestMemoryBudget>(gateway.request_budget_bytes);
+    gateway.otlp_grpc.memory_budget = request_budget;
+    grpc_receiver = std::make_unique<OtlpGrpcReceiver>(gateway.otlp_grpc, ingest);
     ARROW_RETURN_NOT_OK(grpc_receiver->Start());
     endpoints.otlp_grpc = WithPort(config.listen.otlp_grpc, grpc_receiver->port());
 
-    auto http_options = OtlpHttpReceiverOptions::Defaults();
-    http_options.endpoint = config.listen.otlp_http;
-    http_options.tls_cert_pem = tls.cert_pem;
-    http_options.tls_key_pem = tls.key_pem;
-    http_options.client_ca_pem = tls.client_ca_pem;
-    http_options.max_request_bytes = config.limits.max_request_bytes;
-    http_options.max_decompressed_bytes = config.limits.max_decompressed_bytes;
-    http_options.memory_budget = request_budget;
-    http_receiver = std::make_unique<OtlpHttpReceiver>(http_options, ingest);
+    gateway.otlp_http.memory_budget = request_budget;
+    http_receiver = std::make_unique<OtlpHttpReceiver>(gateway.otlp_http, ingest);
     ARROW_RETURN_NOT_OK(http_receiver->Start());
-    endpoints.otlp_http = (tls.cert_pem.empty() ? "http://" : "https://") +
-                          WithPort(config.listen.otlp_http, http_receiver->port()) +
-                          http_options.traces_path;
+    endpoints.otlp_http =
+        (gateway.otlp_http.tls_cert_pem.empty() ? "http://" : "https://") +
+        WithPort(config.listen.otlp_http, http_receiver->port()) +
+        gateway.otlp_http.traces_path;
     return arrow::Status::OK();
   }
 
   arrow::Status StartOperations() {
-    telemetry::OperationsServerOptions options;
-    options.health_address = config.listen.health;
-    options.metrics_address = config.monitoring.MetricsAddress();
-    ARROW_ASSIGN_OR_RAISE(operations,
-                          telemetry::OperationsServer::Make(options, registry));
+    ARROW_ASSIGN_OR_RAISE(
+        operations, telemetry::OperationsServer::Make(options.operations, registry));
     ARROW_RETURN_NOT_OK(operations->AddReadinessCheck("listeners", listening.AsCheck()));
     if (store != nullptr) {
       // A receiver that cannot write (a full disk) refuses uploads: a load balancer
@@ -542,13 +477,14 @@ ServiceRuntime::~ServiceRuntime() {
 
 arrow::Result<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Start(
     ServiceRole role, const config::ServiceConfig& config) {
-  ARROW_RETURN_NOT_OK(config::ValidateServiceConfig(config));
+  ARROW_ASSIGN_OR_RAISE(auto options, config::MakeComponentOptions(config, role));
   auto impl = std::make_unique<Impl>();
   impl->role = role;
   impl->config = config;
+  impl->options = std::move(options);
   auto start = [&]() -> arrow::Status {
-    if (RunsReceiver(role)) ARROW_RETURN_NOT_OK(impl->StartReceiver());
-    if (RunsGateway(role)) ARROW_RETURN_NOT_OK(impl->StartGateway());
+    if (impl->options.receiver) ARROW_RETURN_NOT_OK(impl->StartReceiver());
+    if (impl->options.gateway) ARROW_RETURN_NOT_OK(impl->StartGateway());
     ARROW_RETURN_NOT_OK(impl->RegisterMetrics());
     ARROW_RETURN_NOT_OK(impl->StartOperations());
     impl->listening.Set(true);

@@ -141,18 +141,6 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
   return spans;
 }
 
-arrow::Status CheckOptions(const ParquetSpanStoreOptions& options) {
-  if (options.data_dir.empty()) return arrow::Status::Invalid("data_dir is empty");
-  if (options.max_file_bytes < 1) {
-    return arrow::Status::Invalid("max_file_bytes must be positive, got ",
-                                  options.max_file_bytes);
-  }
-  if (options.max_file_age.count() < 0) {
-    return arrow::Status::Invalid("max_file_age must not be negative");
-  }
-  return internal::CheckParquetOptions(options.zstd_level, options.max_row_group_rows);
-}
-
 // Where files go and how they are written; shared by every generation of a store.
 struct StoreLayout {
   fs::path data_dir;
@@ -540,6 +528,18 @@ class SpanScanReader final : public arrow::RecordBatchReader {
 
 }  // namespace
 
+arrow::Status ParquetSpanStoreOptions::Validate() const {
+  if (data_dir.empty()) return arrow::Status::Invalid("data_dir is empty");
+  if (max_file_bytes < 1) {
+    return arrow::Status::Invalid("max_file_bytes must be positive, got ",
+                                  max_file_bytes);
+  }
+  if (max_file_age.count() < 0) {
+    return arrow::Status::Invalid("max_file_age must not be negative");
+  }
+  return internal::CheckParquetOptions(zstd_level, max_row_group_rows);
+}
+
 // ---------------------------------------------------------------------------------------
 // The store
 
@@ -787,7 +787,7 @@ struct ParquetSpanStore::Impl {
 
 arrow::Result<std::unique_ptr<ParquetSpanStore>> ParquetSpanStore::Open(
     ParquetSpanStoreOptions options, arrow::MemoryPool* pool) {
-  ARROW_RETURN_NOT_OK(CheckOptions(options));
+  ARROW_RETURN_NOT_OK(options.Validate());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   StoreLayout& layout = impl->layout;

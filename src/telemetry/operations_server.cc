@@ -250,14 +250,23 @@ OperationsServer::OperationsServer(std::unique_ptr<Impl> impl) : impl_(std::move
 
 OperationsServer::~OperationsServer() { Stop(); }
 
+arrow::Status OperationsServerOptions::Validate() const {
+  if (threads_per_listener < 1) {
+    return arrow::Status::Invalid("operations server: threads_per_listener must be >= 1");
+  }
+  ARROW_RETURN_NOT_OK(ParseAddress("health", health_address).status());
+  if (!metrics_address.empty()) {
+    ARROW_RETURN_NOT_OK(ParseAddress("metrics", metrics_address).status());
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Result<std::unique_ptr<OperationsServer>> OperationsServer::Make(
     OperationsServerOptions options, std::shared_ptr<const MetricRegistry> registry) {
   if (registry == nullptr) {
     return arrow::Status::Invalid("operations server: no metric registry");
   }
-  if (options.threads_per_listener < 1) {
-    return arrow::Status::Invalid("operations server: threads_per_listener must be >= 1");
-  }
+  ARROW_RETURN_NOT_OK(options.Validate());
   auto impl = std::make_unique<Impl>();
   ARROW_ASSIGN_OR_RAISE(impl->health_address,
                         ParseAddress("health", options.health_address));

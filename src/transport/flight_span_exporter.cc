@@ -154,9 +154,8 @@ arrow::Status FlightSpanExporterOptions::Validate() const {
     return arrow::Status::Invalid(
         "mutual TLS needs both tls_cert_chain and tls_private_key");
   }
-  if (max_batch_rows < 1) {
-    return arrow::Status::Invalid("max_batch_rows must be at least 1, got ",
-                                  max_batch_rows);
+  if (batch_size < 1) {
+    return arrow::Status::Invalid("batch_size must be at least 1, got ", batch_size);
   }
   if (max_batch_bytes < 1) {
     return arrow::Status::Invalid("max_batch_bytes must be at least 1, got ",
@@ -258,15 +257,13 @@ struct FlightSpanExporter::Impl {
     return std::chrono::nanoseconds(jitter(rng));
   }
 
-  // Cuts `spans` into chunks of at most max_batch_rows rows and max_batch_bytes bytes,
+  // Cuts `spans` into chunks of at most batch_size rows and max_batch_bytes bytes,
   // in their wire form (OnTheWire).
   arrow::Status AppendChunks(const arrow::RecordBatch& spans, std::deque<Chunk>* out) {
     ARROW_ASSIGN_OR_RAISE(const Chunk batch, OnTheWire(spans));
-    for (int64_t offset = 0; offset < batch->num_rows();
-         offset += options.max_batch_rows) {
+    for (int64_t offset = 0; offset < batch->num_rows(); offset += options.batch_size) {
       ARROW_RETURN_NOT_OK(CutBySize(
-          batch->Slice(offset,
-                       std::min(options.max_batch_rows, batch->num_rows() - offset)),
+          batch->Slice(offset, std::min(options.batch_size, batch->num_rows() - offset)),
           out));
     }
     return arrow::Status::OK();

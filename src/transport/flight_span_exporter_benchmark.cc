@@ -38,7 +38,7 @@ class AckingServer : public flight::FlightServerBase {
   }
 };
 
-// range(0): spans per export; range(1): max_batch_rows; range(2): FlightCompression.
+// range(0): spans per export; range(1): batch_size; range(2): FlightCompression.
 void Export(benchmark::State& state) {
   AckingServer server;
   auto location = flight::Location::ForGrpcTcp("127.0.0.1", 0).ValueOrDie();
@@ -48,7 +48,7 @@ void Export(benchmark::State& state) {
   }
   auto options = FlightSpanExporterOptions::Defaults();
   options.endpoint = "grpc://127.0.0.1:" + std::to_string(server.port());
-  options.max_batch_rows = state.range(1);
+  options.batch_size = state.range(1);
   options.compression = static_cast<FlightCompression>(state.range(2));
   auto exporter = FlightSpanExporter::Make(options).ValueOrDie();
   auto spans = convert::SpanTableEncoder::Encode(model::RealisticSpans(state.range(0)))

@@ -313,7 +313,7 @@ TEST_F(FlightSpanExporterTest, SpansArriveEqualAndAcknowledged) {
 TEST_F(FlightSpanExporterTest, ChunksByRows) {
   StartServer();
   auto options = Options();
-  options.max_batch_rows = 128;
+  options.batch_size = 128;
   MakeExporter(options);
   auto spans = MakeSpans(1000);
   ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
@@ -617,7 +617,7 @@ TEST_F(FlightSpanExporterTest, TooLargeMessageWithoutRefusalIsPermanent) {
   config.too_large_status = arrow::Status::Invalid("RESOURCE_EXHAUSTED: batch too large");
   StartServer(config);
   auto options = Options();
-  options.max_batch_rows = 1000;
+  options.batch_size = 1000;
   MakeExporter(options);
   ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*MakeSpans(1000)));
   EXPECT_FALSE(result.success);
@@ -654,7 +654,7 @@ TEST_F(FlightSpanExporterTest, CorrectTokenIsAccepted) {
 TEST_F(FlightSpanExporterTest, SplitsBatchesTheServerRefusesAsTooLarge) {
   StartServer(RefusingMoreRowsThan(100));
   auto options = Options();
-  options.max_batch_rows = 1000;
+  options.batch_size = 1000;
   MakeExporter(options);
   auto spans = MakeSpans(1000);
   ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
@@ -879,7 +879,7 @@ TEST_F(FlightSpanExporterTest, LongExportsMoveToANewStreamBeforeTheDeadline) {
   StartServer(config);
   auto options = Options();
   options.timeout = milliseconds(1500);  // a stream takes chunks for 750 ms
-  options.max_batch_rows = 10;
+  options.batch_size = 10;
   MakeExporter(options);
   auto spans = MakeSpans(80);  // 8 chunks, 1.2 s of acknowledgements
   ASSERT_OK_AND_ASSIGN(auto result, exporter_->Export(*spans));
@@ -892,7 +892,7 @@ TEST_F(FlightSpanExporterTest, LongExportsMoveToANewStreamBeforeTheDeadline) {
 TEST_F(FlightSpanExporterTest, ConcurrentExportsAreSerialized) {
   StartServer();
   auto options = Options();
-  options.max_batch_rows = 16;
+  options.batch_size = 16;
   MakeExporter(options);
   auto first = MakeSpans(100, 1);
   auto second = MakeSpans(100, 2);
@@ -964,7 +964,7 @@ TEST_F(FlightSpanExporterTest, RefusesBadOptions) {
   EXPECT_TRUE(bad_uri.status().IsInvalid()) << bad_uri.status().ToString();
   EXPECT_NE(bad_uri.status().message().find("'not a uri'"), std::string::npos);
   options = FlightSpanExporterOptions::Defaults();
-  options.max_batch_rows = 0;
+  options.batch_size = 0;
   EXPECT_TRUE(FlightSpanExporter::Make(options).status().IsInvalid());
   options = FlightSpanExporterOptions::Defaults();
   options.tls_root_certs = "PEM";  // TLS settings on a plaintext endpoint

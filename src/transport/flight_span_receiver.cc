@@ -244,6 +244,45 @@ class FlightDataPayloadWriter : public arrow::ipc::internal::IpcPayloadWriter {
 
 }  // namespace
 
+arrow::Status FlightSpanReceiverOptions::Validate() const {
+  if (max_batch_bytes <= 0 || max_concurrent_streams <= 0 || max_streams_per_client < 0 ||
+      stream_idle_timeout.count() < 0) {
+    return arrow::Status::Invalid(
+        "FlightSpanReceiver: max_batch_bytes and max_concurrent_streams must be "
+        "positive, max_streams_per_client and stream_idle_timeout not negative");
+  }
+  if (max_decoded_bytes_in_flight < max_batch_bytes) {
+    return arrow::Status::Invalid("FlightSpanReceiver: max_decoded_bytes_in_flight (",
+                                  max_decoded_bytes_in_flight,
+                                  ") is less than max_batch_bytes (", max_batch_bytes,
+                                  "): no batch could ever be decoded");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto location, flight::Location::Parse(listen_uri));
+  const std::string scheme = location.scheme();
+  const bool tls = scheme == "grpc+tls";
+  if (!tls && scheme != "grpc" && scheme != "grpc+tcp") {
+    return arrow::Status::Invalid("listen URI '", listen_uri,
+                                  "': expected grpc://host:port or grpc+tls://host:port");
+  }
+  if (PortOf(listen_uri) < 0) {
+    return arrow::Status::Invalid("listen URI '", listen_uri,
+                                  "': expected a port number");
+  }
+  const bool has_cert = !tls_cert_pem.empty() || !tls_key_pem.empty();
+  if (tls && (tls_cert_pem.empty() || tls_key_pem.empty())) {
+    return arrow::Status::Invalid("listen URI '", listen_uri,
+                                  "' needs a TLS certificate and its key");
+  }
+  if (!tls && (has_cert || !client_ca_pem.empty())) {
+    return arrow::Status::Invalid("TLS certificate or client CA given, but listen URI '",
+                                  listen_uri, "' is not grpc+tls://");
+  }
+  if (bearer_token.has_value() && bearer_token->empty()) {
+    return arrow::Status::Invalid("FlightSpanReceiver: empty bearer token");
+  }
+  return arrow::Status::OK();
+}
+
 class FlightSpanReceiver::Server : public internal::FlightServiceBase {
  public:
   Server(FlightSpanReceiverOptions options, std::shared_ptr<storage::SpanSink> sink,
@@ -255,45 +294,11 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
 
   arrow::Status Start() {
     if (sink_ == nullptr) return arrow::Status::Invalid("FlightSpanReceiver: no sink");
-    if (options_.max_batch_bytes <= 0 || options_.max_concurrent_streams <= 0 ||
-        options_.max_streams_per_client < 0 || options_.stream_idle_timeout.count() < 0) {
-      return arrow::Status::Invalid(
-          "FlightSpanReceiver: max_batch_bytes and max_concurrent_streams must be "
-          "positive, max_streams_per_client and stream_idle_timeout not negative");
-    }
-    if (options_.max_decoded_bytes_in_flight < options_.max_batch_bytes) {
-      return arrow::Status::Invalid(
-          "FlightSpanReceiver: max_decoded_bytes_in_flight (",
-          options_.max_decoded_bytes_in_flight, ") is less than max_batch_bytes (",
-          options_.max_batch_bytes, "): no batch could ever be decoded");
-    }
+    ARROW_RETURN_NOT_OK(options_.Validate());
     ARROW_ASSIGN_OR_RAISE(auto location, flight::Location::Parse(options_.listen_uri));
-    const std::string scheme = location.scheme();
-    const bool tls = scheme == "grpc+tls";
-    if (!tls && scheme != "grpc" && scheme != "grpc+tcp") {
-      return arrow::Status::Invalid(
-          "listen URI '", options_.listen_uri,
-          "': expected grpc://host:port or grpc+tls://host:port");
-    }
+    const bool tls = location.scheme() == "grpc+tls";
     const int requested_port = PortOf(options_.listen_uri);
-    if (requested_port < 0) {
-      return arrow::Status::Invalid("listen URI '", options_.listen_uri,
-                                    "': expected a port number");
-    }
-    const bool has_cert = !options_.tls_cert_pem.empty() || !options_.tls_key_pem.empty();
-    if (tls && (options_.tls_cert_pem.empty() || options_.tls_key_pem.empty())) {
-      return arrow::Status::Invalid("listen URI '", options_.listen_uri,
-                                    "' needs a TLS certificate and its key");
-    }
-    if (!tls && (has_cert || !options_.client_ca_pem.empty())) {
-      return arrow::Status::Invalid(
-          "TLS certificate or client CA given, but listen URI '", options_.listen_uri,
-          "' is not grpc+tls://");
-    }
     if (options_.bearer_token.has_value()) {
-      if (options_.bearer_token->empty()) {
-        return arrow::Status::Invalid("FlightSpanReceiver: empty bearer token");
-      }
       expected_authorization_ = "Bearer " + *options_.bearer_token;
     }
     std::shared_ptr<grpc::ServerCredentials> credentials =

@@ -13,8 +13,10 @@ namespace otlp_arrow::config {
 /// `out`: `config OK: <path>` and a one-line summary, then any warnings, or `config
 /// INVALID: <path>` and one line per error.
 ///
-/// Files the configuration names (certificates, keys, the token) are read only when the
-/// service starts; missing ones here are warnings, since CI rarely has the secrets.
+/// Goes through what `gateway`, `receiver` and `all-in-one` do at start-up
+/// (MakeComponentOptions), so that a file accepted here starts. Files the configuration
+/// names (certificates, keys, the token) are read and checked when readable here;
+/// unreadable ones are warnings, since CI rarely has the secrets.
 ///
 /// \return the exit code: 0 valid, 1 invalid or unreadable.
 int RunConfigCheck(const std::string& path, std::ostream& out);

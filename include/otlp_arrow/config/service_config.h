@@ -15,6 +15,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "otlp_arrow/pipeline/batching_span_exporter.h"
 #include "otlp_arrow/storage/parquet_span_store.h"
 #include "otlp_arrow/transport/flight_span_exporter.h"
 #include "otlp_arrow/transport/flight_span_receiver.h"
@@ -40,8 +41,8 @@ arrow::Result<LogLevel> ParseLogLevel(std::string_view text);
 // Every key below is documented as: key, default, unit and range, environment variable.
 // Keys at the top level belong to the gateway side (OTLP in, batching, Flight export);
 // `receiver.*` to the receiver side. A subcommand ignores the keys it has no use for, so
-// one file can serve all three. Where the transport or storage options struct has the
-// default, it is read from there rather than repeated.
+// one file can serve all three. Where a component's options struct has the default, it
+// is read from its Defaults() rather than repeated.
 
 /// \brief TLS of the gateway's connection to `endpoint` (the seed's TlsConfig).
 struct ClientTlsConfig {
@@ -129,6 +130,11 @@ struct OtlpConfig {
   /// OTLP_ARROW_OTLP_TLS_CLIENT_CA_PATH: clients must present a certificate it
   /// signed (mutual TLS); needs the certificate.
   ServerTlsConfig tls{};
+  /// \brief Key `otlp.grpc_threads`, default 16, 1..1024, env
+  /// OTLP_ARROW_OTLP_GRPC_THREADS. Threads that run OTLP/gRPC Export calls. A call holds
+  /// its thread while it waits for queue room (up to `enqueue_timeout_ms`): with one
+  /// thread per core, a few waiting clients would delay every other answer.
+  int grpc_threads = 16;
 
   bool operator==(const OtlpConfig&) const = default;
 };
@@ -253,24 +259,30 @@ struct ServiceConfig {
   /// `grpc+unix:///path`. The seed's `http://` and `https://` are taken as `grpc://`
   /// and `grpc+tls://` (with a warning) and stored as such.
   std::string endpoint = transport::FlightSpanExporterOptions::Defaults().endpoint;
-  /// \brief Key `batch_size`, default 8192 (FlightSpanExporterOptions::max_batch_rows),
+  /// \brief Key `batch_size`, default 8192 (FlightSpanExporterOptions::batch_size),
   /// 1..1,000,000 spans, env BATCH_SIZE. Spans per exported Arrow batch; bigger batches
   /// compress better.
-  int64_t batch_size = transport::FlightSpanExporterOptions::Defaults().max_batch_rows;
-  /// \brief Key `flush_interval_ms`, default 1000 ms, 1..3,600,000, env
-  /// FLUSH_INTERVAL_MS. A partial batch is exported once its oldest span waited this
-  /// long.
-  std::chrono::milliseconds flush_interval_ms{1000};
-  /// \brief Key `buffer_size`, default 65536 spans, `batch_size`..100,000,000, env
+  int64_t batch_size = transport::FlightSpanExporterOptions::Defaults().batch_size;
+  /// \brief Key `flush_interval_ms`, default 1000 ms
+  /// (BatchingSpanExporterOptions::flush_interval), 1..3,600,000, env FLUSH_INTERVAL_MS.
+  /// A partial batch is exported once its oldest span waited this long.
+  std::chrono::milliseconds flush_interval_ms =
+      pipeline::BatchingSpanExporterOptions::Defaults().flush_interval;
+  /// \brief Key `buffer_size`, default 65536 spans
+  /// (BatchingSpanExporterOptions::max_queue_spans), `batch_size`..100,000,000, env
   /// BUFFER_SIZE. Capacity of the export queue in spans.
-  int64_t buffer_size = 65536;
-  /// \brief Key `buffer_bytes`, default 256 MiB, 1 MiB..64 GiB, env
+  int64_t buffer_size = pipeline::BatchingSpanExporterOptions::Defaults().max_queue_spans;
+  /// \brief Key `buffer_bytes`, default 256 MiB
+  /// (BatchingSpanExporterOptions::max_queue_bytes), 1 MiB..64 GiB, env
   /// OTLP_ARROW_BUFFER_BYTES. Capacity of the export queue in bytes of Arrow data.
-  int64_t buffer_bytes = int64_t{256} << 20;
-  /// \brief Key `enqueue_timeout_ms`, default 1000 ms, 0..60,000, env
+  int64_t buffer_bytes =
+      pipeline::BatchingSpanExporterOptions::Defaults().max_queue_bytes;
+  /// \brief Key `enqueue_timeout_ms`, default 1000 ms
+  /// (BatchingSpanExporterOptions::max_enqueue_wait), 0..60,000, env
   /// OTLP_ARROW_ENQUEUE_TIMEOUT_MS. How long an OTLP request waits for room in a full
   /// queue before it is answered RESOURCE_EXHAUSTED / HTTP 429; 0 answers at once.
-  std::chrono::milliseconds enqueue_timeout_ms{1000};
+  std::chrono::milliseconds enqueue_timeout_ms =
+      pipeline::BatchingSpanExporterOptions::Defaults().max_enqueue_wait;
   /// \brief Key `max_batch_bytes`, default 4 MiB (FlightSpanExporterOptions), 64 KiB..1
   /// GiB, env OTLP_ARROW_MAX_BATCH_BYTES. Largest IPC body of one exported record batch;
   /// larger batches are cut, down to one span.
@@ -288,12 +300,13 @@ struct ServiceConfig {
   /// call, with exponential backoff and full jitter.
   int max_retries = transport::FlightSpanExporterOptions::Defaults().max_retries;
   /// \brief Key `retry_backoff_ms`, default 100 ms (FlightSpanExporterOptions; the seed
-  /// had 1000), 0..600,000 and at most `retry_max_backoff_ms`, env
+  /// had 1000), 1..600,000 (0 would retry in a busy loop) and at most
+  /// `retry_max_backoff_ms`, env
   /// OTLP_ARROW_RETRY_BACKOFF_MS. Backoff ceiling before the first retry; it doubles.
   std::chrono::milliseconds retry_backoff_ms =
       transport::FlightSpanExporterOptions::Defaults().initial_backoff;
   /// \brief Key `retry_max_backoff_ms`, default 5000 ms (FlightSpanExporterOptions),
-  /// 0..3,600,000, env OTLP_ARROW_RETRY_MAX_BACKOFF_MS. Largest backoff ceiling.
+  /// 1..3,600,000, env OTLP_ARROW_RETRY_MAX_BACKOFF_MS. Largest backoff ceiling.
   std::chrono::milliseconds retry_max_backoff_ms =
       transport::FlightSpanExporterOptions::Defaults().max_backoff;
   /// \brief Key `export_timeout_ms`, default 10000 ms

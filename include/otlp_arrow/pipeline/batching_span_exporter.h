@@ -23,18 +23,18 @@ namespace otlp_arrow::pipeline {
 
 /// \brief Configuration of a BatchingSpanExporter (after opentelemetry-cpp's
 /// BatchSpanProcessorOptions). An aggregate: `BatchingSpanExporterOptions{
-/// .max_export_batch_spans = 1024}` works.
+/// .batch_size = 1024}` works.
 struct BatchingSpanExporterOptions {
-  /// \brief Largest batch sent in one export (the seed's `batch_size`); an export
+  /// \brief Largest batch sent in one export (key `batch_size`); an export
   /// starts as soon as this many spans are queued.
-  int64_t max_export_batch_spans = 8192;
+  int64_t batch_size = 8192;
 
   /// \brief Spans wait at most this long for a batch to fill: an export starts when
   /// the oldest queued span has been queued this long.
   std::chrono::milliseconds flush_interval = std::chrono::seconds(1);
 
   /// \brief Capacity of the queue in spans (the seed's `buffer_size`), including the
-  /// batch being exported or retried. At least `max_export_batch_spans`.
+  /// batch being exported or retried. At least `batch_size`.
   int64_t max_queue_spans = 65536;
 
   /// \brief Capacity of the queue in bytes of Arrow data
@@ -163,9 +163,9 @@ struct ShutdownReport {
 /// bigger than the whole queue is refused at once (kTooLarge); after Shutdown() began,
 /// kShuttingDown. Thread-safe.
 ///
-/// **Export.** The worker exports when `max_export_batch_spans` spans are queued, when
+/// **Export.** The worker exports when `batch_size` spans are queued, when
 /// the oldest queued span has waited `flush_interval`, on ForceFlush() and during
-/// Shutdown(). It takes queued batches in order up to `max_export_batch_spans` spans
+/// Shutdown(). It takes queued batches in order up to `batch_size` spans
 /// (splitting the last one if needed) and concatenates them into one batch, so rows
 /// reach the receiver in the order they were enqueued.
 ///

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <arrow/memory_pool.h>
+#include <arrow/status.h>
 
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
@@ -35,6 +36,9 @@ struct OtlpTraceIngestOptions {
   /// check.
   int64_t max_span_bytes =
       transport::FlightSpanExporterOptions::Defaults().max_span_bytes;
+
+  /// \brief Checks `memory_pool` and `max_span_bytes`.
+  arrow::Status Validate() const;
 };
 
 /// \brief The TraceIngest of the gateway: encodes each request into one span-table

@@ -70,6 +70,10 @@ struct OtlpGrpcReceiverOptions {
   /// gRPC's default (no limit).
   int64_t transport_memory_bytes = 0;
 
+  /// \brief Checks the endpoint, that the TLS fields go together, and the ranges above;
+  /// Start() calls it.
+  arrow::Status Validate() const;
+
   /// \brief The values above.
   static OtlpGrpcReceiverOptions Defaults() { return {}; }
 };

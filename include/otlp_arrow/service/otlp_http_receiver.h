@@ -92,6 +92,10 @@ struct OtlpHttpReceiverOptions {
   /// connection closes. Null: no limit.
   std::shared_ptr<RequestMemoryBudget> memory_budget;
 
+  /// \brief Checks the endpoint, that the TLS fields go together, and the ranges above;
+  /// Start() calls it.
+  arrow::Status Validate() const;
+
   /// \brief The values above.
   static OtlpHttpReceiverOptions Defaults() { return {}; }
 };

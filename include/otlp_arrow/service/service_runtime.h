@@ -13,23 +13,15 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/config/service_config.h"
 #include "otlp_arrow/transport/flight_span_receiver.h"
 
 namespace otlp_arrow::service {
 
-/// \brief Which parts a process runs.
-enum class ServiceRole {
-  /// OTLP/gRPC and OTLP/HTTP receivers, the batching exporter, Flight out to `endpoint`.
-  kGateway,
-  /// The Flight receiver storing Parquet under `receiver.data_dir`.
-  kReceiver,
-  /// Both; the gateway exports to the receiver in the same process (over loopback
-  /// Flight, so that the path is the one a split deployment takes).
-  kAllInOne,
-};
-
-std::string_view ToString(ServiceRole role);
+/// \brief Which parts a process runs (defined with the options it selects).
+using config::ServiceRole;
+using config::ToString;
 
 /// \brief Where a running service listens, with the ports it really got (a configured
 /// port 0 picks a free one).

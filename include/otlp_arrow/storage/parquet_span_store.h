@@ -58,6 +58,10 @@ struct ParquetSpanStoreOptions {
   /// appended so far; without it Scan() sees published files only.
   bool flush_before_scan = true;
 
+  /// \brief Checks the directory, the sizes and the Parquet settings above; Open() calls
+  /// it.
+  arrow::Status Validate() const;
+
   /// \brief The values above.
   static ParquetSpanStoreOptions Defaults() { return {}; }
 };

@@ -32,6 +32,10 @@ struct OperationsServerOptions {
   /// \brief Requests served at once per listener. Probes and scrapes are rare and quick.
   int threads_per_listener = 2;
 
+  /// \brief Checks the addresses and `threads_per_listener`; OperationsServer::Make()
+  /// calls it.
+  arrow::Status Validate() const;
+
   /// \brief The values above.
   static OperationsServerOptions Defaults() { return {}; }
 };

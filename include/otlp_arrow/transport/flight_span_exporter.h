@@ -68,7 +68,7 @@ struct FlightSpanExporterOptions {
   std::function<arrow::Result<std::string>()> reload_bearer_token;
 
   /// \brief Largest number of spans written as one record batch (one acknowledgement).
-  int64_t max_batch_rows = 8192;
+  int64_t batch_size = 8192;
 
   /// \brief Validate every batch fully (convert::ValidateSpanTable) before sending, so
   /// that a bad batch fails here with the column named instead of at the receiver.
@@ -173,7 +173,7 @@ struct ExportResult {
 /// receiver (FlightSpanReceiver) over Arrow Flight, following flight_protocol.h: DoPut on
 /// path kSpansPath with the batches' schema, one BatchAck per record batch.
 ///
-/// **Delivery.** Batches are cut into chunks of at most `max_batch_rows` rows and
+/// **Delivery.** Batches are cut into chunks of at most `batch_size` rows and
 /// `max_batch_bytes` bytes. Each chunk is written and its BatchAck awaited before the
 /// next is written (one chunk in flight), so every error is attributed to exactly one
 /// chunk and every acknowledged span is known; the cost is one round trip per chunk. An

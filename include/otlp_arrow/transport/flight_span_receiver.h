@@ -68,6 +68,10 @@ struct FlightSpanReceiverOptions {
   /// before stay stored. Zero disables the timeout.
   std::chrono::milliseconds stream_idle_timeout{30'000};
 
+  /// \brief Checks the listen URI, that the TLS fields match its scheme, the token and
+  /// the ranges above; Start() calls it.
+  arrow::Status Validate() const;
+
   /// \brief The values above.
   static FlightSpanReceiverOptions Defaults() { return {}; }
 };
