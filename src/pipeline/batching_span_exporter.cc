@@ -22,6 +22,8 @@ namespace otlp_arrow::pipeline {
 
 namespace {
 
+using common::Clock;
+using common::SaturatingAdd;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
