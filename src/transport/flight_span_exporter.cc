@@ -4,16 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <iterator>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <string_view>
 #include <utility>
 
@@ -27,6 +24,8 @@
 #include <arrow/util/byte_size.h>
 #include <arrow/util/compression.h>
 
+#include "otlp_arrow/common/backoff.h"
+#include "otlp_arrow/common/file.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -100,18 +99,6 @@ Classification Classify(const arrow::Status& status) {
     c.failure = FromRefusalClass(refusal->refusal_class);
   }
   return c;
-}
-
-arrow::Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return arrow::Status::IOError("cannot read TLS CA file '", path,
-                                  "': ", std::strerror(errno));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return arrow::Status::IOError("cannot read TLS CA file '", path, "'");
-  return contents.str();
 }
 
 arrow::Result<std::shared_ptr<arrow::util::Codec>> MakeCodec(
@@ -484,8 +471,9 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
   impl->client_options.tls_root_certs = options.tls_root_certs;
   if (impl->client_options.tls_root_certs.empty() &&
       !options.tls_root_certs_file.empty()) {
-    ARROW_ASSIGN_OR_RAISE(impl->client_options.tls_root_certs,
-                          ReadWholeFile(options.tls_root_certs_file));
+    ARROW_ASSIGN_OR_RAISE(
+        impl->client_options.tls_root_certs,
+        common::ReadWholeFile(options.tls_root_certs_file, "TLS CA file"));
   }
   impl->client_options.cert_chain = options.tls_cert_chain;
   impl->client_options.private_key = options.tls_private_key;
@@ -568,13 +556,8 @@ arrow::Status FlightSpanExporter::Shutdown() {
 
 std::chrono::nanoseconds FlightSpanExporter::BackoffCeiling(
     const FlightSpanExporterOptions& options, int retry) {
-  const double initial =
-      std::chrono::duration<double, std::nano>(options.initial_backoff).count();
-  const double max =
-      std::chrono::duration<double, std::nano>(options.max_backoff).count();
-  const double ceiling =
-      initial * std::pow(options.backoff_multiplier, std::max(0, retry - 1));
-  return std::chrono::nanoseconds(static_cast<int64_t>(std::min(ceiling, max)));
+  return common::ExponentialBackoff(options.initial_backoff, options.max_backoff,
+                                    options.backoff_multiplier, retry);
 }
 
 }  // namespace otlp_arrow::transport
