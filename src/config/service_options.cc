@@ -2,12 +2,9 @@
 
 #include "otlp_arrow/config/service_options.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "otlp_arrow/common/file.h"
 
 namespace otlp_arrow::config {
 
@@ -15,35 +12,11 @@ namespace {
 
 // Errors name the key, so that a missing certificate points at the line to fix.
 arrow::Result<std::string> ReadKeyFile(const std::string& path, const char* key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return arrow::Status::IOError(key, ": cannot read '", path,
-                                  "': ", std::strerror(errno));
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) {
-    return arrow::Status::IOError(key, ": cannot read '", path,
-                                  "': ", std::strerror(errno));
-  }
-  return content.str();
+  return common::ReadWholeFile(path, key);
 }
 
-// A token file usually ends with a newline that is not part of the token.
 arrow::Result<std::string> ReadToken(const std::string& path) {
-  ARROW_ASSIGN_OR_RAISE(std::string token, ReadKeyFile(path, "auth.token_file"));
-  constexpr const char* kSpace = " \t\r\n";
-  const auto end = token.find_last_not_of(kSpace);
-  token.erase(end == std::string::npos ? 0 : end + 1);
-  token.erase(0, std::min(token.size(), token.find_first_not_of(kSpace)));
-  if (token.empty()) {
-    return arrow::Status::Invalid("auth.token_file: '", path, "' is empty");
-  }
-  if (token.find_first_of(kSpace) != std::string::npos) {
-    return arrow::Status::Invalid("auth.token_file: '", path,
-                                  "' holds more than one word");
-  }
-  return token;
+  return common::ReadToken(path, "auth.token_file");
 }
 
 // A loaded configuration already has the scheme rewritten; one built in code may rely

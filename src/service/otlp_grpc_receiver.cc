@@ -18,6 +18,7 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "otlp_arrow/common/host_port.h"
 #include "receiver_internal.h"
 
 namespace otlp_arrow::service {
@@ -89,7 +90,7 @@ class OtlpGrpcReceiver::Impl {
       return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
     }
     // gRPC binds the endpoint as given (brackets and all); this only checks it.
-    ARROW_RETURN_NOT_OK(internal::ParseEndpoint(options_.endpoint).status());
+    ARROW_RETURN_NOT_OK(common::HostPort::Parse(options_.endpoint).status());
     ARROW_ASSIGN_OR_RAISE(auto credentials, Credentials());
     if (options_.max_receive_message_bytes <= 0 ||
         options_.max_receive_message_bytes > std::numeric_limits<int>::max()) {

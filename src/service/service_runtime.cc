@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/config/service_options.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
 #include "otlp_arrow/pipeline/otlp_trace_ingest.h"
@@ -36,22 +37,21 @@ using telemetry::MetricRegistry;
 bool RunsGateway(ServiceRole role) { return role != ServiceRole::kReceiver; }
 bool RunsReceiver(ServiceRole role) { return role != ServiceRole::kGateway; }
 
-// "0.0.0.0:0" with the port a listener got → "0.0.0.0:4317".
+// "0.0.0.0:0" with the port a listener got → "0.0.0.0:4317". The configuration was
+// validated, so the address parses.
 std::string WithPort(const std::string& address, int port) {
-  const auto colon = address.rfind(':');
-  return (colon == std::string::npos ? address : address.substr(0, colon)) + ":" +
-         std::to_string(port);
+  common::HostPort host_port =
+      common::HostPort::Parse(address).ValueOr(common::HostPort{});
+  host_port.port = port;
+  return host_port.ToString();
 }
 
-// Where a client in this process reaches a listener bound to `address`: a wildcard
-// host is not an address to connect to.
+// Where a client in this process reaches a listener bound to `address`, as a URI host: a
+// wildcard host is not an address to connect to.
 std::string LocalHost(const std::string& address) {
-  const auto colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") {
-    return "127.0.0.1";
-  }
-  return host;
+  const common::HostPort host_port =
+      common::HostPort::Parse(address).ValueOr(common::HostPort{});
+  return host_port.IsWildcard() ? "127.0.0.1" : host_port.UriHost();
 }
 
 // The readiness of the path to the upstream receiver, read off the exporter's counters:
