@@ -187,7 +187,8 @@ struct FlightSpanExporter::Impl {
   std::unique_ptr<flight::FlightClient> client;
   std::mt19937_64 rng{std::random_device{}()};
 
-  std::mutex shutdown_mutex;  // with shutdown_cv: the interruptible default sleep
+  std::shared_ptr<common::Clock> clock;
+  std::mutex shutdown_mutex;  // with shutdown_cv: the interruptible backoff wait
   std::condition_variable shutdown_cv;
   std::atomic<bool> shutdown{false};
 
@@ -230,12 +231,9 @@ struct FlightSpanExporter::Impl {
   }
 
   void Sleep(std::chrono::nanoseconds duration) {
-    if (options.sleep) {
-      options.sleep(duration);
-      return;
-    }
     std::unique_lock<std::mutex> lock(shutdown_mutex);
-    shutdown_cv.wait_for(lock, duration, [this] { return shutdown.load(); });
+    clock->WaitUntil(lock, shutdown_cv, common::SaturatingAdd(clock->Now(), duration),
+                     [this] { return shutdown.load(); });
   }
 
   std::chrono::nanoseconds Backoff(int retry) {
@@ -465,6 +463,7 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
     FlightSpanExporterOptions options) {
   ARROW_RETURN_NOT_OK(options.Validate());
   auto impl = std::make_unique<Impl>();
+  impl->clock = options.clock != nullptr ? options.clock : common::Clock::Steady();
   ARROW_ASSIGN_OR_RAISE(impl->location, flight::Location::Parse(options.endpoint));
 
   impl->client_options = flight::FlightClientOptions::Defaults();
