@@ -35,8 +35,9 @@ using common::HostPort;
 // The error names the listener, so that a bad address points at the key to fix.
 arrow::Result<HostPort> ParseAddress(std::string_view what, std::string_view address) {
   auto parsed = HostPort::Parse(address);
-  if (!parsed.ok())
+  if (!parsed.ok()) {
     return parsed.status().WithMessage(what, " address ", parsed.status().message());
+  }
   return parsed;
 }
 
