@@ -11,6 +11,7 @@
 #include <httplib.h>
 #include <CLI/CLI.hpp>
 
+#include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/config/service_config.h"
 
 namespace otlp_arrow::cli {
@@ -67,18 +68,17 @@ arrow::Result<std::string> BaseUrlFromConfig(const HealthcheckOptions& options) 
   if (!options.config_file.empty()) sources.config_path = options.config_file;
   ARROW_ASSIGN_OR_RAISE(auto loaded, config::LoadServiceConfig(sources));
   const std::string& address = loaded.config.listen.health;
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return arrow::Status::Invalid("listen.health: not host:port: '", address, "'");
+  auto parsed = common::HostPort::Parse(address);
+  if (!parsed.ok()) {
+    return parsed.status().WithMessage("listen.health: ", parsed.status().message());
   }
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  if (port == "0") {
+  common::HostPort health = *parsed;
+  if (health.port == 0) {
     return arrow::Status::Invalid(
         "listen.health is port 0 (a free port picked at start): pass --url");
   }
-  if (host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
-  return "http://" + host + ":" + port;
+  if (health.IsWildcard()) health.host = "127.0.0.1";
+  return "http://" + health.ToString();
 }
 
 int RunHealthcheck(const HealthcheckOptions& options) {

@@ -86,16 +86,22 @@ arrow::Result<std::string> Gzip(const std::string& data) {
   return out;
 }
 
-// The bodies a run sends. Every send carries ids no other send of the run carries
-// (model::RequestIdRewriter): a gateway batching the same spans over and over would
-// compress and dictionary-encode them better than real traffic. Except gzip over HTTP:
-// those bodies are compressed once up front, so their ids repeat every
-// --distinct-requests sends.
+// The bodies a run sends, their spans stamped with the time the run starts. Every send
+// carries ids no other send of the run carries (model::RequestIdRewriter): a gateway
+// batching the same spans over and over would compress and dictionary-encode them better
+// than real traffic. Except gzip over HTTP: those bodies are compressed once up front, so
+// their ids repeat every --distinct-requests sends.
 class RequestBodies {
  public:
   static arrow::Result<RequestBodies> Make(const LoadgenOptions& options) {
     RequestBodies bodies;
     bodies.run_key_ = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+    // The workloads start on 2026-01-01; stored spans belong in today's partition, where
+    // a query for the last hour looks.
+    const auto now_ns =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
     for (int i = 0; i < options.distinct_requests; ++i) {
       otlp::ExportTraceServiceRequest request;
       if (options.workload == "realistic") {
@@ -106,6 +112,7 @@ class RequestBodies {
         ARROW_ASSIGN_OR_RAISE(
             request, model::MakeWorkload(options.workload, options.spans_per_request));
       }
+      model::RestampSpans(&request, now_ns);
       ARROW_ASSIGN_OR_RAISE(auto rewriter, model::RequestIdRewriter::Make(request));
       if (options.gzip && options.protocol == "http") {
         ARROW_ASSIGN_OR_RAISE(auto body,

@@ -3,7 +3,6 @@
 #include "send_command.h"
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -12,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "otlp_arrow/common/file.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
 #include "otlp_arrow/transport/flight_span_exporter.h"
@@ -31,12 +31,12 @@ struct SendOptions {
 int RunSend(const SendOptions& options) {
   auto exporter_options = options.exporter;
   if (!options.token_file.empty()) {
-    std::ifstream in(options.token_file);
-    if (!in) {
-      spdlog::error("cannot read token file {}", options.token_file);
+    auto token = common::ReadToken(options.token_file, "--token-file");
+    if (!token.ok()) {
+      spdlog::error("{}", token.status().ToString());
       return 1;
     }
-    std::getline(in, exporter_options.bearer_token);
+    exporter_options.bearer_token = *token;
   }
   auto exporter = transport::FlightSpanExporter::Make(exporter_options);
   if (!exporter.ok()) {

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/config/config_check.h"
 #include "otlp_arrow/config/service_config.h"
@@ -154,20 +155,14 @@ arrow::Result<config::ConfigSources> MakeSources(const ServiceCommandOptions& op
     }
   }
   if (Given(cmd, "--metrics")) {
-    const auto colon = options.metrics.rfind(':');
-    if (colon == std::string::npos) {
-      return arrow::Status::Invalid("--metrics: expected host:port, got '",
-                                    options.metrics, "'");
-    }
-    std::string host = options.metrics.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
+    auto metrics = common::HostPort::Parse(options.metrics);
+    if (!metrics.ok())
+      return metrics.status().WithMessage("--metrics: ", metrics.status().message());
     sources.flags.insert_or_assign("monitoring.metrics_host",
-                                   config::FlagValue(host, "--metrics"));
+                                   config::FlagValue(metrics->host, "--metrics"));
     sources.flags.insert_or_assign(
         "monitoring.metrics_port",
-        config::FlagValue(options.metrics.substr(colon + 1), "--metrics"));
+        config::FlagValue(std::to_string(metrics->port), "--metrics"));
   }
   if (Given(cmd, "--max-batch-mib")) {
     sources.flags.insert_or_assign(

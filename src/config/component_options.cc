@@ -5,12 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
+
+#include "otlp_arrow/common/file.h"
 
 namespace otlp_arrow::config {
 
@@ -21,35 +19,11 @@ bool RunsReceiver(ServiceRole role) { return role != ServiceRole::kGateway; }
 
 // Errors name the key, so that a missing certificate points at the line to fix.
 arrow::Result<std::string> ReadKeyFile(const std::string& path, const char* key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return arrow::Status::IOError(key, ": cannot read '", path,
-                                  "': ", std::strerror(errno));
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) {
-    return arrow::Status::IOError(key, ": cannot read '", path,
-                                  "': ", std::strerror(errno));
-  }
-  return content.str();
+  return common::ReadWholeFile(path, key);
 }
 
-// A token file usually ends with a newline that is not part of the token.
 arrow::Result<std::string> ReadToken(const std::string& path) {
-  ARROW_ASSIGN_OR_RAISE(std::string token, ReadKeyFile(path, "auth.token_file"));
-  constexpr const char* kSpace = " \t\r\n";
-  const auto end = token.find_last_not_of(kSpace);
-  token.erase(end == std::string::npos ? 0 : end + 1);
-  token.erase(0, std::min(token.size(), token.find_first_not_of(kSpace)));
-  if (token.empty()) {
-    return arrow::Status::Invalid("auth.token_file: '", path, "' is empty");
-  }
-  if (token.find_first_of(kSpace) != std::string::npos) {
-    return arrow::Status::Invalid("auth.token_file: '", path,
-                                  "' holds more than one word");
-  }
-  return token;
+  return common::ReadToken(path, "auth.token_file");
 }
 
 // Reads the files a configuration names as `mode` says; remembers what it could not.

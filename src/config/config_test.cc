@@ -557,7 +557,7 @@ TEST(ServiceConfigSources, NamedFileMustExist) {
   ConfigSources sources = IsolatedSources(dir);
   sources.config_path = dir.Path("missing.yaml");
   EXPECT_THAT(LoadError(sources),
-              AllOf(StartsWith("IOError: cannot read config file '"),
+              AllOf(StartsWith("IOError: config file: cannot read '"),
                     HasSubstr("missing.yaml': No such file or directory")));
   sources.config_path.reset();
   sources.environment = Environment{{"OTLP_ARROW_CONFIG", dir.Path("missing-too.yaml")}};

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -18,6 +17,7 @@
 
 #include "config_keys_internal.h"
 #include "config_values_internal.h"
+#include "otlp_arrow/common/file.h"
 
 extern char** environ;
 
@@ -514,26 +514,6 @@ arrow::Status ErrorsToStatus(std::vector<std::string> errors) {
   return arrow::Status::Invalid(message);
 }
 
-arrow::Result<std::string> ReadConfigFile(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    return arrow::Status::IOError("cannot read config file '", path,
-                                  "': it is a directory");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return arrow::Status::IOError("cannot read config file '", path,
-                                  "': ", std::strerror(errno));
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) {
-    return arrow::Status::IOError("cannot read config file '", path,
-                                  "': ", std::strerror(errno));
-  }
-  return content.str();
-}
-
 std::string OneLine(std::string text) {
   for (char& c : text) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
@@ -593,7 +573,8 @@ arrow::Result<LoadedServiceConfig> LoadServiceConfig(const ConfigSources& source
 
   Loader loader(&loaded, /*loading=*/true);
   if (!loaded.config_file.empty()) {
-    ARROW_ASSIGN_OR_RAISE(const std::string text, ReadConfigFile(loaded.config_file));
+    ARROW_ASSIGN_OR_RAISE(const std::string text,
+                          common::ReadWholeFile(loaded.config_file, "config file"));
     loader.ReadYaml(text, loaded.config_file);
   }
   loader.ReadEnvironment(environment);

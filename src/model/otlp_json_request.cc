@@ -11,6 +11,7 @@
 
 #include <arrow/util/macros.h>
 
+#include "otlp_arrow/common/hex.h"
 #include "otlp_arrow/model/otlp_json.h"
 #include "otlp_json_internal.h"
 
@@ -111,13 +112,9 @@ class ObjectWriter {
   // Whatever length the id has is written: the writer is lossless, the reader checks.
   void Id(std::string_view key, std::string_view id) {
     if (id.empty()) return;
-    static constexpr char kHex[] = "0123456789abcdef";
     std::string* out = Key(key);
     out->push_back('"');
-    for (const unsigned char c : id) {
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 0xf]);
-    }
+    out->append(common::LowerHex(id));
     out->push_back('"');
   }
 

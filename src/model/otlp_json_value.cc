@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// OTLP/JSON for AnyValue and its nested forms. Hand-written rather than protobuf's JsonUtil:
-// that one reads "-0" back as +0.0 and goes through reflection; this one is exact and fast.
+// OTLP/JSON for AnyValue and its nested forms. Hand-written rather than protobuf's
+// JsonUtil: that one reads "-0" back as +0.0 and goes through reflection; this one is
+// exact and fast.
 
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
 
+#include <arrow/util/base64.h>
 #include <arrow/util/utf8.h>
 
 #include "otlp_arrow/model/otlp_json.h"
@@ -17,7 +19,8 @@ namespace otlp_arrow::model {
 namespace internal {
 
 arrow::Status AppendJsonString(std::string_view s, std::string* out) {
-  [[maybe_unused]] static const bool utf8_tables_ready = (arrow::util::InitializeUTF8(), true);
+  [[maybe_unused]] static const bool utf8_tables_ready =
+      (arrow::util::InitializeUTF8(), true);
   if (!arrow::util::ValidateUTF8(s)) {
     return arrow::Status::Invalid("string is not valid UTF-8");
   }
@@ -25,13 +28,27 @@ arrow::Status AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         if (c < 0x20) {
           out->append("\\u00");
@@ -82,8 +99,8 @@ arrow::Status AppendArrayValue(const otlp::ArrayValue& array, std::string* out) 
 
 }  // namespace
 
-arrow::Status AppendKeyValues(const google::protobuf::RepeatedPtrField<otlp::KeyValue>& kvs,
-                              std::string* out) {
+arrow::Status AppendKeyValues(
+    const google::protobuf::RepeatedPtrField<otlp::KeyValue>& kvs, std::string* out) {
   out->push_back('[');
   for (int i = 0; i < kvs.size(); ++i) {
     const auto& kv = kvs[i];
@@ -148,7 +165,8 @@ arrow::Status AppendAnyValue(const otlp::AnyValue& value, std::string* out) {
   return arrow::Status::OK();
 }
 
-// --- parsing ---------------------------------------------------------------------------------
+// --- parsing
+// ---------------------------------------------------------------------------------
 
 arrow::Status ParseJsonDocument(std::string_view text, nlohmann::json* out) {
   // ParseAnyValue recurses once per nesting level: refuse what could exhaust the stack.
@@ -159,7 +177,8 @@ arrow::Status ParseJsonDocument(std::string_view text, nlohmann::json* out) {
   return arrow::Status::OK();
 }
 
-const nlohmann::json* Member(const nlohmann::json& j, const char* camel, const char* snake) {
+const nlohmann::json* Member(const nlohmann::json& j, const char* camel,
+                             const char* snake) {
   auto it = j.find(camel);
   if (it != j.end()) return &*it;
   if (snake != nullptr) {
@@ -183,7 +202,9 @@ arrow::Status ParseInteger(const nlohmann::json& j, const std::string& path, T* 
     return arrow::Status::Invalid(path, ": expected an integer in range, got ",
                                   j.dump().substr(0, 64));
   };
-  if (j.is_string()) return ParseDecimal(j.get_ref<const std::string&>(), out) ? arrow::Status::OK() : bad();
+  if (j.is_string())
+    return ParseDecimal(j.get_ref<const std::string&>(), out) ? arrow::Status::OK()
+                                                              : bad();
   if (j.is_number_unsigned()) {
     const uint64_t v = j.get<uint64_t>();
     if (v > static_cast<uint64_t>(std::numeric_limits<T>::max())) return bad();
@@ -196,7 +217,8 @@ arrow::Status ParseInteger(const nlohmann::json& j, const std::string& path, T* 
       if (v < 0) return bad();
       if (static_cast<uint64_t>(v) > std::numeric_limits<T>::max()) return bad();
     } else {
-      if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return bad();
+      if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
+        return bad();
     }
     *out = static_cast<T>(v);
     return arrow::Status::OK();
@@ -219,10 +241,12 @@ arrow::Status ParseInteger(const nlohmann::json& j, const std::string& path, T* 
 arrow::Status ParseInt64(const nlohmann::json& j, const std::string& path, int64_t* out) {
   return ParseInteger(j, path, out);
 }
-arrow::Status ParseUInt64(const nlohmann::json& j, const std::string& path, uint64_t* out) {
+arrow::Status ParseUInt64(const nlohmann::json& j, const std::string& path,
+                          uint64_t* out) {
   return ParseInteger(j, path, out);
 }
-arrow::Status ParseUInt32(const nlohmann::json& j, const std::string& path, uint32_t* out) {
+arrow::Status ParseUInt32(const nlohmann::json& j, const std::string& path,
+                          uint32_t* out) {
   return ParseInteger(j, path, out);
 }
 
@@ -240,14 +264,16 @@ arrow::Status ParseDouble(const nlohmann::json& j, const std::string& path, doub
     } else if (s == "-Infinity") {
       *out = -std::numeric_limits<double>::infinity();
     } else if (!ParseDecimal(s, out)) {
-      return arrow::Status::Invalid(path, ": expected a number, got \"", s.substr(0, 64), "\"");
+      return arrow::Status::Invalid(path, ": expected a number, got \"", s.substr(0, 64),
+                                    "\"");
     }
     return arrow::Status::OK();
   }
   return arrow::Status::Invalid(path, ": expected a number, got ", j.type_name());
 }
 
-arrow::Status ParseString(const nlohmann::json& j, const std::string& path, std::string* out) {
+arrow::Status ParseString(const nlohmann::json& j, const std::string& path,
+                          std::string* out) {
   if (!j.is_string()) {
     return arrow::Status::Invalid(path, ": expected a string, got ", j.type_name());
   }
@@ -262,11 +288,12 @@ arrow::Status ParseArrayValue(const nlohmann::json& j, const std::string& path,
   if (!j.is_object()) return arrow::Status::Invalid(path, ": expected an object");
   const nlohmann::json* values = Member(j, "values", nullptr);
   if (values == nullptr || values->is_null()) return arrow::Status::OK();
-  if (!values->is_array()) return arrow::Status::Invalid(path, ".values: expected an array");
+  if (!values->is_array())
+    return arrow::Status::Invalid(path, ".values: expected an array");
   out->mutable_values()->Reserve(static_cast<int>(values->size()));
   for (size_t i = 0; i < values->size(); ++i) {
-    ARROW_RETURN_NOT_OK(ParseAnyValue((*values)[i], path + ".values[" + std::to_string(i) + "]",
-                                      out->add_values()));
+    ARROW_RETURN_NOT_OK(ParseAnyValue(
+        (*values)[i], path + ".values[" + std::to_string(i) + "]", out->add_values()));
   }
   return arrow::Status::OK();
 }
@@ -294,7 +321,8 @@ arrow::Status ParseKeyValues(const nlohmann::json& j, const std::string& path,
     if (const auto* key = Member(kv_json, "key", nullptr)) {
       ARROW_RETURN_NOT_OK(ParseString(*key, item + ".key", kv->mutable_key()));
     }
-    if (const auto* value = Member(kv_json, "value", nullptr); value && !value->is_null()) {
+    if (const auto* value = Member(kv_json, "value", nullptr);
+        value && !value->is_null()) {
       ARROW_RETURN_NOT_OK(ParseAnyValue(*value, item + ".value", kv->mutable_value()));
     }
     if (const auto* strindex = Member(kv_json, "keyStrindex", "key_strindex")) {
@@ -313,9 +341,11 @@ arrow::Status ParseAnyValue(const nlohmann::json& j, const std::string& path,
   for (const auto& [key, member] : j.items()) {
     if (member.is_null()) continue;
     if (key == "stringValue" || key == "string_value") {
-      ARROW_RETURN_NOT_OK(ParseString(member, path + ".stringValue", out->mutable_string_value()));
+      ARROW_RETURN_NOT_OK(
+          ParseString(member, path + ".stringValue", out->mutable_string_value()));
     } else if (key == "boolValue" || key == "bool_value") {
-      if (!member.is_boolean()) return arrow::Status::Invalid(path, ".boolValue: expected a boolean");
+      if (!member.is_boolean())
+        return arrow::Status::Invalid(path, ".boolValue: expected a boolean");
       out->set_bool_value(member.get<bool>());
     } else if (key == "intValue" || key == "int_value") {
       int64_t v = 0;
@@ -333,7 +363,8 @@ arrow::Status ParseAnyValue(const nlohmann::json& j, const std::string& path,
       if (!st.ok()) return arrow::Status::Invalid(path, ".bytesValue: ", st.message());
       out->set_bytes_value(std::move(bytes));
     } else if (key == "arrayValue" || key == "array_value") {
-      ARROW_RETURN_NOT_OK(ParseArrayValue(member, path + ".arrayValue", out->mutable_array_value()));
+      ARROW_RETURN_NOT_OK(
+          ParseArrayValue(member, path + ".arrayValue", out->mutable_array_value()));
     } else if (key == "kvlistValue" || key == "kvlist_value") {
       ARROW_RETURN_NOT_OK(
           ParseKeyValueList(member, path + ".kvlistValue", out->mutable_kvlist_value()));
@@ -353,7 +384,8 @@ arrow::Status ParseAnyValue(const nlohmann::json& j, const std::string& path,
 
 }  // namespace internal
 
-// --- public API ------------------------------------------------------------------------------
+// --- public API
+// ------------------------------------------------------------------------------
 
 arrow::Status AnyValueToJson(const otlp::AnyValue& value, std::string* out) {
   return internal::AppendAnyValue(value, out);
@@ -388,40 +420,22 @@ arrow::Status KeyValueListFromJson(std::string_view json, otlp::KeyValueList* ou
   return internal::ParseKeyValueList(doc, "$", out);
 }
 
-// --- base64 ----------------------------------------------------------------------------------
+// --- base64
+// ----------------------------------------------------------------------------------
 
 std::string Base64Encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                       (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                       static_cast<uint8_t>(bytes[i + 2]);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out.push_back(kAlphabet[n & 63]);
-  }
-  if (i < bytes.size()) {
-    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<uint8_t>(bytes[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
+  return arrow::util::base64_encode(bytes);
 }
 
+// Not arrow::util::base64_decode: it skips what is not base64 without saying so.
 arrow::Status Base64Decode(std::string_view text, std::string* out) {
   static const auto kTable = [] {
     std::array<int8_t, 256> t{};
     t.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(alphabet[i])] = static_cast<int8_t>(i);
+    const char* alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; ++i)
+      t[static_cast<uint8_t>(alphabet[i])] = static_cast<int8_t>(i);
     t['-'] = 62;  // URL-safe alphabet
     t['_'] = 63;
     return t;
@@ -450,7 +464,8 @@ arrow::Status Base64Decode(std::string_view text, std::string* out) {
       out->push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
-  // Canonical encodings leave the unused low bits of the last character zero (RFC 4648 §3.5).
+  // Canonical encodings leave the unused low bits of the last character zero (RFC 4648
+  // §3.5).
   if ((acc & ((1u << bits) - 1)) != 0) {
     return arrow::Status::Invalid("not base64: non-zero trailing bits");
   }

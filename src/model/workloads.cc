@@ -418,6 +418,36 @@ int64_t CountSpans(const otlp::ExportTraceServiceRequest& request) {
   return n;
 }
 
+void RestampSpans(otlp::ExportTraceServiceRequest* request, uint64_t earliest_start_ns) {
+  constexpr uint64_t kExtreme = std::numeric_limits<uint64_t>::max();
+  auto ordinary = [](uint64_t t) { return t != 0 && t != kExtreme; };
+  uint64_t earliest = kExtreme;
+  for (const auto& rs : request->resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) {
+        if (ordinary(span.start_time_unix_nano())) {
+          earliest = std::min(earliest, span.start_time_unix_nano());
+        }
+      }
+    }
+  }
+  if (earliest == kExtreme) return;
+  // Unsigned arithmetic wraps, so one offset moves times either way.
+  const uint64_t offset = earliest_start_ns - earliest;
+  auto move = [&](uint64_t t) { return ordinary(t) ? t + offset : t; };
+  for (auto& rs : *request->mutable_resource_spans()) {
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) {
+        span.set_start_time_unix_nano(move(span.start_time_unix_nano()));
+        span.set_end_time_unix_nano(move(span.end_time_unix_nano()));
+        for (auto& event : *span.mutable_events()) {
+          event.set_time_unix_nano(move(event.time_unix_nano()));
+        }
+      }
+    }
+  }
+}
+
 namespace {
 
 // Finds `tag` followed by `id` at or after `*cursor`, moves the cursor past it and

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -133,6 +135,72 @@ TEST(RequestIdRewriter, DifferentKeysGiveDifferentIdsAndTheSameKeyTheSame) {
       EXPECT_NE(trace_a[i], original[i]);
     }
   }
+}
+
+}  // namespace
+}  // namespace otlp_arrow::model
+
+namespace otlp_arrow::model {
+namespace {
+
+std::vector<const otlp::Span*> AllSpans(const otlp::ExportTraceServiceRequest& request) {
+  std::vector<const otlp::Span*> spans;
+  for (const auto& rs : request.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) spans.push_back(&span);
+    }
+  }
+  return spans;
+}
+
+TEST(RestampSpans, EarliestStartMovesToTheGivenTimeAndSpacingStays) {
+  const auto before = RealisticSpans(500, 7);
+  auto after = before;
+  const uint64_t now = 1'796'000'000'123'456'789ULL;  // 2026-12-01
+  RestampSpans(&after, now);
+  const auto old_spans = AllSpans(before);
+  const auto new_spans = AllSpans(after);
+  ASSERT_EQ(old_spans.size(), new_spans.size());
+  uint64_t earliest = UINT64_MAX;
+  uint64_t old_earliest = UINT64_MAX;
+  bool had_events = false;
+  for (size_t i = 0; i < new_spans.size(); ++i) {
+    earliest = std::min(earliest, new_spans[i]->start_time_unix_nano());
+    old_earliest = std::min(old_earliest, old_spans[i]->start_time_unix_nano());
+  }
+  EXPECT_EQ(earliest, now);
+  const uint64_t offset = now - old_earliest;
+  for (size_t i = 0; i < new_spans.size(); ++i) {
+    EXPECT_EQ(new_spans[i]->start_time_unix_nano(),
+              old_spans[i]->start_time_unix_nano() + offset);
+    EXPECT_EQ(new_spans[i]->end_time_unix_nano(),
+              old_spans[i]->end_time_unix_nano() + offset);
+    ASSERT_EQ(new_spans[i]->events_size(), old_spans[i]->events_size());
+    for (int e = 0; e < new_spans[i]->events_size(); ++e) {
+      had_events = true;
+      EXPECT_EQ(new_spans[i]->events(e).time_unix_nano(),
+                old_spans[i]->events(e).time_unix_nano() + offset);
+    }
+    EXPECT_EQ(new_spans[i]->span_id(), old_spans[i]->span_id());
+    EXPECT_EQ(new_spans[i]->name(), old_spans[i]->name());
+  }
+  EXPECT_TRUE(had_events);
+}
+
+TEST(RestampSpans, UnsetAndExtremeTimesStay) {
+  otlp::ExportTraceServiceRequest request;
+  auto* spans = request.add_resource_spans()->add_scope_spans();
+  auto* a = spans->add_spans();
+  a->set_start_time_unix_nano(5'000);
+  a->set_end_time_unix_nano(0);
+  auto* b = spans->add_spans();
+  b->set_start_time_unix_nano(UINT64_MAX);
+  b->set_end_time_unix_nano(7'000);
+  RestampSpans(&request, 1'000'000);
+  EXPECT_EQ(a->start_time_unix_nano(), 1'000'000u);
+  EXPECT_EQ(a->end_time_unix_nano(), 0u);
+  EXPECT_EQ(b->start_time_unix_nano(), UINT64_MAX);
+  EXPECT_EQ(b->end_time_unix_nano(), 1'002'000u);
 }
 
 }  // namespace

@@ -16,12 +16,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "otlp_arrow/common/backoff.h"
 #include "otlp_arrow/convert/span_schema.h"
 
 namespace otlp_arrow::pipeline {
 
 namespace {
 
+using common::Clock;
+using common::SaturatingAdd;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
@@ -270,13 +273,8 @@ struct BatchingSpanExporter::Impl {
   }
 
   Clock::Duration Backoff(int retry) const {
-    const double initial =
-        std::chrono::duration<double, std::nano>(options.initial_backoff).count();
-    const double max =
-        std::chrono::duration<double, std::nano>(options.max_backoff).count();
-    const double ceiling = initial * std::pow(options.backoff_multiplier, retry - 1);
-    return duration_cast<Clock::Duration>(
-        std::chrono::duration<double, std::nano>(std::min(ceiling, max)));
+    return duration_cast<Clock::Duration>(common::ExponentialBackoff(
+        options.initial_backoff, options.max_backoff, options.backoff_multiplier, retry));
   }
 
   // Spans leave the queue: delivered or dropped.

@@ -22,6 +22,8 @@
 namespace otlp_arrow::pipeline {
 namespace {
 
+using common::Clock;
+using common::ManualClock;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::seconds;

@@ -17,6 +17,7 @@
 namespace otlp_arrow::pipeline {
 namespace {
 
+using common::ManualClock;
 using std::chrono::hours;
 using std::chrono::seconds;
 using testing::Concat;

@@ -15,10 +15,10 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/workloads.h"
-#include "otlp_arrow/pipeline/clock.h"
 #include "otlp_arrow/pipeline/span_batch_exporter.h"
 
 namespace otlp_arrow::pipeline::testing {
@@ -37,6 +37,8 @@ namespace otlp_arrow::pipeline::testing {
 #define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   ASSERT_OK_AND_ASSIGN_IMPL(PIPELINE_CONCAT(_result_, __LINE__), lhs, rexpr)
 
+using common::Clock;
+using common::ManualClock;
 using std::chrono::milliseconds;
 
 /// The seed workload with span i named "<tag>-<i>", so that every row is recognisable.

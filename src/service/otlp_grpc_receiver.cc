@@ -18,6 +18,7 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "otlp_arrow/common/host_port.h"
 #include "receiver_internal.h"
 
 namespace otlp_arrow::service {
@@ -53,7 +54,7 @@ grpc::Status ToGrpcStatus(const pipeline::IngestResult& result,
 
 arrow::Status OtlpGrpcReceiverOptions::Validate() const {
   // gRPC binds the endpoint as given (brackets and all); this only checks it.
-  ARROW_RETURN_NOT_OK(internal::ParseEndpoint(endpoint).status());
+  ARROW_RETURN_NOT_OK(common::HostPort::Parse(endpoint).status());
   if (tls_cert_pem.empty() != tls_key_pem.empty()) {
     return arrow::Status::Invalid("TLS needs both tls_cert_pem and tls_key_pem");
   }
@@ -110,6 +111,8 @@ class OtlpGrpcReceiver::Impl {
       return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
     }
     ARROW_RETURN_NOT_OK(options_.Validate());
+    // gRPC binds the endpoint as given (brackets and all); this only checks it.
+    ARROW_RETURN_NOT_OK(common::HostPort::Parse(options_.endpoint).status());
     ARROW_ASSIGN_OR_RAISE(auto credentials, Credentials());
 
     grpc::ServerBuilder builder;

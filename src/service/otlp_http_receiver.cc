@@ -37,6 +37,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/range/iterator_range.hpp>
 
+#include "otlp_arrow/common/host_port.h"
 #include "receiver_internal.h"
 
 namespace otlp_arrow::service {
@@ -743,7 +744,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 }  // namespace
 
 arrow::Status OtlpHttpReceiverOptions::Validate() const {
-  ARROW_RETURN_NOT_OK(internal::ParseEndpoint(endpoint).status());
+  ARROW_RETURN_NOT_OK(common::HostPort::Parse(endpoint).status());
   if (traces_path.empty() || traces_path.front() != '/') {
     return arrow::Status::Invalid("traces_path must start with '/'");
   }
@@ -859,8 +860,8 @@ class OtlpHttpReceiver::Impl : public SessionHost {
     if (ingest_ == nullptr) {
       return arrow::Status::Invalid("OtlpHttpReceiver: no TraceIngest");
     }
-    ARROW_ASSIGN_OR_RAISE(const internal::HostPort host_port,
-                          internal::ParseEndpoint(options_.endpoint));
+    ARROW_ASSIGN_OR_RAISE(const common::HostPort host_port,
+                          common::HostPort::Parse(options_.endpoint));
     ARROW_RETURN_NOT_OK(options_.Validate());
     if (!options_.tls_cert_pem.empty()) {
       tls_.emplace(asio::ssl::context::tls_server);

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <limits>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -159,30 +158,6 @@ std::string EncodeRpcStatusJson(int32_t code, std::string_view message) {
   if (code != 0) status["code"] = code;
   if (!message.empty()) status["message"] = ValidUtf8(message);
   return status.dump();
-}
-
-arrow::Result<HostPort> ParseEndpoint(std::string_view endpoint) {
-  const size_t colon = endpoint.rfind(':');
-  if (colon == std::string_view::npos) {
-    return arrow::Status::Invalid("endpoint '", endpoint, "' is not host:port");
-  }
-  std::string_view host = endpoint.substr(0, colon);
-  const std::string_view port_text = endpoint.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    return arrow::Status::Invalid("endpoint '", endpoint,
-                                  "': an IPv6 host must be in brackets, [::1]:4317");
-  }
-  int port = -1;
-  const auto [end, error] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (host.empty() || port_text.empty() || error != std::errc() ||
-      end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
-    return arrow::Status::Invalid("endpoint '", endpoint,
-                                  "' is not host:port with a port in [0, 65535]");
-  }
-  return HostPort{std::string(host), port};
 }
 
 GzipInflater::GzipInflater(uint64_t max_output)

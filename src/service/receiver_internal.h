@@ -72,13 +72,6 @@ std::string EncodeRetryInfo(std::chrono::milliseconds retry_delay);
 inline constexpr std::string_view kRetryInfoTypeUrl =
     "type.googleapis.com/google.rpc.RetryInfo";
 
-/// `host:port` split for binding; IPv6 hosts come as `[::1]:4318` and leave without
-/// brackets. Status::Invalid unless the port is a number in [0, 65535].
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-arrow::Result<HostPort> ParseEndpoint(std::string_view endpoint);
 
 /// Inflates a gzip stream (RFC 1952; several members one after another, as the RFC
 /// allows) chunk by chunk into a string that never grows past `max_output` bytes: a

@@ -152,24 +152,6 @@ TEST(LooksLikeGzipTest, MagicBytes) {
   EXPECT_FALSE(LooksLikeGzip(""));
 }
 
-TEST(ParseEndpointTest, HostsAndPorts) {
-  auto v4 = ParseEndpoint("127.0.0.1:4317");
-  ASSERT_TRUE(v4.ok());
-  EXPECT_EQ(v4->host, "127.0.0.1");
-  EXPECT_EQ(v4->port, 4317);
-  auto v6 = ParseEndpoint("[::1]:0");
-  ASSERT_TRUE(v6.ok());
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->port, 0);
-  auto name = ParseEndpoint("localhost:4318");
-  ASSERT_TRUE(name.ok());
-  EXPECT_EQ(name->host, "localhost");
-  for (const char* bad :
-       {"", "4317", "host:", ":4317", "host:65536", "host:-1", "host:12x", "::1:4317"}) {
-    EXPECT_TRUE(ParseEndpoint(bad).status().IsInvalid()) << bad;
-  }
-}
-
 TEST(ReceiverCountersTest, CountsOutcomesAndSpans) {
   ReceiverCounters counters;
   const auto result = [](IngestCode code, int64_t spans) {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
 #include "otlp_arrow/pipeline/otlp_trace_ingest.h"
@@ -33,11 +34,16 @@ namespace {
 using telemetry::Labels;
 using telemetry::MetricRegistry;
 
-// "0.0.0.0:0" with the port a listener got → "0.0.0.0:4317".
+// "0.0.0.0:0" (or "grpc://127.0.0.1:0") with the port a listener got → "0.0.0.0:4317".
+// The configuration was validated, so the address parses.
 std::string WithPort(const std::string& address, int port) {
-  const auto colon = address.rfind(':');
-  return (colon == std::string::npos ? address : address.substr(0, colon)) + ":" +
-         std::to_string(port);
+  const auto scheme_end = address.find("://");
+  const std::string scheme =
+      scheme_end == std::string::npos ? "" : address.substr(0, scheme_end + 3);
+  common::HostPort host_port =
+      common::HostPort::Parse(address).ValueOr(common::HostPort{});
+  host_port.port = port;
+  return scheme + host_port.ToString();
 }
 
 // The readiness of the path to the upstream receiver, read off the exporter's counters:

@@ -4,21 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "otlp_arrow/common/hex.h"
 #include "otlp_arrow/storage/span_sink.h"
 
 namespace otlp_arrow::storage {
 
 namespace {
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
 
 arrow::Result<std::string> Unhex(const std::string& hex) {
   if (hex.size() != 32) return arrow::Status::Invalid("trace_id: expected 32 hex digits");
@@ -55,7 +46,7 @@ std::string SpanQuery::ToJson() const {
   if (start_time_max_unix_nano) {
     j["start_time_max_unix_nano"] = std::to_string(*start_time_max_unix_nano);
   }
-  if (trace_id) j["trace_id"] = Hex(*trace_id);
+  if (trace_id) j["trace_id"] = common::LowerHex(*trace_id);
   return j.dump();
 }
 

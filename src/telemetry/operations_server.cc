@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -18,6 +17,8 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "otlp_arrow/common/host_port.h"
 
 namespace otlp_arrow::telemetry {
 
@@ -29,40 +30,15 @@ constexpr time_t kKeepAliveTimeoutSeconds = 1;
 constexpr time_t kReadTimeoutSeconds = 5;
 constexpr auto kStartTimeout = std::chrono::seconds(10);
 
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
+using common::HostPort;
 
+// The error names the listener, so that a bad address points at the key to fix.
 arrow::Result<HostPort> ParseAddress(std::string_view what, std::string_view address) {
-  auto invalid = [&] {
-    return arrow::Status::Invalid(what, " address '", address,
-                                  "' is not host:port or [ipv6-host]:port");
-  };
-  HostPort out;
-  std::string_view port;
-  if (address.starts_with('[')) {
-    const size_t close = address.find(']');
-    if (close == std::string_view::npos || close + 1 >= address.size() ||
-        address[close + 1] != ':') {
-      return invalid();
-    }
-    out.host = std::string(address.substr(1, close - 1));
-    port = address.substr(close + 2);
-  } else {
-    const size_t colon = address.rfind(':');
-    if (colon == std::string_view::npos) return invalid();
-    out.host = std::string(address.substr(0, colon));
-    // An unbracketed IPv6 address would be ambiguous about where the port starts.
-    if (out.host.find(':') != std::string::npos) return invalid();
-    port = address.substr(colon + 1);
+  auto parsed = HostPort::Parse(address);
+  if (!parsed.ok()) {
+    return parsed.status().WithMessage(what, " address ", parsed.status().message());
   }
-  const auto r = std::from_chars(port.data(), port.data() + port.size(), out.port);
-  if (out.host.empty() || port.empty() || r.ec != std::errc() ||
-      r.ptr != port.data() + port.size() || out.port < 0 || out.port > 65535) {
-    return invalid();
-  }
-  return out;
+  return parsed;
 }
 
 // httplib's bind_to_port() only says that binding failed. Binding a socket the same way

@@ -11,9 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include <arrow/flight/client.h>
 #include <arrow/flight/types.h>
@@ -21,6 +19,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "otlp_arrow/common/file.h"
+#include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/transport/flight_protocol.h"
 
 namespace otlp_arrow::transport {
@@ -42,12 +42,10 @@ struct Endpoint {
 };
 
 bool ParseEndpoint(const std::string& text, Endpoint* out, std::string* error) {
-  std::string rest = text;
   const auto sep = text.find("://");
   out->scheme = "grpc";
   if (sep != std::string::npos) {
     out->scheme = text.substr(0, sep);
-    rest = text.substr(sep + 3);
     if (out->scheme == "grpc+tcp" || out->scheme == "http") out->scheme = "grpc";
     if (out->scheme == "https") out->scheme = "grpc+tls";
     if (out->scheme != "grpc" && out->scheme != "grpc+tls") {
@@ -55,33 +53,17 @@ bool ParseEndpoint(const std::string& text, Endpoint* out, std::string* error) {
       return false;
     }
   }
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  std::string port;
-  if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
-    const auto close = rest.find(']');
-    if (close == std::string::npos || close + 1 >= rest.size() ||
-        rest[close + 1] != ':') {
-      *error = "expected [address]:port";
-      return false;
-    }
-    out->host = rest.substr(1, close - 1);
-    port = rest.substr(close + 2);
-  } else {
-    const auto colon = rest.rfind(':');
-    if (colon == std::string::npos) {
-      *error = "missing port (expected host:port)";
-      return false;
-    }
-    out->host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  char* end = nullptr;
-  const long value = std::strtol(port.c_str(), &end, 10);
-  if (out->host.empty() || port.empty() || *end != '\0' || value <= 0 || value > 65535) {
-    *error = "bad host or port in '" + text + "'";
+  auto host_port = common::HostPort::Parse(text);
+  if (!host_port.ok()) {
+    *error = host_port.status().message();
     return false;
   }
-  out->port = static_cast<int>(value);
+  if (host_port->port == 0) {
+    *error = "port 0 in '" + text + "' is not a port to connect to";
+    return false;
+  }
+  out->host = host_port->host;
+  out->port = host_port->port;
   return true;
 }
 
@@ -328,17 +310,13 @@ arrow::Result<ConnectionDiagnosis> DiagnoseConnection(
   auto read = [](const std::string& path, const char* what,
                  std::string* pem) -> arrow::Status {
     if (path.empty()) return arrow::Status::OK();
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return arrow::Status::IOError("cannot read ", what, " file ", path);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    *pem = buf.str();
+    ARROW_ASSIGN_OR_RAISE(*pem, common::ReadWholeFile(path, what));
     return arrow::Status::OK();
   };
   TlsFiles tls_files;
-  ARROW_RETURN_NOT_OK(read(options.ca_file, "CA", &tls_files.ca_pem));
-  ARROW_RETURN_NOT_OK(read(options.cert_file, "certificate", &tls_files.cert_pem));
-  ARROW_RETURN_NOT_OK(read(options.key_file, "key", &tls_files.key_pem));
+  ARROW_RETURN_NOT_OK(read(options.ca_file, "--ca", &tls_files.ca_pem));
+  ARROW_RETURN_NOT_OK(read(options.cert_file, "--cert", &tls_files.cert_pem));
+  ARROW_RETURN_NOT_OK(read(options.key_file, "--key", &tls_files.key_pem));
 
   Endpoint endpoint;
   std::string error;

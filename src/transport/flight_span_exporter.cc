@@ -4,16 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <iterator>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <string_view>
 #include <utility>
 
@@ -27,6 +24,8 @@
 #include <arrow/util/byte_size.h>
 #include <arrow/util/compression.h>
 
+#include "otlp_arrow/common/backoff.h"
+#include "otlp_arrow/common/file.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -100,18 +99,6 @@ Classification Classify(const arrow::Status& status) {
     c.failure = FromRefusalClass(refusal->refusal_class);
   }
   return c;
-}
-
-arrow::Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return arrow::Status::IOError("cannot read TLS CA file '", path,
-                                  "': ", std::strerror(errno));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return arrow::Status::IOError("cannot read TLS CA file '", path, "'");
-  return contents.str();
 }
 
 arrow::Result<std::shared_ptr<arrow::util::Codec>> MakeCodec(
@@ -199,7 +186,8 @@ struct FlightSpanExporter::Impl {
   std::unique_ptr<flight::FlightClient> client;
   std::mt19937_64 rng{std::random_device{}()};
 
-  std::mutex shutdown_mutex;  // with shutdown_cv: the interruptible default sleep
+  std::shared_ptr<common::Clock> clock;
+  std::mutex shutdown_mutex;  // with shutdown_cv: the interruptible backoff wait
   std::condition_variable shutdown_cv;
   std::atomic<bool> shutdown{false};
 
@@ -242,12 +230,9 @@ struct FlightSpanExporter::Impl {
   }
 
   void Sleep(std::chrono::nanoseconds duration) {
-    if (options.sleep) {
-      options.sleep(duration);
-      return;
-    }
     std::unique_lock<std::mutex> lock(shutdown_mutex);
-    shutdown_cv.wait_for(lock, duration, [this] { return shutdown.load(); });
+    clock->WaitUntil(lock, shutdown_cv, common::SaturatingAdd(clock->Now(), duration),
+                     [this] { return shutdown.load(); });
   }
 
   std::chrono::nanoseconds Backoff(int retry) {
@@ -475,14 +460,16 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
     FlightSpanExporterOptions options) {
   ARROW_RETURN_NOT_OK(options.Validate());
   auto impl = std::make_unique<Impl>();
+  impl->clock = options.clock != nullptr ? options.clock : common::Clock::Steady();
   ARROW_ASSIGN_OR_RAISE(impl->location, flight::Location::Parse(options.endpoint));
 
   impl->client_options = flight::FlightClientOptions::Defaults();
   impl->client_options.tls_root_certs = options.tls_root_certs;
   if (impl->client_options.tls_root_certs.empty() &&
       !options.tls_root_certs_file.empty()) {
-    ARROW_ASSIGN_OR_RAISE(impl->client_options.tls_root_certs,
-                          ReadWholeFile(options.tls_root_certs_file));
+    ARROW_ASSIGN_OR_RAISE(
+        impl->client_options.tls_root_certs,
+        common::ReadWholeFile(options.tls_root_certs_file, "TLS CA file"));
   }
   impl->client_options.cert_chain = options.tls_cert_chain;
   impl->client_options.private_key = options.tls_private_key;
@@ -565,13 +552,8 @@ arrow::Status FlightSpanExporter::Shutdown() {
 
 std::chrono::nanoseconds FlightSpanExporter::BackoffCeiling(
     const FlightSpanExporterOptions& options, int retry) {
-  const double initial =
-      std::chrono::duration<double, std::nano>(options.initial_backoff).count();
-  const double max =
-      std::chrono::duration<double, std::nano>(options.max_backoff).count();
-  const double ceiling =
-      initial * std::pow(options.backoff_multiplier, std::max(0, retry - 1));
-  return std::chrono::nanoseconds(static_cast<int64_t>(std::min(ceiling, max)));
+  return common::ExponentialBackoff(options.initial_backoff, options.max_backoff,
+                                    options.backoff_multiplier, retry);
 }
 
 }  // namespace otlp_arrow::transport

@@ -226,6 +226,40 @@ class FakeReceiver : public flight::FlightServerBase {
   std::vector<std::shared_ptr<arrow::RecordBatch>> received_;
 };
 
+// A clock whose waits end at once, as if their time had passed: each wait moves the
+// clock to its deadline and is reported to `on_wait`. The exporter's backoffs take no
+// real time and the test sees every one.
+class SkippingClock : public common::Clock {
+ public:
+  explicit SkippingClock(std::function<void(nanoseconds)> on_wait)
+      : on_wait_(std::move(on_wait)) {}
+
+  TimePoint Now() const override {
+    std::lock_guard guard(mutex_);
+    return now_;
+  }
+
+  bool WaitUntil(std::unique_lock<std::mutex>& /*lock*/, std::condition_variable& /*cv*/,
+                 TimePoint deadline, const std::function<bool()>& stop) override {
+    if (stop()) return true;
+    nanoseconds waited{0};
+    {
+      std::lock_guard guard(mutex_);
+      if (deadline > now_) {
+        waited = deadline - now_;
+        now_ = deadline;
+      }
+    }
+    on_wait_(waited);
+    return stop();
+  }
+
+ private:
+  const std::function<void(nanoseconds)> on_wait_;
+  mutable std::mutex mutex_;
+  TimePoint now_{};
+};
+
 class FlightSpanExporterTest : public ::testing::Test {
  protected:
   void TearDown() override {
@@ -264,7 +298,8 @@ class FlightSpanExporterTest : public ::testing::Test {
         "grpc://127.0.0.1:" + std::to_string(port >= 0 ? port : server_->port());
     options.timeout = milliseconds(3000);
     options.full_jitter = false;
-    options.sleep = [this](nanoseconds d) { sleeps_.push_back(d); };
+    options.clock =
+        std::make_shared<SkippingClock>([this](nanoseconds d) { sleeps_.push_back(d); });
     return options;
   }
 
@@ -404,13 +439,13 @@ TEST_F(FlightSpanExporterTest, ReconnectsToARestartedReceiver) {
   std::unique_ptr<FakeReceiver> old_server = std::move(server_);
   arrow::Status restarted = arrow::Status::UnknownError("not restarted");
   auto options = Options(port);
-  options.sleep = [&](nanoseconds d) {
+  options.clock = std::make_shared<SkippingClock>([&](nanoseconds d) {
     sleeps_.push_back(d);
     if (server_ != nullptr) return;
     server_ = std::make_unique<FakeReceiver>(FakeReceiverConfig{});
     restarted = server_->Init(flight::FlightServerOptions(
         flight::Location::ForGrpcTcp("127.0.0.1", port).ValueOrDie()));
-  };
+  });
   MakeExporter(options);
   auto second = MakeSpans(30, 2);
   ASSERT_OK_AND_ASSIGN(auto after, exporter_->Export(*second));
@@ -989,7 +1024,7 @@ TEST_F(FlightSpanExporterTest, ExportAfterShutdownFails) {
 TEST_F(FlightSpanExporterTest, ShutdownInterruptsTheDefaultBackoffWait) {
   StartServer(FailingFirst(1000));
   auto options = Options();
-  options.sleep = nullptr;  // the real, interruptible wait
+  options.clock = nullptr;  // the steady clock: a real, interruptible wait
   options.initial_backoff = std::chrono::seconds(30);
   options.max_backoff = std::chrono::seconds(30);
   MakeExporter(options);
@@ -1126,7 +1161,8 @@ TEST(FlightSpanExporterReceiverTest,
   options.bearer_token = "token";
   options.timeout = milliseconds(3000);
   std::vector<nanoseconds> sleeps;
-  options.sleep = [&](nanoseconds d) { sleeps.push_back(d); };
+  options.clock =
+      std::make_shared<SkippingClock>([&](nanoseconds d) { sleeps.push_back(d); });
   ASSERT_OK_AND_ASSIGN(auto exporter, FlightSpanExporter::Make(options));
   auto spans = MakeSpans(3000);
   ASSERT_OK_AND_ASSIGN(auto result, exporter->Export(*spans));

@@ -27,6 +27,7 @@
 #include "decode_memory_internal.h"
 #include "flight_service_internal.h"
 #include "idle_stream_watchdog_internal.h"
+#include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/transport/flight_protocol.h"
@@ -101,36 +102,6 @@ arrow::Status CheckStreamSchema(const std::shared_ptr<arrow::Schema>& stream) {
     return arrow::Status::Invalid("span table schema: ", conformed.status().message());
   }
   return arrow::Status::OK();
-}
-
-// The host part of `scheme://host:port[/...]`; an IPv6 host keeps its brackets, as
-// Location::ForGrpcTcp wants it. Location has no accessor for it.
-std::string HostOf(std::string_view uri) {
-  if (const auto scheme_end = uri.find("://"); scheme_end != std::string_view::npos) {
-    uri.remove_prefix(scheme_end + 3);
-  }
-  uri = uri.substr(0, uri.find('/'));
-  if (!uri.empty() && uri.front() == '[')
-    return std::string(uri.substr(0, uri.find(']') + 1));
-  return std::string(uri.substr(0, uri.rfind(':')));
-}
-
-// The port of `scheme://host:port[/...]`, or -1.
-int PortOf(std::string_view uri) {
-  if (const auto scheme_end = uri.find("://"); scheme_end != std::string_view::npos) {
-    uri.remove_prefix(scheme_end + 3);
-  }
-  uri = uri.substr(0, uri.find('/'));
-  const auto colon = uri.rfind(':');
-  if (colon == std::string_view::npos || uri.find(']', colon) != std::string_view::npos) {
-    return -1;
-  }
-  int port = 0;
-  for (char c : uri.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) return -1;
-    port = port * 10 + (c - '0');
-  }
-  return colon + 1 == uri.size() || port > 65535 ? -1 : port;
 }
 
 // The client's address without its port: "ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7".
@@ -264,9 +235,8 @@ arrow::Status FlightSpanReceiverOptions::Validate() const {
     return arrow::Status::Invalid("listen URI '", listen_uri,
                                   "': expected grpc://host:port or grpc+tls://host:port");
   }
-  if (PortOf(listen_uri) < 0) {
-    return arrow::Status::Invalid("listen URI '", listen_uri,
-                                  "': expected a port number");
+  if (auto listen = common::HostPort::Parse(listen_uri); !listen.ok()) {
+    return listen.status().WithMessage("listen URI ", listen.status().message());
   }
   const bool has_cert = !tls_cert_pem.empty() || !tls_key_pem.empty();
   if (tls && (tls_cert_pem.empty() || tls_key_pem.empty())) {
@@ -297,7 +267,7 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
     ARROW_RETURN_NOT_OK(options_.Validate());
     ARROW_ASSIGN_OR_RAISE(auto location, flight::Location::Parse(options_.listen_uri));
     const bool tls = location.scheme() == "grpc+tls";
-    const int requested_port = PortOf(options_.listen_uri);
+    ARROW_ASSIGN_OR_RAISE(auto listen, common::HostPort::Parse(options_.listen_uri));
     if (options_.bearer_token.has_value()) {
       expected_authorization_ = "Bearer " + *options_.bearer_token;
     }
@@ -312,12 +282,10 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
       ssl.pem_key_cert_pairs.push_back({options_.tls_key_pem, options_.tls_cert_pem});
       credentials = grpc::SslServerCredentials(ssl);
     }
-    const std::string host = HostOf(options_.listen_uri);
     watchdog_ =
         std::make_unique<internal::IdleStreamWatchdog>(options_.stream_idle_timeout);
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(host + ":" + std::to_string(requested_port), credentials,
-                             &port_);
+    builder.AddListeningPort(listen.ToString(), credentials, &port_);
     builder.RegisterService(this);
     // gRPC sets SO_REUSEPORT by default: a second receiver on a taken port would start
     // and silently take half of the connections.
@@ -336,8 +304,8 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
     serving_.store(true);
     // grpc:// rather than grpc+tcp://: the form the exporter and `diagnose` document, so
     // the printed address can be pasted into them.
-    uri_ =
-        std::string(tls ? "grpc+tls://" : "grpc://") + host + ":" + std::to_string(port_);
+    listen.port = port_;
+    uri_ = std::string(tls ? "grpc+tls://" : "grpc://") + listen.ToString();
     return arrow::Status::OK();
   }
 

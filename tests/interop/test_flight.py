@@ -163,6 +163,30 @@ def test_token_is_required_when_configured(otlp_arrow_bin, tmp_path, spans_table
         assert receiver.stop() == 0, "".join(receiver.lines)
 
 
+def test_send_reads_a_crlf_token_file_as_the_receiver_does(otlp_arrow_bin, tmp_path):
+    # A token file written on Windows ends with CRLF; neither side takes the CR as part of
+    # the token.
+    token_file = tmp_path / "token"
+    token_file.write_bytes(b"s3cret\r\n")
+    receiver = Receiver(otlp_arrow_bin, tmp_path / "data", "--token-file", str(token_file))
+    try:
+        run = subprocess.run(
+            [str(otlp_arrow_bin), "send", "--endpoint", f"grpc://127.0.0.1:{receiver.port}",
+             "--token-file", str(token_file), "--spans", "100", "--workload", "otel"],
+            capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        empty = tmp_path / "empty-token"
+        empty.write_text("\n")
+        run = subprocess.run(
+            [str(otlp_arrow_bin), "send", "--endpoint", f"grpc://127.0.0.1:{receiver.port}",
+             "--token-file", str(empty), "--spans", "100"],
+            capture_output=True, text=True, timeout=60)
+        assert run.returncode != 0 and "is empty" in run.stdout + run.stderr, (
+            run.stdout + run.stderr)
+    finally:
+        assert receiver.stop() == 0, "".join(receiver.lines)
+
+
 class AckingServer(flight.FlightServerBase):
     """A pyarrow Flight server that acknowledges every batch like the receiver does."""
 

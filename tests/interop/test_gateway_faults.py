@@ -19,6 +19,7 @@ import socket
 import subprocess
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import grpc
@@ -376,6 +377,7 @@ def test_sigterm_during_load_drains_everything_accepted(otlp_arrow_bin, tmp_path
                  data_dir=data_dir) as service:
         load_args = ["--duration", "4", "--spans-per-request", "100", "--connections", "2",
                      "--workload", "realistic"]
+        load_started = datetime.now(timezone.utc)
         loads = [
             Loadgen(otlp_arrow_bin, tmp_path / "grpc.json", "grpc", service.otlp_grpc,
                     "--rate", "6000", *load_args),
@@ -420,3 +422,8 @@ def test_sigterm_during_load_drains_everything_accepted(otlp_arrow_bin, tmp_path
     # service did not take.
     assert client_accepted <= server_accepted
     assert rows == server_accepted
+    # loadgen stamps its spans with the time it runs: they are in today's partition (or
+    # tomorrow's, across midnight), where a query for the last hour looks.
+    days = {f"dt={day:%Y-%m-%d}" for day in (load_started, datetime.now(timezone.utc))}
+    partitions = {p.name for p in (data_dir / "spans").glob("dt=*")}
+    assert partitions and partitions <= days, f"spans stored in {partitions}, not in {days}"

@@ -42,6 +42,14 @@ arrow::Result<otlp::ExportTraceServiceRequest> MakeWorkload(std::string_view nam
 /// \brief Number of spans in a request.
 int64_t CountSpans(const otlp::ExportTraceServiceRequest& request);
 
+/// \brief Moves every time of the request (span start and end, event times) by one
+/// offset, so that its earliest span start becomes `earliest_start_ns`: durations and
+/// the spacing of spans stay as they were. The workloads start on 2026-01-01; a load
+/// generator restamps them to now, so that they land in today's partition and a query
+/// for the last hour finds them. 0 (unset) and the largest value, which the random
+/// workload uses as extremes, are left alone.
+void RestampSpans(otlp::ExportTraceServiceRequest* request, uint64_t earliest_start_ns);
+
 /// \brief A serialized ExportTraceServiceRequest whose ids can be renewed without
 /// serializing it again: a load generator sends the same few requests over and over,
 /// and a gateway batching identical spans would see repeats that real traffic never has

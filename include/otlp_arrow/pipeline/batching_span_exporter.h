@@ -14,7 +14,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
-#include "otlp_arrow/pipeline/clock.h"
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/pipeline/span_batch_exporter.h"
 #include "otlp_arrow/pipeline/trace_ingest.h"
 #include "otlp_arrow/telemetry/histogram.h"
@@ -68,7 +68,7 @@ struct BatchingSpanExporterOptions {
 
   /// \brief Time source of every interval, backoff and deadline above. Null: the steady
   /// clock. Tests inject a ManualClock.
-  std::shared_ptr<Clock> clock;
+  std::shared_ptr<common::Clock> clock;
 
   /// \brief Checks the ranges above.
   arrow::Status Validate() const;

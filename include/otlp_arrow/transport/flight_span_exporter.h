@@ -15,6 +15,8 @@
 #include <arrow/status.h>
 #include <arrow/type_fwd.h>
 
+#include "otlp_arrow/common/clock.h"
+
 namespace otlp_arrow::transport {
 
 /// \brief IPC body compression of the batches on the wire.
@@ -115,9 +117,9 @@ struct FlightSpanExporterOptions {
   /// ceiling itself, so that exporters failing together do not retry together.
   bool full_jitter = true;
 
-  /// \brief Waits between retries; tests inject a fake. Null: a real wait that
-  /// FlightSpanExporter::Shutdown() interrupts.
-  std::function<void(std::chrono::nanoseconds)> sleep;
+  /// \brief What the waits between retries are timed by (FlightSpanExporter::Shutdown()
+  /// interrupts them); tests inject a fake. Null: the steady clock.
+  std::shared_ptr<common::Clock> clock;
 
   /// \brief Checks ranges and the endpoint URI.
   arrow::Status Validate() const;
@@ -201,8 +203,8 @@ struct ExportResult {
 ///   KeyError for a wrong descriptor): the export fails.
 ///
 /// **Threads.** Export calls are serialized by a mutex (one at a time; one Flight client
-/// is reused). Shutdown() may be called from any thread and interrupts a backoff wait of
-/// the default sleeper.
+/// is reused). Shutdown() may be called from any thread and interrupts a backoff wait
+/// (of any Clock that honours WaitUntil's predicate).
 class FlightSpanExporter {
  public:
   /// \brief Checks `options`, reads the CA file and connects (lazily: an unreachable

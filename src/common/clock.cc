@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 
-#include "otlp_arrow/pipeline/clock.h"
+#include "otlp_arrow/common/clock.h"
 
 #include <algorithm>
 
-namespace otlp_arrow::pipeline {
+namespace otlp_arrow::common {
 
 namespace {
 
@@ -104,4 +104,4 @@ bool ManualClock::AwaitWaiters(size_t count,
   return changed_.wait_for(guard, real_timeout, [&] { return waiters_.size() >= count; });
 }
 
-}  // namespace otlp_arrow::pipeline
+}  // namespace otlp_arrow::common

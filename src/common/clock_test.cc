@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ManualClock and the steady clock: deadlines, predicates and wake-ups.
 
-#include "otlp_arrow/pipeline/clock.h"
+#include "otlp_arrow/common/clock.h"
 
 #include <chrono>
 #include <future>
@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-namespace otlp_arrow::pipeline {
+namespace otlp_arrow::common {
 namespace {
 
 using std::chrono::milliseconds;
@@ -117,4 +117,4 @@ TEST(SaturatingAdd, StopsAtMax) {
 }
 
 }  // namespace
-}  // namespace otlp_arrow::pipeline
+}  // namespace otlp_arrow::common

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Clock: the time source and the timed waits of the pipeline, injectable so that tests
-// drive flush intervals, backoffs and deadlines without sleeping.
+// Clock: the time source and the timed waits of every component that waits, injectable so
+// that tests drive flush intervals, backoffs and deadlines without sleeping.
 
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <vector>
 
-namespace otlp_arrow::pipeline {
+namespace otlp_arrow::common {
 
 /// \brief Now() and waits on a condition variable until a deadline of this clock.
 ///
@@ -87,4 +87,4 @@ class ManualClock : public Clock {
   std::vector<Waiter*> waiters_;
 };
 
-}  // namespace otlp_arrow::pipeline
+}  // namespace otlp_arrow::common
