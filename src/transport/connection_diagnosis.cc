@@ -242,6 +242,11 @@ DiagnosisStep FlightRoundTrip(const Endpoint& endpoint, const TlsFiles& tls,
   arrow::flight::FlightCallOptions call;
   call.timeout = std::chrono::duration<double>(options.timeout);
   if (!options.token.empty()) {
+    if (auto valid = CheckBearerToken(options.token); !valid.ok()) {
+      step.detail = valid.message();
+      step.hint = "pass the token without line breaks or spaces";
+      return step;
+    }
     call.headers.emplace_back(std::string(kAuthorizationHeader),
                               "Bearer " + options.token);
   }

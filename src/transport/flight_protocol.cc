@@ -10,6 +10,19 @@
 
 namespace otlp_arrow::transport {
 
+arrow::Status CheckBearerToken(std::string_view token) {
+  if (token.empty()) return arrow::Status::Invalid("bearer token is empty");
+  for (size_t i = 0; i < token.size(); ++i) {
+    const auto c = static_cast<unsigned char>(token[i]);
+    if (c < 0x21 || c > 0x7E) {
+      return arrow::Status::Invalid(
+          "bearer token: byte ", i, " of ", token.size(),
+          " is a space, a control character or not ASCII; tokens are printable ASCII");
+    }
+  }
+  return arrow::Status::OK();
+}
+
 std::string BatchAck::ToJson() const {
   return nlohmann::json{{"batch", batch}, {"accepted_spans", accepted_spans}}.dump();
 }

@@ -164,6 +164,7 @@ arrow::Status FlightSpanExporterOptions::Validate() const {
     return arrow::Status::Invalid("backoff_multiplier must be at least 1, got ",
                                   backoff_multiplier);
   }
+  if (!bearer_token.empty()) ARROW_RETURN_NOT_OK(CheckBearerToken(bearer_token));
   return arrow::Status::OK();
 }
 
@@ -224,7 +225,9 @@ struct FlightSpanExporter::Impl {
   bool ReloadBearerToken() {
     if (!options.reload_bearer_token) return false;
     auto token = options.reload_bearer_token();
-    if (!token.ok() || *token == options.bearer_token) return false;
+    if (!token.ok() || *token == options.bearer_token || !CheckBearerToken(*token).ok()) {
+      return false;
+    }
     SetBearerToken(*token);
     return true;
   }

@@ -1012,6 +1012,21 @@ TEST_F(FlightSpanExporterTest, RefusesBadOptions) {
   EXPECT_NE(made.status().message().find("ca.pem"), std::string::npos);
 }
 
+// gRPC aborts the process on a header value with a control character: a token read with
+// its CR (a token file written on Windows) or pasted with a line break is refused first.
+TEST_F(FlightSpanExporterTest, BearerTokenThatGrpcCannotCarryIsRefused) {
+  StartServer();
+  for (const std::string token : {"s3cret\r", "two words", "s3cret\n", "t\x01k"}) {
+    auto options = Options();
+    options.bearer_token = token;
+    auto made = FlightSpanExporter::Make(options);
+    EXPECT_TRUE(made.status().IsInvalid()) << made.status().ToString();
+    EXPECT_EQ(made.status().message().find(token), std::string::npos)
+        << "the token must not be echoed";
+  }
+  EXPECT_TRUE(CheckBearerToken("abc-DEF_123.~+/=").ok());
+}
+
 TEST_F(FlightSpanExporterTest, ExportAfterShutdownFails) {
   StartServer();
   MakeExporter(Options());

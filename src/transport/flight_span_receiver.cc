@@ -250,6 +250,9 @@ arrow::Status FlightSpanReceiverOptions::Validate() const {
   if (bearer_token.has_value() && bearer_token->empty()) {
     return arrow::Status::Invalid("FlightSpanReceiver: empty bearer token");
   }
+  if (bearer_token.has_value()) {
+    ARROW_RETURN_NOT_OK(CheckBearerToken(*bearer_token));
+  }
   return arrow::Status::OK();
 }
 

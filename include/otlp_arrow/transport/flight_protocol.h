@@ -28,6 +28,12 @@ inline constexpr int kDefaultFlightPort = 8815;
 /// \brief gRPC metadata key carrying `Bearer <token>` when the receiver requires a token.
 inline constexpr std::string_view kAuthorizationHeader = "authorization";
 
+/// \brief OK when `token` can be sent as `authorization: Bearer <token>`: printable ASCII
+/// without spaces (what gRPC metadata can carry; gRPC aborts the process on a control
+/// character such as the CR of a token file written on Windows). Invalid otherwise,
+/// naming the first offending byte's position, never the token.
+arrow::Status CheckBearerToken(std::string_view token);
+
 /// \brief The acknowledgement the receiver sends (as DoPut app metadata) for every batch
 /// once it is stored durably: {"batch": <0-based index in the stream>, "accepted_spans":
 /// <rows>}.
