@@ -20,7 +20,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-arrow::Status CheckBearerToken(
+arrow::Status CheckAuthorization(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
     std::string_view expected_header) {
   // gRPC lowercases header keys.

@@ -16,7 +16,7 @@ namespace otlp_arrow::transport::internal {
 /// Refusal of class kOperatorAction (an operator must fix the token; the data is fine).
 /// A call with several authorization headers is refused rather than guessing which one
 /// counts.
-arrow::Status CheckBearerToken(
+arrow::Status CheckAuthorization(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
     std::string_view expected_header);
 

@@ -493,7 +493,7 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
   arrow::Status Authenticate(const grpc::ServerContext& context) {
     if (expected_authorization_.empty()) return arrow::Status::OK();
     auto status =
-        internal::CheckBearerToken(context.client_metadata(), expected_authorization_);
+        internal::CheckAuthorization(context.client_metadata(), expected_authorization_);
     if (!status.ok()) unauthenticated_calls_.fetch_add(1, std::memory_order_relaxed);
     return status;
   }
