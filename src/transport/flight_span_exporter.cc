@@ -26,6 +26,7 @@
 
 #include "otlp_arrow/common/backoff.h"
 #include "otlp_arrow/common/file.h"
+#include "otlp_arrow/common/zstd_codec.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -109,7 +110,7 @@ arrow::Result<std::shared_ptr<arrow::util::Codec>> MakeCodec(
     case FlightCompression::kLz4:
       return arrow::util::Codec::Create(arrow::Compression::LZ4_FRAME);
     case FlightCompression::kZstd:
-      return arrow::util::Codec::Create(arrow::Compression::ZSTD);
+      return common::MakeZstdCodec();
   }
   return arrow::Status::Invalid("unknown FlightCompression ",
                                 static_cast<int>(compression));
