@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -95,6 +96,51 @@ class AttributesWriter {
   /// slots.
   arrow::Status AppendWireRepeated(const std::vector<std::string_view>& key_values,
                                    int64_t count, const FieldPath& where);
+
+  /// \brief Checkpoints (see column_writers_internal.h).
+  void SaveMark(Marks* marks) const {
+    offsets_.SaveMark(marks);
+    key_.SaveMark(marks);
+    key_dict_.SaveMark(marks);
+    type_.SaveMark(marks);
+    str_.SaveMark(marks);
+    str_dict_.SaveMark(marks);
+    int_.SaveMark(marks);
+    double_.SaveMark(marks);
+    bool_.SaveMark(marks);
+    bytes_.SaveMark(marks);
+    ser_.SaveMark(marks);
+  }
+  /// The hints may then point past a dictionary's end; IndexOf() checks them.
+  void Rollback(MarkReader* marks) {
+    offsets_.Rollback(marks);
+    key_.Rollback(marks);
+    key_dict_.Rollback(marks);
+    type_.Rollback(marks);
+    str_.Rollback(marks);
+    str_dict_.Rollback(marks);
+    int_.Rollback(marks);
+    double_.Rollback(marks);
+    bool_.Rollback(marks);
+    bytes_.Rollback(marks);
+    ser_.Rollback(marks);
+  }
+  /// \brief About the bytes of the finished column: per entry its type, key index and
+  /// a slot in each value child (string index, int64, double, bool, the offsets of
+  /// bytes and serialized values) with their validity bits; plus the dictionaries and
+  /// the characters of bytes and serialized values.
+  int64_t bytes() const {
+    constexpr int64_t kBytesPerEntry = 1 + 4 + 4 + 8 + 8 + 4 + 4 + 1;
+    return offsets_.bytes() + key_dict_.bytes() + str_dict_.bytes() + bytes_.bytes() +
+           ser_.bytes() + type_.size() * kBytesPerEntry;
+  }
+  /// \brief False after a failed allocation, or past what 32-bit offsets reach.
+  bool ok() const {
+    return offsets_.ok() && key_.status().ok() && key_dict_.ok() && type_.status().ok() &&
+           str_.status().ok() && str_dict_.ok() && int_.status().ok() &&
+           double_.status().ok() && bool_.status().ok() && bytes_.ok() && ser_.ok() &&
+           type_.size() <= std::numeric_limits<int32_t>::max();
+  }
 
   /// \brief The finished map column (AttributesType()); resets for the next batch.
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish();

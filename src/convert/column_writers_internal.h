@@ -9,6 +9,11 @@
 // Finish(); it is not materialized at all until the first null. A buffer handed over
 // at Finish() is replaced, in the next batch, by one of the same size (after one small
 // start), so a reused encoder does not grow its buffers by doubling again.
+//
+// Every writer can roll back to a checkpoint: SaveMark() records its sizes,
+// Rollback() returns to them (only to a mark taken since the last Finish()). This lets
+// one encoder take many requests into one batch and drop a request that turns out bad
+// half way without touching the rows of the others.
 
 #pragma once
 
@@ -18,6 +23,7 @@
 #include <limits>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include <arrow/array/data.h>
 #include <arrow/buffer.h>
@@ -29,6 +35,19 @@
 #include <arrow/util/macros.h>
 
 namespace otlp_arrow::convert::internal {
+
+/// The sizes of a set of writers at one moment, in the order they were saved.
+using Marks = std::vector<int64_t>;
+
+/// Reads a Marks back in the order SaveMark() wrote it.
+class MarkReader {
+ public:
+  explicit MarkReader(const Marks& marks) : next_(marks.data()) {}
+  int64_t Next() { return *next_++; }
+
+ private:
+  const int64_t* next_;
+};
 
 /// memcpy for the short strings of telemetry (keys, names, values): two overlapping
 /// fixed-size moves instead of a call into libc, up to 32 bytes ("http.status_code",
@@ -141,6 +160,16 @@ class PodBuffer {
     status_ = arrow::Status::OK();
   }
 
+  void SaveMark(Marks* marks) const { marks->push_back(size_); }
+  /// Back to the size of the mark. A failed allocation since is forgotten: nothing was
+  /// written after it, and what came before the mark is intact.
+  void Rollback(MarkReader* marks) { Truncate(marks->Next()); }
+  void Truncate(int64_t size) {
+    size_ = std::min(size_, size);
+    status_ = arrow::Status::OK();
+  }
+  int64_t bytes() const { return size_ * static_cast<int64_t>(sizeof(T)); }
+
  private:
   bool Grow(int64_t min_capacity) {
     if (!status_.ok()) return false;
@@ -215,6 +244,24 @@ class ValidityWriter {
   }
   int64_t length() const { return length_; }
   int64_t null_count() const { return null_count_; }
+  const arrow::Status& status() const { return bytes_.status(); }
+
+  void SaveMark(Marks* marks) const {
+    marks->push_back(length_);
+    marks->push_back(null_count_);
+  }
+  void Rollback(MarkReader* marks) {
+    length_ = marks->Next();
+    null_count_ = marks->Next();
+    // Before the first null there are no bytes: drop them if the nulls came after.
+    if (null_count_ > 0) {
+      bytes_.Truncate(length_);
+    } else {
+      bytes_.Reset();
+    }
+  }
+  /// The packed bitmap's size (none without nulls).
+  int64_t bytes() const { return null_count_ > 0 ? (length_ + 7) / 8 : 0; }
 
   /// The bitmap (null when there are no nulls); resets for the next batch.
   arrow::Result<std::shared_ptr<arrow::Buffer>> Finish() {
@@ -263,6 +310,17 @@ class FixedWriter {
   }
   int64_t length() const { return validity_.length(); }
 
+  void SaveMark(Marks* marks) const {
+    values_.SaveMark(marks);
+    validity_.SaveMark(marks);
+  }
+  void Rollback(MarkReader* marks) {
+    values_.Rollback(marks);
+    validity_.Rollback(marks);
+  }
+  int64_t bytes() const { return values_.bytes() + validity_.bytes(); }
+  bool ok() const { return values_.status().ok() && validity_.status().ok(); }
+
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish(
       const std::shared_ptr<arrow::DataType>& type) {
     const int64_t length = validity_.length();
@@ -295,6 +353,16 @@ class BoolWriter {
     bytes_.RepeatRange(begin, end, times);
     validity_.RepeatRange(begin, end, times);
   }
+  void SaveMark(Marks* marks) const {
+    bytes_.SaveMark(marks);
+    validity_.SaveMark(marks);
+  }
+  void Rollback(MarkReader* marks) {
+    bytes_.Rollback(marks);
+    validity_.Rollback(marks);
+  }
+  int64_t bytes() const { return (bytes_.size() + 7) / 8 + validity_.bytes(); }
+  bool ok() const { return bytes_.status().ok() && validity_.status().ok(); }
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish() {
     ARROW_RETURN_NOT_OK(bytes_.status());
     const int64_t length = validity_.length();
@@ -326,6 +394,16 @@ class FixedBinaryWriter {
     bytes_.AppendRepeated(0, Width);
     validity_.AppendNull();
   }
+  void SaveMark(Marks* marks) const {
+    bytes_.SaveMark(marks);
+    validity_.SaveMark(marks);
+  }
+  void Rollback(MarkReader* marks) {
+    bytes_.Rollback(marks);
+    validity_.Rollback(marks);
+  }
+  int64_t bytes() const { return bytes_.bytes() + validity_.bytes(); }
+  bool ok() const { return bytes_.status().ok() && validity_.status().ok(); }
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish() {
     const int64_t length = validity_.length();
     const int64_t nulls = validity_.null_count();
@@ -383,6 +461,23 @@ class StringWriter {
     validity_.RepeatRange(begin, end, times);
   }
   int64_t length() const { return validity_.length(); }
+  void SaveMark(Marks* marks) const {
+    offsets_.SaveMark(marks);
+    data_.SaveMark(marks);
+    validity_.SaveMark(marks);
+  }
+  void Rollback(MarkReader* marks) {
+    offsets_.Rollback(marks);
+    data_.Rollback(marks);
+    validity_.Rollback(marks);
+  }
+  int64_t bytes() const { return offsets_.bytes() + data_.bytes() + validity_.bytes(); }
+  /// False after a failed allocation, or with more characters than 32-bit offsets
+  /// reach (Finish() would refuse the column).
+  bool ok() const {
+    return offsets_.status().ok() && data_.status().ok() && validity_.status().ok() &&
+           data_.size() <= std::numeric_limits<int32_t>::max();
+  }
   /// The value at `i` (valid until the next append).
   std::string_view View(int64_t i) const {
     const int32_t* offsets = offsets_.data();
@@ -509,6 +604,23 @@ class StringDictionary {
   }
   int32_t size() const { return size_; }
 
+  void SaveMark(Marks* marks) const {
+    values_.SaveMark(marks);
+    marks->push_back(size_);
+  }
+  /// Back to the strings of the mark; the hash table is rebuilt when strings go.
+  void Rollback(MarkReader* marks) {
+    values_.Rollback(marks);
+    const auto size = static_cast<int32_t>(marks->Next());
+    if (size == size_ && slots_.status().ok()) return;
+    size_ = size;
+    const int64_t capacity = std::max<int64_t>(64, capacity_);
+    capacity_ = 0;
+    Rebuild(capacity);
+  }
+  int64_t bytes() const { return values_.bytes(); }
+  bool ok() const { return values_.ok() && slots_.status().ok(); }
+
   /// The dictionary (utf8, no nulls); starts a new, empty one.
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish() {
     ARROW_RETURN_NOT_OK(slots_.status());
@@ -533,8 +645,13 @@ class StringDictionary {
   };
 
   void Rehash() {
-    const int64_t capacity =
-        capacity_ == 0 ? std::max<int64_t>(64, start_capacity_) : capacity_ * 2;
+    Rebuild(capacity_ == 0 ? std::max<int64_t>(64, start_capacity_) : capacity_ * 2);
+  }
+
+  /// A table of at least `capacity` slots (a power of two), at most half full, holding
+  /// the strings there are.
+  void Rebuild(int64_t capacity) {
+    while (2 * (static_cast<int64_t>(size_) + 1) > capacity) capacity *= 2;
     slots_.Reset();
     slots_.AppendRepeated(Slot{0, 0}, capacity);
     if (!slots_.status().ok()) return;
@@ -570,6 +687,10 @@ class OffsetsWriter {
   int64_t slots() const { return offsets_.size() - 1; }
   int32_t last() const { return offsets_.data()[offsets_.size() - 1]; }
   int32_t at(int64_t slot) const { return offsets_.data()[slot]; }
+  void SaveMark(Marks* marks) const { offsets_.SaveMark(marks); }
+  void Rollback(MarkReader* marks) { offsets_.Rollback(marks); }
+  int64_t bytes() const { return offsets_.bytes(); }
+  bool ok() const { return offsets_.status().ok(); }
   arrow::Result<std::shared_ptr<arrow::Buffer>> Finish(int64_t child_length) {
     if (child_length > std::numeric_limits<int32_t>::max()) {
       return arrow::Status::CapacityError("list column over 2^31 entries in one batch");

@@ -2,6 +2,8 @@
 
 #include "otlp_arrow/convert/span_table_encoder.h"
 
+#include <iterator>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +53,24 @@ class GroupDictionaryWriter {
     }
     indices_.AppendRepeated(index, count);
   }
+
+  void SaveMark(internal::Marks* marks) const {
+    values_.SaveMark(marks);
+    indices_.SaveMark(marks);
+    marks->push_back(static_cast<int64_t>(memo_.size()));
+  }
+  void Rollback(internal::MarkReader* marks) {
+    values_.Rollback(marks);
+    indices_.Rollback(marks);
+    const auto size = static_cast<size_t>(marks->Next());
+    if (memo_.size() == size) return;
+    for (auto it = memo_.begin(); it != memo_.end();) {
+      it = it->second >= static_cast<int32_t>(size) ? memo_.erase(it) : std::next(it);
+    }
+    last_ = {};  // may have been erased
+  }
+  int64_t bytes() const { return values_.bytes() + indices_.bytes(); }
+  bool ok() const { return values_.ok() && indices_.ok(); }
 
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish() {
     ARROW_ASSIGN_OR_RAISE(auto indices, indices_.Finish(arrow::int32()));
@@ -143,6 +163,52 @@ struct SpanTableEncoder::Impl {
         scope_dropped_attributes_count(pool),
         scope_schema_url(pool) {}
 
+  // Calls f(writer) for every column writer, in one fixed order.
+  template <typename Self, typename F>
+  static void ForEachWriter(Self& self, F&& f) {
+    f(self.trace_id), f(self.span_id), f(self.parent_span_id), f(self.trace_state);
+    f(self.flags), f(self.name), f(self.kind), f(self.start_time_unix_nano);
+    f(self.end_time_unix_nano), f(self.start_time), f(self.duration_ns);
+    f(self.status_code), f(self.status_message), f(self.attributes);
+    f(self.dropped_attributes_count), f(self.events), f(self.event_time);
+    f(self.event_name), f(self.event_attributes), f(self.event_dropped);
+    f(self.dropped_events_count), f(self.links), f(self.link_trace_id);
+    f(self.link_span_id), f(self.link_trace_state), f(self.link_attributes);
+    f(self.link_dropped), f(self.link_flags), f(self.dropped_links_count);
+    f(self.service_name), f(self.resource_attributes);
+    f(self.resource_dropped_attributes_count), f(self.resource_schema_url);
+    f(self.scope_name), f(self.scope_version), f(self.scope_attributes);
+    f(self.scope_dropped_attributes_count), f(self.scope_schema_url);
+  }
+
+  void SaveMark(internal::Marks* marks) const {
+    marks->clear();
+    marks->push_back(rows);
+    marks->push_back(num_events);
+    marks->push_back(num_links);
+    ForEachWriter(*this, [&](const auto& writer) { writer.SaveMark(marks); });
+  }
+  void Rollback(const internal::Marks& marks) {
+    internal::MarkReader reader(marks);
+    rows = reader.Next();
+    num_events = reader.Next();
+    num_links = reader.Next();
+    ForEachWriter(*this, [&](auto& writer) { writer.Rollback(&reader); });
+  }
+  int64_t bytes() const {
+    int64_t total = 0;
+    ForEachWriter(*this, [&](const auto& writer) { total += writer.bytes(); });
+    return total;
+  }
+  // Whether the rows so far can still be finished: no allocation failed, no column
+  // passed what 32-bit offsets reach.
+  bool ok() const {
+    bool all = num_events <= std::numeric_limits<int32_t>::max() &&
+               num_links <= std::numeric_limits<int32_t>::max();
+    ForEachWriter(*this, [&](const auto& writer) { all = all && writer.ok(); });
+    return all;
+  }
+
   arrow::Status AppendScopeSpans(const otlp::ResourceSpans& rs,
                                  const otlp::ScopeSpans& ss, int r, int k);
   arrow::Status AppendSpan(const otlp::Span& span, int r, int k, int j);
@@ -161,6 +227,8 @@ struct SpanTableEncoder::Impl {
 
   arrow::MemoryPool* pool;
   int64_t rows = 0;
+  // Where the Append in progress started, to roll back to if it fails.
+  internal::Marks append_mark;
 
   TraceIdWriter trace_id;
   SpanIdWriter span_id;
@@ -792,28 +860,49 @@ arrow::Status SpanTableEncoder::Impl::AppendLinkWire(std::string_view bytes,
 }
 
 arrow::Status SpanTableEncoder::AppendOtlpProtobuf(std::string_view bytes) {
+  impl_->SaveMark(&impl_->append_mark);
   ProtoReader reader(bytes);
   uint32_t field, type;
   int r = 0;
   while (!reader.done()) {
     const FieldPath request{nullptr, "ExportTraceServiceRequest"};
-    if (!reader.Tag(&field, &type)) return Reset(Malformed(request));
+    if (!reader.Tag(&field, &type)) return RollBack(Malformed(request));
     std::string_view value;
     if (field == 1 && type == ProtoReader::kLen) {
-      if (!reader.Len(&value)) return Reset(Malformed(request));
-      ARROW_RETURN_NOT_OK(Reset(impl_->AppendResourceSpansWire(value, r++)));
+      if (!reader.Len(&value)) return RollBack(Malformed(request));
+      ARROW_RETURN_NOT_OK(RollBack(impl_->AppendResourceSpansWire(value, r++)));
     } else if (!reader.Skip(type)) {
-      return Reset(Malformed(request));
+      return RollBack(Malformed(request));
     }
   }
-  return arrow::Status::OK();
+  return RollBack(arrow::Status::OK());
 }
 
-arrow::Status SpanTableEncoder::Reset(arrow::Status status) {
-  // Writers may hold part of a span: start over rather than emit a torn batch.
-  if (!status.ok()) impl_ = std::make_unique<Impl>(impl_->pool);
+arrow::Status SpanTableEncoder::RollBack(arrow::Status status) {
+  // Writers may hold part of a span: back to where the call started rather than emit a
+  // torn batch. The writers' allocations are checked here, once per call, so that a
+  // failure is the failing request's and not the batch's.
+  if (status.ok() && !impl_->ok()) {
+    status = arrow::Status::CapacityError(
+        "the spans do not fit in one batch: an allocation failed or a column would pass "
+        "2 GiB");
+  }
+  if (!status.ok()) impl_->Rollback(impl_->append_mark);
   return status;
 }
+
+SpanTableEncoder::Checkpoint SpanTableEncoder::SaveCheckpoint() const {
+  Checkpoint checkpoint;
+  impl_->SaveMark(&checkpoint.sizes);
+  return checkpoint;
+}
+
+void SpanTableEncoder::RollbackTo(const Checkpoint& checkpoint) {
+  if (checkpoint.sizes.empty()) return;
+  impl_->Rollback(checkpoint.sizes);
+}
+
+int64_t SpanTableEncoder::EncodedBytes() const { return impl_->bytes(); }
 
 SpanTableEncoder::SpanTableEncoder(arrow::MemoryPool* pool)
     : impl_(std::make_unique<Impl>(pool)) {}
@@ -823,20 +912,22 @@ SpanTableEncoder::~SpanTableEncoder() = default;
 int64_t SpanTableEncoder::num_rows() const { return impl_->rows; }
 
 arrow::Status SpanTableEncoder::Append(const otlp::ExportTraceServiceRequest& request) {
+  impl_->SaveMark(&impl_->append_mark);
   for (int r = 0; r < request.resource_spans_size(); ++r) {
-    ARROW_RETURN_NOT_OK(AppendResourceSpans(request.resource_spans(r), r));
+    ARROW_RETURN_NOT_OK(RollBack(AppendResourceSpans(request.resource_spans(r), r)));
   }
-  return arrow::Status::OK();
+  return RollBack(arrow::Status::OK());
 }
 
 arrow::Status SpanTableEncoder::Append(const otlp::ResourceSpans& resource_spans) {
-  return AppendResourceSpans(resource_spans, 0);
+  impl_->SaveMark(&impl_->append_mark);
+  return RollBack(AppendResourceSpans(resource_spans, 0));
 }
 
 arrow::Status SpanTableEncoder::AppendResourceSpans(const otlp::ResourceSpans& rs,
                                                     int r) {
   for (int k = 0; k < rs.scope_spans_size(); ++k) {
-    ARROW_RETURN_NOT_OK(Reset(impl_->AppendScopeSpans(rs, rs.scope_spans(k), r, k)));
+    ARROW_RETURN_NOT_OK(impl_->AppendScopeSpans(rs, rs.scope_spans(k), r, k));
   }
   return arrow::Status::OK();
 }

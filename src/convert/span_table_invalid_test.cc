@@ -4,6 +4,7 @@
 
 #include <arrow/api.h>
 #include <arrow/json/from_string.h>
+#include <arrow/util/byte_size.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -396,19 +397,111 @@ TEST(SpanTableEncoderInvalid, ProfilesOnlyFields) {
                                                HasSubstr("string_value_strindex")));
 }
 
-TEST(SpanTableEncoderInvalid, FailedAppendLeavesNoPartialRows) {
+// One encoder gathers many requests into one batch: a request refused half way must
+// leave the batch exactly as if it had never come (no part of a span, no dictionary
+// entry), and the requests before and after it whole.
+TEST(SpanTableEncoderInvalid, FailedAppendLeavesTheBatchAsBefore) {
+  const auto before = model::RandomSpans(20, 1);
+  const auto after = model::RandomSpans(7, 3);
+  struct Bad {
+    std::string name;
+    otlp::ExportTraceServiceRequest request;  // appended as objects and as wire bytes
+    std::string wire;                         // appended as wire bytes only, when set
+  };
+  std::vector<Bad> bad;
+  {
+    // New strings everywhere (RandomSpans), then a defect in the last span.
+    auto request = model::RandomSpans(20, 2);
+    auto* last = request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(
+        request.resource_spans(0).scope_spans(0).spans_size() - 1);
+    last->set_span_id("");
+    bad.push_back({"span_id of the last span", request, ""});
+    last->set_span_id("12345678");
+    auto* link = last->add_links();
+    link->set_trace_id("short");
+    link->set_span_id("12345678");
+    bad.push_back({"a link's trace_id", request, ""});
+    link->set_trace_id("0123456789abcdef");
+    auto* kv = last->add_attributes();
+    kv->set_key("bad.value");
+    kv->mutable_value()->set_string_value(std::string("\xff\xfe", 2));
+    bad.push_back({"an attribute value that is not UTF-8",
+                   otlp::ExportTraceServiceRequest(), request.SerializeAsString()});
+    std::string cut = model::RandomSpans(20, 4).SerializeAsString();
+    cut.resize(cut.size() - 3);
+    bad.push_back({"bytes cut short", otlp::ExportTraceServiceRequest(), cut});
+  }
+
+  SpanTableEncoder reference;
+  ASSERT_TRUE(reference.AppendOtlpProtobuf(before.SerializeAsString()).ok());
+  ASSERT_TRUE(reference.Append(after).ok());
+  auto expected = reference.Finish();
+  ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+
+  for (const Bad& b : bad) {
+    for (const bool wire : {false, true}) {
+      if (!wire && !b.wire.empty()) continue;
+      SCOPED_TRACE(b.name + (wire ? " (wire)" : " (objects)"));
+      SpanTableEncoder encoder;
+      ASSERT_TRUE(encoder.AppendOtlpProtobuf(before.SerializeAsString()).ok());
+      const int64_t rows = encoder.num_rows();
+      const int64_t bytes = encoder.EncodedBytes();
+      const arrow::Status status =
+          wire ? encoder.AppendOtlpProtobuf(b.wire.empty() ? b.request.SerializeAsString()
+                                                           : b.wire)
+               : encoder.Append(b.request);
+      ASSERT_FALSE(status.ok());
+      EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+      EXPECT_EQ(encoder.num_rows(), rows);
+      EXPECT_EQ(encoder.EncodedBytes(), bytes);
+      ASSERT_TRUE(encoder.Append(after).ok());
+      auto batch = encoder.Finish();
+      ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+      EXPECT_TRUE((*batch)->ValidateFull().ok());
+      // RandomSpans has NaN doubles.
+      EXPECT_TRUE((*batch)->Equals(**expected, /*check_metadata=*/false,
+                                   arrow::EqualOptions::Defaults().nans_equal(true)));
+    }
+  }
+}
+
+TEST(SpanTableEncoderInvalid, RollbackToACheckpointDropsWhatCameAfter) {
+  const auto first = model::RealisticSpans(30, 5);
   SpanTableEncoder encoder;
-  ASSERT_TRUE(encoder.Append(model::SeedSpans(5)).ok());
-  auto bad = model::SeedSpans(5);
-  bad.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(4)->set_span_id(
-      "");
-  EXPECT_FALSE(encoder.Append(bad).ok());
-  EXPECT_EQ(encoder.num_rows(), 0);
-  ASSERT_TRUE(encoder.Append(model::SeedSpans(2)).ok());
+  ASSERT_TRUE(encoder.Append(first).ok());
+  const SpanTableEncoder::Checkpoint checkpoint = encoder.SaveCheckpoint();
+  ASSERT_TRUE(encoder.Append(model::RandomSpans(40, 6)).ok());
+  ASSERT_TRUE(
+      encoder.AppendOtlpProtobuf(model::RandomSpans(9, 7).SerializeAsString()).ok());
+  EXPECT_EQ(encoder.num_rows(), 30 + 40 + 9);
+  encoder.RollbackTo(checkpoint);
+  EXPECT_EQ(encoder.num_rows(), 30);
   auto batch = encoder.Finish();
-  ASSERT_TRUE(batch.ok());
-  EXPECT_EQ((*batch)->num_rows(), 2);
-  EXPECT_TRUE((*batch)->ValidateFull().ok());
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  auto expected = SpanTableEncoder::Encode(first);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_TRUE((*batch)->Equals(**expected, /*check_metadata=*/false,
+                               arrow::EqualOptions::Defaults().nans_equal(true)));
+  // A default checkpoint rolls nothing back.
+  ASSERT_TRUE(encoder.Append(first).ok());
+  encoder.RollbackTo(SpanTableEncoder::Checkpoint{});
+  EXPECT_EQ(encoder.num_rows(), 30);
+}
+
+// EncodedBytes() is what the export queue counts before a batch exists: it must be
+// close to the finished batch's size.
+TEST(SpanTableEncoderInvalid, EncodedBytesIsCloseToTheFinishedBatch) {
+  for (const auto& request : {model::SeedSpans(500), model::OtelBenchmarkSpans(500),
+                              model::RealisticSpans(500), model::RandomSpans(500, 8)}) {
+    SpanTableEncoder encoder;
+    ASSERT_TRUE(encoder.Append(request).ok());
+    const int64_t estimate = encoder.EncodedBytes();
+    auto batch = encoder.Finish();
+    ASSERT_TRUE(batch.ok());
+    const int64_t actual = arrow::util::TotalBufferSize(**batch);
+    EXPECT_GT(estimate, actual * 8 / 10) << actual;
+    EXPECT_LT(estimate, actual * 12 / 10) << actual;
+  }
 }
 
 }  // namespace

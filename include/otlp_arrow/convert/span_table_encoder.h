@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include <arrow/memory_pool.h>
 #include <arrow/result.h>
@@ -24,9 +25,10 @@ namespace otlp_arrow::convert {
 /// the next one.
 ///
 /// Bad input (an id of the wrong width, a profiles-only field such as `key_strindex`)
-/// fails with Status::Invalid naming the OTLP field path. After a failed Append the
-/// encoder is reset: rows appended since the last Finish() are discarded, never
-/// half-written.
+/// fails with Status::Invalid naming the OTLP field path. A failed Append leaves the
+/// encoder as it was before the call: nothing of that input is kept, never half a
+/// span, and the rows of earlier calls stay. So one encoder can gather the requests of
+/// many clients into one batch, and a bad request costs nothing to the others.
 class SpanTableEncoder {
  public:
   explicit SpanTableEncoder(arrow::MemoryPool* pool = arrow::default_memory_pool());
@@ -51,6 +53,21 @@ class SpanTableEncoder {
   /// \brief Rows appended since the last Finish().
   int64_t num_rows() const;
 
+  /// \brief About the bytes of the batch Finish() would return now
+  /// (arrow::util::TotalBufferSize), without finishing it.
+  int64_t EncodedBytes() const;
+
+  /// \brief The encoder's state at one moment (the sizes of its buffers), to go back to
+  /// with RollbackTo(). Valid until the next Finish().
+  struct Checkpoint {
+    std::vector<int64_t> sizes;
+  };
+  Checkpoint SaveCheckpoint() const;
+  /// \brief Drops every row appended since `checkpoint` was saved (for example a
+  /// request accepted by the encoder that the queue then has no room for). A default
+  /// Checkpoint does nothing.
+  void RollbackTo(const Checkpoint& checkpoint);
+
   /// \brief Returns the batch of all rows appended since the last Finish() and resets.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Finish();
 
@@ -60,7 +77,9 @@ class SpanTableEncoder {
       arrow::MemoryPool* pool = arrow::default_memory_pool());
 
  private:
-  arrow::Status Reset(arrow::Status status);
+  // Rolls back to the start of the Append in progress when `status` (or a writer's
+  // allocation) failed; returns the error.
+  arrow::Status RollBack(arrow::Status status);
   arrow::Status AppendResourceSpans(const otlp::ResourceSpans& resource_spans, int index);
 
   struct Impl;
