@@ -18,6 +18,7 @@
 
 #include "otlp_arrow/common/backoff.h"
 #include "otlp_arrow/convert/span_schema.h"
+#include "otlp_arrow/convert/span_table_encoder.h"
 
 namespace otlp_arrow::pipeline {
 
@@ -44,6 +45,9 @@ struct QueuedBatch {
   // Its share of the queue's bytes; a split divides it by rows.
   int64_t bytes = 0;
   Clock::TimePoint enqueued;
+  // Closed by the open batch at its end (full, or cut before a request that would cross
+  // it): exported at once and alone, so that it needs no concatenation.
+  bool sealed = false;
 };
 
 // The batch being exported or retried; its spans are still counted in the queue.
@@ -109,6 +113,7 @@ arrow::Status BatchingSpanExporterOptions::Validate() const {
     return arrow::Status::Invalid("backoff_multiplier must be at least 1, got ",
                                   backoff_multiplier);
   }
+  if (memory_pool == nullptr) return arrow::Status::Invalid("memory_pool is null");
   if (shutdown_timeout.count() < 0) {
     return arrow::Status::Invalid("shutdown_timeout must not be negative, got ",
                                   shutdown_timeout.count(), " ms");
@@ -136,9 +141,20 @@ struct BatchingSpanExporter::Impl {
   std::condition_variable space_cv;   // producers: room in the queue, shutdown
   std::condition_variable done_cv;    // ForceFlush/Shutdown: spans left, worker done
 
+  // The open batch: Append() encodes requests straight into it, so that a full batch
+  // is one encoder's output and needs no concatenation. Lock order: open_mutex, then
+  // mutex.
+  std::mutex open_mutex;
+  std::unique_ptr<convert::SpanTableEncoder> open;  // guarded by open_mutex
+
   // Everything below is guarded by `mutex`.
   std::deque<QueuedBatch> pending;  // not yet taken by the worker
   int64_t pending_spans = 0;
+  // The open batch's spans and estimated bytes (counted in the queue), and when its
+  // first span came. Its spans come after every pending one.
+  int64_t open_spans = 0;
+  int64_t open_bytes = 0;
+  Clock::TimePoint open_since;
   // Positions in the sequence of all spans ever accepted, which leave the queue in the
   // order they entered it: taken by the worker, left the queue, to be flushed.
   int64_t taken_seq = 0;
@@ -208,7 +224,11 @@ struct BatchingSpanExporter::Impl {
     }
     const int64_t bytes = arrow::util::TotalBufferSize(*spans);
 
+    // Spans appended before this batch leave before it.
+    std::unique_lock<std::mutex> open_lock(open_mutex);
+    CloseOpenBatch();
     std::unique_lock<std::mutex> lock(mutex);
+    open_lock.unlock();
     if (shutting_down) {
       return Refuse(std::move(result), IngestCode::kShuttingDown,
                     "the export pipeline is shutting down");
@@ -220,10 +240,7 @@ struct BatchingSpanExporter::Impl {
                                 result.spans, bytes, options.max_queue_spans,
                                 options.max_queue_bytes));
     }
-    auto fits = [&] {
-      return stats.queue_spans + result.spans <= options.max_queue_spans &&
-             stats.queue_bytes + bytes <= options.max_queue_bytes;
-    };
+    auto fits = [&] { return Fits(result.spans, bytes); };
     if (!fits()) {
       clock->WaitUntil(lock, space_cv,
                        SaturatingAdd(clock->Now(), options.max_enqueue_wait),
@@ -259,12 +276,149 @@ struct BatchingSpanExporter::Impl {
     return result;
   }
 
+  bool Fits(int64_t spans, int64_t bytes) const {
+    return stats.queue_spans + spans <= options.max_queue_spans &&
+           stats.queue_bytes + bytes <= options.max_queue_bytes;
+  }
+
+  IngestResult Append(const AppendSpans& append) {
+    IngestResult result;
+    const Clock::TimePoint wait_until =
+        SaturatingAdd(clock->Now(), options.max_enqueue_wait);
+    while (true) {
+      std::unique_lock<std::mutex> open_lock(open_mutex);
+      const int64_t rows_before = open->num_rows();
+      const int64_t bytes_before = open->EncodedBytes();
+      const convert::SpanTableEncoder::Checkpoint checkpoint = open->SaveCheckpoint();
+      arrow::Status status = append(*open);
+      if (!status.ok()) {
+        open->RollbackTo(checkpoint);
+        result.code =
+            status.IsCapacityError() ? IngestCode::kTooLarge : IngestCode::kInvalid;
+        result.message = status.message();
+        return result;
+      }
+      const int64_t spans = open->num_rows() - rows_before;
+      const int64_t bytes = open->EncodedBytes() - bytes_before;
+      result.spans = spans;
+      if (spans == 0) return result;
+      if (rows_before > 0 && rows_before + spans > options.batch_size) {
+        // The request would cross the batch's end: the batch goes to the queue as it
+        // was and the request starts the next one, encoded again (one request in
+        // batch_size / request size), so that exports need no concatenation.
+        open->RollbackTo(checkpoint);
+        CloseOpenBatch(/*sealed=*/true);
+        continue;
+      }
+      std::unique_lock<std::mutex> lock(mutex);
+      if (shutting_down) {
+        open->RollbackTo(checkpoint);
+        return Refuse(std::move(result), IngestCode::kShuttingDown,
+                      "the export pipeline is shutting down");
+      }
+      if (spans > options.max_queue_spans || bytes > options.max_queue_bytes) {
+        open->RollbackTo(checkpoint);
+        return Refuse(
+            std::move(result), IngestCode::kTooLarge,
+            fmt::format("request of {} spans ({} bytes as Arrow) exceeds the "
+                        "export queue's capacity of {} spans and {} bytes",
+                        spans, bytes, options.max_queue_spans, options.max_queue_bytes));
+      }
+      if (!Fits(spans, bytes)) {
+        // Wait for room without holding the open batch, which the worker may have to
+        // send to make room; then encode again.
+        open->RollbackTo(checkpoint);
+        open_lock.unlock();
+        clock->WaitUntil(lock, space_cv, wait_until,
+                         [&] { return shutting_down || Fits(spans, bytes); });
+        if (shutting_down) {
+          return Refuse(std::move(result), IngestCode::kShuttingDown,
+                        "the export pipeline is shutting down");
+        }
+        if (!Fits(spans, bytes)) {
+          return Refuse(
+              std::move(result), IngestCode::kQueueFull,
+              fmt::format("export queue full ({} of {} spans, {} of {} bytes) for "
+                          "{} ms: the receiver is slow or unavailable",
+                          stats.queue_spans, options.max_queue_spans, stats.queue_bytes,
+                          options.max_queue_bytes, options.max_enqueue_wait.count()));
+        }
+        continue;
+      }
+      stats.queue_spans += spans;
+      stats.queue_bytes += bytes;
+      stats.spans_enqueued += spans;
+      ++stats.batches_enqueued;
+      open_spans += spans;
+      open_bytes += bytes;
+      if (rows_before == 0) {
+        // A flush time appears: the worker must know.
+        open_since = clock->Now();
+        worker_wake = true;
+        worker_cv.notify_one();
+      }
+      lock.unlock();
+      if (open->num_rows() >= options.batch_size) CloseOpenBatch(/*sealed=*/true);
+      return result;
+    }
+  }
+
+  // Moves the open batch to the queue; `sealed` when it is as full as it gets. Called
+  // with open_mutex held, not mutex.
+  void CloseOpenBatch(bool sealed = false) {
+    if (open->num_rows() == 0) return;
+    arrow::Result<std::shared_ptr<arrow::RecordBatch>> batch = open->Finish();
+    std::lock_guard<std::mutex> lock(mutex);
+    const int64_t spans = open_spans;
+    const int64_t estimated_bytes = open_bytes;
+    open_spans = open_bytes = 0;
+    if (!batch.ok()) {
+      // Out of memory: the appends' checks make anything else impossible. The spans
+      // were accepted and are lost; counted like a failed export.
+      ++stats.export_failures;
+      last_error = batch.status();
+      taken_seq += spans;
+      LeaveQueue(spans, estimated_bytes, Outcome::kSendFailed);
+      LogSendFailed(spans, last_error);
+      return;
+    }
+    const int64_t bytes = arrow::util::TotalBufferSize(**batch);
+    stats.queue_bytes += bytes - estimated_bytes;
+    const bool wake =
+        sealed || pending.empty() || pending_spans + spans >= options.batch_size;
+    pending.push_back(
+        QueuedBatch{std::move(batch).ValueUnsafe(), bytes, open_since, sealed});
+    pending_spans += spans;
+    if (wake) {
+      worker_wake = true;
+      worker_cv.notify_one();
+    }
+  }
+
+  // The worker sends the open batch to the queue. Called with `lock` on mutex.
+  void FlushOpenBatch(std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    {
+      std::lock_guard<std::mutex> open_lock(open_mutex);
+      CloseOpenBatch();
+    }
+    lock.lock();
+  }
+
   // --- worker -------------------------------------------------------------------------
+
+  // Whether the open batch must go to the queue now: it waited flush_interval, or a
+  // flush or shutdown wants its spans. (A full batch is closed by its last Append.)
+  bool OpenBatchDue(Clock::TimePoint now) const {
+    if (open_spans == 0) return false;
+    return shutting_down || taken_seq + pending_spans < flush_seq ||
+           now >= SaturatingAdd(open_since, options.flush_interval);
+  }
 
   bool ReadyToExport(Clock::TimePoint now) const {
     if (pending.empty()) return false;
-    return pending_spans >= options.batch_size || shutting_down ||
-           taken_seq < flush_seq ||
+    return pending.front().sealed || pending_spans >= options.batch_size ||
+           shutting_down || taken_seq < flush_seq ||
            now >= SaturatingAdd(pending.front().enqueued, options.flush_interval);
   }
 
@@ -322,13 +476,16 @@ struct BatchingSpanExporter::Impl {
     std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
     while (!pending.empty() && in_flight->spans < options.batch_size) {
       QueuedBatch& front = pending.front();
+      if (front.sealed && !parts.empty()) break;
       const int64_t rows = front.batch->num_rows();
       const int64_t room = options.batch_size - in_flight->spans;
       if (rows <= room) {
+        const bool sealed = front.sealed;
         parts.push_back(std::move(front.batch));
         in_flight->spans += rows;
         in_flight->bytes += front.bytes;
         pending.pop_front();
+        if (sealed) break;
       } else {
         const int64_t bytes = front.bytes * room / rows;
         parts.push_back(front.batch->Slice(0, room));
@@ -480,20 +637,32 @@ struct BatchingSpanExporter::Impl {
     std::unique_lock<std::mutex> lock(mutex);
     while (true) {
       const Clock::TimePoint now = clock->Now();
-      if (abort || (shutting_down && (pending.empty() || now >= drain_deadline))) break;
+      if (abort || (shutting_down &&
+                    ((pending.empty() && open_spans == 0) || now >= drain_deadline))) {
+        break;
+      }
       if (ReadyToExport(now)) {
         ExportNext(lock);
         continue;
       }
-      const Clock::TimePoint deadline =
+      if (OpenBatchDue(now)) {
+        FlushOpenBatch(lock);
+        continue;
+      }
+      Clock::TimePoint deadline =
           pending.empty()
               ? Clock::TimePoint::max()
               : SaturatingAdd(pending.front().enqueued, options.flush_interval);
+      if (open_spans > 0) {
+        deadline = std::min(deadline, SaturatingAdd(open_since, options.flush_interval));
+      }
       worker_wake = false;
       clock->WaitUntil(lock, worker_cv, deadline,
                        [this] { return worker_wake || abort; });
     }
-    // Past the deadline: what is still queued is dropped, and counted.
+    // Past the deadline: what is still queued is dropped, and counted; the open batch
+    // joins the queue first.
+    if (open_spans > 0) FlushOpenBatch(lock);
     int64_t bytes = 0;
     for (const QueuedBatch& queued : pending) bytes += queued.bytes;
     const int64_t spans = pending_spans;
@@ -578,6 +747,7 @@ arrow::Result<std::unique_ptr<BatchingSpanExporter>> BatchingSpanExporter::Make(
   auto impl = std::make_unique<Impl>();
   impl->clock = options.clock != nullptr ? options.clock : Clock::Steady();
   impl->exporter = std::move(exporter);
+  impl->open = std::make_unique<convert::SpanTableEncoder>(options.memory_pool);
   impl->stats.queue_capacity_spans = options.max_queue_spans;
   impl->stats.queue_capacity_bytes = options.max_queue_bytes;
   impl->options = std::move(options);
@@ -593,6 +763,10 @@ BatchingSpanExporter::~BatchingSpanExporter() { Shutdown(); }
 
 IngestResult BatchingSpanExporter::Enqueue(std::shared_ptr<arrow::RecordBatch> spans) {
   return impl_->Enqueue(std::move(spans));
+}
+
+IngestResult BatchingSpanExporter::Append(const AppendSpans& append) {
+  return impl_->Append(append);
 }
 
 bool BatchingSpanExporter::ForceFlush(std::chrono::milliseconds timeout) {

@@ -4,6 +4,7 @@
 
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -670,6 +671,195 @@ TEST_F(BatchingSpanExporterTest, ConcurrentProducersLoseNothing) {
   const auto stats = exporter->Stats();
   EXPECT_EQ(stats.spans_exported, total);
   ExpectBalanced(stats);
+}
+
+// --- Append: requests encoded straight into the open batch ---------------------------
+
+IngestResult AppendNamed(BatchingSpanExporter& exporter, int64_t count,
+                         const std::string& tag) {
+  const auto request = testing::NamedRequest(count, tag);
+  return exporter.Append(
+      [&](convert::SpanTableEncoder& encoder) { return encoder.Append(request); });
+}
+
+TEST_F(BatchingSpanExporterTest, AppendedRequestsFillABatchWithoutCrossingItsEnd) {
+  auto options = Quiet();
+  options.batch_size = 100;
+  auto exporter = Make(options);
+  for (const char* tag : {"a", "b", "c"})
+    ExpectAccepted(AppendNamed(*exporter, 30, tag), 30);
+  EXPECT_EQ(fake_->calls().size(), 0u);  // 90 spans: the batch is still open
+  // "d" would cross the batch's end: the batch leaves as it is, "d" starts the next.
+  ExpectAccepted(AppendNamed(*exporter, 30, "d"), 30);
+  ASSERT_TRUE(fake_->WaitForCalls(1));
+  ASSERT_TRUE(exporter->ForceFlush(seconds(1)));
+  const auto calls = fake_->calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(Names(*calls[0].batch),
+            Concat({SpanNames(30, "a"), SpanNames(30, "b"), SpanNames(30, "c")}));
+  EXPECT_EQ(Names(*calls[1].batch), SpanNames(30, "d"));
+  EXPECT_TRUE(calls[0].batch->ValidateFull().ok());
+  // A request of exactly the rest closes the batch at once.
+  ExpectAccepted(AppendNamed(*exporter, 60, "e"), 60);
+  ExpectAccepted(AppendNamed(*exporter, 40, "f"), 40);
+  ASSERT_TRUE(fake_->WaitForCalls(3));
+  EXPECT_EQ(fake_->calls()[2].batch->num_rows(), 100);
+  const auto stats = exporter->Stats();
+  EXPECT_EQ(stats.batches_enqueued, 6);
+  EXPECT_EQ(stats.spans_enqueued, 220);
+  ExpectBalanced(stats);
+}
+
+TEST_F(BatchingSpanExporterTest, AppendedBadRequestLeavesTheOtherRequestsSpans) {
+  auto exporter = Make(Quiet());
+  ExpectAccepted(AppendNamed(*exporter, 10, "a"), 10);
+  auto bad = testing::NamedRequest(10, "bad");
+  bad.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(6)->set_span_id(
+      "abc");
+  const IngestResult refused = exporter->Append(
+      [&](convert::SpanTableEncoder& encoder) { return encoder.Append(bad); });
+  EXPECT_EQ(refused.code, IngestCode::kInvalid);
+  EXPECT_THAT(refused.message, HasSubstr("span_id"));
+  EXPECT_EQ(refused.spans, 0);
+  // An error of the caller's own after a successful append rolls back too.
+  const IngestResult own_error =
+      exporter->Append([&](convert::SpanTableEncoder& encoder) {
+        ARROW_RETURN_NOT_OK(encoder.Append(testing::NamedRequest(4, "own")));
+        return arrow::Status::CapacityError("too big for the caller");
+      });
+  EXPECT_EQ(own_error.code, IngestCode::kTooLarge);
+  ExpectAccepted(AppendNamed(*exporter, 10, "b"), 10);
+  ASSERT_TRUE(exporter->ForceFlush(seconds(1)));
+  EXPECT_EQ(fake_->delivered(), Concat({SpanNames(10, "a"), SpanNames(10, "b")}));
+  const auto stats = exporter->Stats();
+  EXPECT_EQ(stats.spans_enqueued, 20);
+  EXPECT_EQ(stats.queue_bytes, 0);
+  ExpectBalanced(stats);
+}
+
+TEST_F(BatchingSpanExporterTest, AppendWaitsForRoomThenRefusesAndTakesNothing) {
+  auto options = Quiet();
+  options.batch_size = 50;
+  options.max_queue_spans = 100;
+  options.max_enqueue_wait = seconds(2);
+  auto exporter = Make(options);
+  fake_->Block();
+  ExpectAccepted(AppendNamed(*exporter, 50, "a"), 50);  // a full batch: exported
+  ASSERT_TRUE(fake_->WaitForCalls(1));
+  ExpectAccepted(AppendNamed(*exporter, 50, "b"), 50);  // queued behind it
+  auto producer = std::async(std::launch::async, [&] {
+    IngestResult result = AppendNamed(*exporter, 10, "refused");
+    return std::make_pair(result, clock_->Now());
+  });
+  ASSERT_TRUE(clock_->AwaitWaiters(1));
+  // While one producer waits, the open batch is free for others: a request that fits
+  // nowhere either waits too, it does not deadlock the worker.
+  clock_->Advance(milliseconds(1999));
+  clock_->Advance(milliseconds(1));
+  ASSERT_TRUE(Ready(producer, *exporter));
+  auto [result, refused_at] = producer.get();
+  EXPECT_EQ(result.code, IngestCode::kQueueFull);
+  EXPECT_EQ(result.spans, 10);
+  EXPECT_EQ(refused_at - start_, seconds(2));
+  EXPECT_EQ(exporter->Stats().spans_refused_queue_full, 10);
+  ExpectBalanced(exporter->Stats());
+
+  // Room appears while a producer waits: it gets in without waiting out the bound.
+  auto second =
+      std::async(std::launch::async, [&] { return AppendNamed(*exporter, 10, "c"); });
+  ASSERT_TRUE(clock_->AwaitWaiters(1));
+  fake_->Unblock();
+  ASSERT_TRUE(Ready(second, *exporter));
+  ExpectAccepted(second.get(), 10);
+  ASSERT_TRUE(exporter->ForceFlush(seconds(1)));
+  EXPECT_EQ(fake_->delivered(),
+            Concat({SpanNames(50, "a"), SpanNames(50, "b"), SpanNames(10, "c")}));
+}
+
+TEST_F(BatchingSpanExporterTest, OpenBatchLeavesWhenItsFirstSpanWaitedTheInterval) {
+  auto options = Quiet();
+  options.flush_interval = seconds(1);
+  auto exporter = Make(options);
+  ExpectAccepted(AppendNamed(*exporter, 10, "a"), 10);
+  clock_->Advance(milliseconds(600));
+  ExpectAccepted(AppendNamed(*exporter, 5, "b"), 5);
+  clock_->Advance(milliseconds(399));
+  ASSERT_TRUE(clock_->AwaitWaiters(1));
+  EXPECT_EQ(fake_->calls().size(), 0u);
+  clock_->Advance(milliseconds(1));
+  ASSERT_TRUE(fake_->WaitForCalls(1));
+  EXPECT_THAT(CallOffsets(*fake_, start_), ElementsAre(seconds(1)));
+  EXPECT_EQ(Names(*fake_->calls()[0].batch),
+            Concat({SpanNames(10, "a"), SpanNames(5, "b")}));
+}
+
+TEST_F(BatchingSpanExporterTest, ShutdownSendsTheOpenBatchAndEnqueueKeepsTheOrder) {
+  auto exporter = Make(Quiet());
+  ExpectAccepted(AppendNamed(*exporter, 10, "a"), 10);
+  ExpectAccepted(exporter->Enqueue(NamedSpans(5, "b")), 5);
+  ExpectAccepted(AppendNamed(*exporter, 7, "c"), 7);
+  const ShutdownReport report = exporter->Shutdown(seconds(5));
+  EXPECT_TRUE(report.ok()) << report.ToString();
+  EXPECT_EQ(report.spans_queued, 22);
+  EXPECT_EQ(report.spans_delivered, 22);
+  EXPECT_EQ(fake_->delivered(),
+            Concat({SpanNames(10, "a"), SpanNames(5, "b"), SpanNames(7, "c")}));
+  EXPECT_EQ(AppendNamed(*exporter, 3, "late").code, IngestCode::kShuttingDown);
+  ExpectBalanced(exporter->Stats());
+}
+
+TEST_F(BatchingSpanExporterTest, ConcurrentAppendsLoseNothing) {
+  auto options = Quiet();
+  options.batch_size = 64;
+  options.max_queue_spans = 256;
+  options.max_enqueue_wait = hours(1);
+  auto exporter = Make(options);
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 40;
+  std::vector<std::future<std::vector<std::string>>> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.push_back(std::async(std::launch::async, [&, t] {
+      std::vector<std::string> accepted;
+      for (int r = 0; r < kRequests; ++r) {
+        const std::string tag = "t" + std::to_string(t) + "r" + std::to_string(r);
+        const int64_t size = 1 + (t * 7 + r) % 13;
+        if (r % 9 == 4) {  // now and then a bad request among the good ones
+          auto bad = testing::NamedRequest(size, tag + "bad");
+          bad.mutable_resource_spans(0)
+              ->mutable_scope_spans(0)
+              ->mutable_spans(0)
+              ->set_trace_id("x");
+          EXPECT_FALSE(exporter
+                           ->Append([&](convert::SpanTableEncoder& encoder) {
+                             return encoder.Append(bad);
+                           })
+                           .ok());
+        }
+        if (AppendNamed(*exporter, size, tag).ok()) {
+          const auto names = SpanNames(size, tag);
+          accepted.insert(accepted.end(), names.begin(), names.end());
+        }
+      }
+      return accepted;
+    }));
+  }
+  std::vector<std::string> expected;
+  for (auto& producer : producers) {
+    ASSERT_TRUE(Ready(producer, *exporter));
+    const auto accepted = producer.get();
+    expected.insert(expected.end(), accepted.begin(), accepted.end());
+  }
+  const ShutdownReport report = exporter->Shutdown(seconds(10));
+  EXPECT_TRUE(report.ok()) << report.ToString();
+  auto delivered = fake_->delivered();
+  std::sort(delivered.begin(), delivered.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(delivered, expected);
+  for (const auto& call : fake_->calls()) {
+    EXPECT_LE(call.batch->num_rows(), 64);
+    EXPECT_TRUE(call.batch->ValidateFull().ok());
+  }
+  ExpectBalanced(exporter->Stats());
 }
 
 TEST_F(BatchingSpanExporterTest, StatsCountBytesRetriesAndLatency) {

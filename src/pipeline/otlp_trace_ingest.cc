@@ -76,75 +76,50 @@ OtlpTraceIngest::OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,
 
 OtlpTraceIngest::~OtlpTraceIngest() = default;
 
-std::unique_ptr<convert::SpanTableEncoder> OtlpTraceIngest::AcquireEncoder() {
-  {
-    std::lock_guard<std::mutex> lock(encoders_mutex_);
-    if (!idle_encoders_.empty()) {
-      auto encoder = std::move(idle_encoders_.back());
-      idle_encoders_.pop_back();
-      return encoder;
-    }
-  }
-  return std::make_unique<convert::SpanTableEncoder>(options_.memory_pool);
+IngestResult OtlpTraceIngest::Ingest(const AppendSpans& append) {
+  if (options_.max_span_bytes <= 0) return exporter_->Append(append);
+  bool large = false;
+  IngestResult result = exporter_->Append([&](convert::SpanTableEncoder& encoder) {
+    const int64_t before = encoder.EncodedBytes();
+    ARROW_RETURN_NOT_OK(append(encoder));
+    // The request's spans together are larger than one span may be: one of them may
+    // be alone. Rare, and looked into outside the open batch.
+    large = encoder.EncodedBytes() - before > options_.max_span_bytes;
+    return large ? arrow::Status::CapacityError("request to look into span by span")
+                 : arrow::Status::OK();
+  });
+  return large ? IngestLargeRequest(append) : result;
 }
 
-void OtlpTraceIngest::ReleaseEncoder(std::unique_ptr<convert::SpanTableEncoder> encoder) {
-  std::lock_guard<std::mutex> lock(encoders_mutex_);
-  if (idle_encoders_.size() < options_.max_idle_encoders) {
-    idle_encoders_.push_back(std::move(encoder));
-  }
-}
-
-IngestResult OtlpTraceIngest::FinishAndEnqueue(
-    std::unique_ptr<convert::SpanTableEncoder> encoder) {
-  if (encoder->num_rows() == 0) {
-    // An empty request (no resource spans, or none with spans) succeeds, as OTLP
-    // requires; there is nothing to queue.
-    ReleaseEncoder(std::move(encoder));
-    return IngestResult{};
-  }
-  const int64_t spans = encoder->num_rows();
-  arrow::Result<std::shared_ptr<arrow::RecordBatch>> batch = encoder->Finish();
-  if (!batch.ok()) {
-    // The encoder's state after a failed Finish is not specified: not reused. A
-    // CapacityError is an offset overflow, i.e. too much string data in one request.
-    IngestResult result = Invalid(batch.status());
-    result.spans = spans;
-    if (batch.status().IsCapacityError()) result.code = IngestCode::kTooLarge;
-    return result;
-  }
-  ReleaseEncoder(std::move(encoder));
-  if (options_.max_span_bytes > 0) {
-    auto oversize = FindOversizeSpan(*batch, 0, arrow::util::TotalBufferSize(**batch),
-                                     options_.max_span_bytes);
-    if (!oversize.ok() || oversize->row >= 0) {
-      IngestResult result;
-      result.code = IngestCode::kTooLarge;
-      result.spans = spans;
-      result.message =
-          oversize.ok()
-              ? fmt::format(
-                    "span {} of the request is {} bytes as Arrow data, more than "
-                    "max_span_bytes ({}), the largest span this gateway can "
-                    "deliver; nothing of the request was taken",
-                    oversize->row, oversize->bytes, options_.max_span_bytes)
-              : fmt::format("cannot measure the spans of the request: {}",
-                            oversize.status().message());
-      return result;
-    }
-  }
-  return exporter_->Enqueue(std::move(batch).ValueUnsafe());
+IngestResult OtlpTraceIngest::IngestLargeRequest(const AppendSpans& append) {
+  convert::SpanTableEncoder encoder(options_.memory_pool);
+  arrow::Status status = append(encoder);
+  if (!status.ok()) return Invalid(status);
+  IngestResult result;
+  result.spans = encoder.num_rows();
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> batch = encoder.Finish();
+  arrow::Result<OversizeSpan> oversize =
+      batch.ok() ? FindOversizeSpan(*batch, 0, arrow::util::TotalBufferSize(**batch),
+                                    options_.max_span_bytes)
+                 : arrow::Result<OversizeSpan>(batch.status());
+  if (oversize.ok() && oversize->row < 0) return exporter_->Append(append);
+  result.code = IngestCode::kTooLarge;
+  result.message =
+      oversize.ok()
+          ? fmt::format(
+                "span {} of the request is {} bytes as Arrow data, more than "
+                "max_span_bytes ({}), the largest span this gateway can deliver; "
+                "nothing of the request was taken",
+                oversize->row, oversize->bytes, options_.max_span_bytes)
+          : fmt::format("cannot measure the spans of the request: {}",
+                        oversize.status().message());
+  return result;
 }
 
 IngestResult OtlpTraceIngest::IngestOtlpProtobuf(std::string_view request) {
-  std::unique_ptr<convert::SpanTableEncoder> encoder = AcquireEncoder();
-  // A failed append resets the encoder, so it can go back to the free list.
-  arrow::Status status = encoder->AppendOtlpProtobuf(request);
-  if (!status.ok()) {
-    ReleaseEncoder(std::move(encoder));
-    return Invalid(status);
-  }
-  return FinishAndEnqueue(std::move(encoder));
+  return Ingest([request](convert::SpanTableEncoder& encoder) {
+    return encoder.AppendOtlpProtobuf(request);
+  });
 }
 
 IngestResult OtlpTraceIngest::IngestOtlpJson(std::string_view request) {
@@ -153,13 +128,8 @@ IngestResult OtlpTraceIngest::IngestOtlpJson(std::string_view request) {
       google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
   arrow::Status status = model::TraceRequestFromJson(request, message);
   if (!status.ok()) return Invalid(status);
-  std::unique_ptr<convert::SpanTableEncoder> encoder = AcquireEncoder();
-  status = encoder->Append(*message);
-  if (!status.ok()) {
-    ReleaseEncoder(std::move(encoder));
-    return Invalid(status);
-  }
-  return FinishAndEnqueue(std::move(encoder));
+  return Ingest(
+      [message](convert::SpanTableEncoder& encoder) { return encoder.Append(*message); });
 }
 
 }  // namespace otlp_arrow::pipeline

@@ -7,14 +7,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include <arrow/memory_pool.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 #include <arrow/status.h>
 
 #include "otlp_arrow/common/clock.h"
+#include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/pipeline/span_batch_exporter.h"
 #include "otlp_arrow/pipeline/trace_ingest.h"
 #include "otlp_arrow/telemetry/histogram.h"
@@ -69,6 +72,9 @@ struct BatchingSpanExporterOptions {
   /// \brief Time source of every interval, backoff and deadline above. Null: the steady
   /// clock. Tests inject a ManualClock.
   std::shared_ptr<common::Clock> clock;
+
+  /// \brief Memory of the batch that Append() builds.
+  arrow::MemoryPool* memory_pool = arrow::default_memory_pool();
 
   /// \brief Checks the ranges above.
   arrow::Status Validate() const;
@@ -156,9 +162,17 @@ struct ShutdownReport {
   std::string ToString() const;
 };
 
+/// \brief Adds spans to the batch being built: calls one of the encoder's Append
+/// methods (or several), and returns what it returned.
+using AppendSpans = std::function<arrow::Status(convert::SpanTableEncoder& encoder)>;
+
 /// \brief A bounded queue of span-table batches with one export thread.
 ///
-/// **Intake.** Enqueue() takes a batch whole or not at all. It waits up to
+/// **Intake.** Append() encodes a request straight into the batch being built (the
+/// open batch), which joins the queue when it holds `batch_size` spans, when its first
+/// span has waited `flush_interval`, on ForceFlush() and at Shutdown(); so a full batch
+/// is one encoder's output and no concatenation is needed. Enqueue() takes a batch
+/// made elsewhere. Both take a request whole or not at all. It waits up to
 /// `max_enqueue_wait` for room (backpressure), then refuses with kQueueFull; a batch
 /// bigger than the whole queue is refused at once (kTooLarge); after Shutdown() began,
 /// kShuttingDown. Thread-safe.
@@ -195,6 +209,15 @@ class BatchingSpanExporter {
   /// `max_enqueue_wait` while the queue is full. `spans` in the result is the batch's
   /// row count; `retry_after` is set for kQueueFull and kShuttingDown.
   IngestResult Enqueue(std::shared_ptr<arrow::RecordBatch> spans);
+
+  /// \brief Appends one request's spans to the open batch with `append`, under the
+  /// same rules as Enqueue(): backpressure, kQueueFull, kTooLarge, kShuttingDown. If
+  /// `append` fails, every row it appended is rolled back and the result is kInvalid
+  /// (kTooLarge for a CapacityError) with its message; the other requests' spans stay.
+  /// `append` may run more than once for one call (again after waiting for room, or to
+  /// start a new batch rather than cross the end of a full one), so it must append the
+  /// same spans each time. `spans` in the result is the request's row count.
+  IngestResult Append(const AppendSpans& append);
 
   /// \brief Exports everything queued now without waiting for a batch to fill, and
   /// waits up to `timeout`. Returns true when every span queued at the call has left

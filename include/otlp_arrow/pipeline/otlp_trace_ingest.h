@@ -3,11 +3,8 @@
 
 #pragma once
 
-#include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string_view>
-#include <vector>
 
 #include <arrow/memory_pool.h>
 #include <arrow/status.h>
@@ -21,12 +18,8 @@ namespace otlp_arrow::pipeline {
 
 /// \brief Configuration of an OtlpTraceIngest.
 struct OtlpTraceIngestOptions {
-  /// \brief Encoders kept for reuse between requests. More concurrent requests than
-  /// this make encoders that are destroyed afterwards; about the number of receiver
-  /// threads is right.
-  size_t max_idle_encoders = 16;
-
-  /// \brief Where the span-table batches are allocated.
+  /// \brief Where a request suspected of holding an oversized span is encoded on its
+  /// own to find that span (the batches themselves are the BatchingSpanExporter's).
   arrow::MemoryPool* memory_pool = arrow::default_memory_pool();
 
   /// \brief Largest span taken, in bytes of Arrow data of its own span table
@@ -41,18 +34,19 @@ struct OtlpTraceIngestOptions {
   arrow::Status Validate() const;
 };
 
-/// \brief The TraceIngest of the gateway: encodes each request into one span-table
-/// batch and queues it whole in a BatchingSpanExporter.
+/// \brief The TraceIngest of the gateway: encodes each request straight into the
+/// BatchingSpanExporter's open batch (BatchingSpanExporter::Append).
 ///
-/// OTLP protobuf goes straight from the wire bytes into Arrow builders
+/// OTLP protobuf goes from the wire bytes into Arrow builders
 /// (SpanTableEncoder::AppendOtlpProtobuf), without protobuf objects; OTLP/JSON is
-/// parsed into an arena-allocated request first. Encoders are reused from a small free
-/// list. Thread-safe.
+/// parsed into an arena-allocated request first. Thread-safe.
 ///
 /// A malformed request is kInvalid with the encoder's or parser's message, which names
-/// the field; nothing of it is queued. A request holding a span larger than
-/// `max_span_bytes` is kTooLarge, naming the span. A request without spans is kAccepted
-/// and queues nothing. Otherwise the answer is BatchingSpanExporter::Enqueue's.
+/// the field; nothing of it is queued and the other requests' spans in the same batch
+/// stay. A request holding a span larger than `max_span_bytes` is kTooLarge, naming
+/// the span (a request is only looked into span by span when it is larger than that
+/// as a whole). A request without spans is kAccepted and queues nothing. Otherwise the
+/// answer is BatchingSpanExporter::Append's.
 class OtlpTraceIngest : public TraceIngest {
  public:
   explicit OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,
@@ -65,16 +59,13 @@ class OtlpTraceIngest : public TraceIngest {
   const std::shared_ptr<BatchingSpanExporter>& exporter() const { return exporter_; }
 
  private:
-  std::unique_ptr<convert::SpanTableEncoder> AcquireEncoder();
-  void ReleaseEncoder(std::unique_ptr<convert::SpanTableEncoder> encoder);
-  // Takes the encoder's batch, returns the encoder to the free list and queues the
-  // batch (the encoder is not held while Enqueue waits for room).
-  IngestResult FinishAndEnqueue(std::unique_ptr<convert::SpanTableEncoder> encoder);
+  IngestResult Ingest(const AppendSpans& append);
+  // The answer for a request whose spans together pass max_span_bytes: kTooLarge
+  // naming the first span that does alone, else the request is appended unchecked.
+  IngestResult IngestLargeRequest(const AppendSpans& append);
 
   std::shared_ptr<BatchingSpanExporter> exporter_;
   OtlpTraceIngestOptions options_;
-  std::mutex encoders_mutex_;
-  std::vector<std::unique_ptr<convert::SpanTableEncoder>> idle_encoders_;
 };
 
 }  // namespace otlp_arrow::pipeline
