@@ -224,6 +224,10 @@ struct SpanTableEncoder::Impl {
   arrow::Status AppendSpanWire(std::string_view bytes, const internal::FieldPath& where);
   arrow::Status AppendEventWire(std::string_view bytes, const internal::FieldPath& where);
   arrow::Status AppendLinkWire(std::string_view bytes, const internal::FieldPath& where);
+  // Checks the attributes of a resource or scope that no span carries into the batch.
+  static arrow::Status CheckGroupAttributes(
+      AttributesWriter* writer, const std::vector<std::string_view>& key_values,
+      const internal::FieldPath& where);
 
   arrow::MemoryPool* pool;
   int64_t rows = 0;
@@ -525,13 +529,9 @@ arrow::Status SpanTableEncoder::Impl::AppendResourceSpansWire(std::string_view b
         ARROW_RETURN_NOT_OK(CheckUtf8(value, where, "schema_url"));
         resource.schema_url = value;
       } else {
-        // Resource: repeated messages merge, as in protobuf. It comes once per
-        // ResourceSpans, so protobuf's own parser checks it whole (entity_refs included),
-        // and the fields this encoder needs are then read from the bytes.
-        otlp::Resource check;
-        if (!check.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          return Malformed(resource_path);
-        }
+        // Resource: repeated messages merge, as in protobuf. Read once, here; its
+        // attributes are checked where they are encoded (CheckGroupAttributes when no
+        // span carries them).
         ProtoReader res(value);
         while (!res.done()) {
           if (!res.Tag(&field, &type)) return Malformed(resource_path);
@@ -543,6 +543,13 @@ arrow::Status SpanTableEncoder::Impl::AppendResourceSpansWire(std::string_view b
           } else if (field == 2 && type == ProtoReader::kVarint) {
             if (!res.Varint(&n)) return Malformed(resource_path);
             resource.dropped_attributes_count = static_cast<uint32_t>(n);
+          } else if (field == 3 && type == ProtoReader::kLen) {
+            // entity_refs: not stored, but checked as protobuf would (rare).
+            if (!res.Len(&kv)) return Malformed(resource_path);
+            opentelemetry::proto::common::v1::EntityRef ref;
+            if (!ref.ParseFromArray(kv.data(), static_cast<int>(kv.size()))) {
+              return Malformed(FieldPath{&resource_path, "entity_refs"});
+            }
           } else if (!res.Skip(type)) {
             return Malformed(resource_path);
           }
@@ -553,10 +560,30 @@ arrow::Status SpanTableEncoder::Impl::AppendResourceSpansWire(std::string_view b
     }
   }
   resource.service_name = internal::ServiceNameFromWire(resource.attributes);
+  const int64_t rows_before = rows;
   for (int k = 0; k < static_cast<int>(scope_spans.size()); ++k) {
     ARROW_RETURN_NOT_OK(AppendScopeSpansWire(resource, scope_spans[k], where, k));
   }
+  if (rows == rows_before) {
+    // No span carried the resource's attributes into the batch: checked alone.
+    ARROW_RETURN_NOT_OK(
+        CheckGroupAttributes(&resource_attributes, resource.attributes, resource_path));
+  }
   return arrow::Status::OK();
+}
+
+arrow::Status SpanTableEncoder::Impl::CheckGroupAttributes(
+    AttributesWriter* writer, const std::vector<std::string_view>& key_values,
+    const FieldPath& where) {
+  if (key_values.empty()) return arrow::Status::OK();
+  // Encoded into one slot and rolled back: the same checks as for spans that carry
+  // them, at the cost of a group that holds no span.
+  internal::Marks marks;
+  writer->SaveMark(&marks);
+  arrow::Status status = writer->AppendWireRepeated(key_values, 1, where);
+  internal::MarkReader reader(marks);
+  writer->Rollback(&reader);
+  return status;
 }
 
 arrow::Status SpanTableEncoder::Impl::AppendScopeSpansWire(const WireResource& resource,
@@ -583,11 +610,8 @@ arrow::Status SpanTableEncoder::Impl::AppendScopeSpansWire(const WireResource& r
         ARROW_RETURN_NOT_OK(CheckUtf8(value, where, "schema_url"));
         schema_url = value;
       } else {
-        // Once per ScopeSpans: checked whole by protobuf, like the resource.
-        otlp::InstrumentationScope check;
-        if (!check.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          return Malformed(scope_path);
-        }
+        // Once per ScopeSpans, read here; its attributes are checked where they are
+        // encoded, like the resource's.
         ProtoReader scope(value);
         while (!scope.done()) {
           if (!scope.Tag(&field, &type)) return Malformed(scope_path);
@@ -613,7 +637,7 @@ arrow::Status SpanTableEncoder::Impl::AppendScopeSpansWire(const WireResource& r
     }
   }
   const int64_t n = j;
-  if (n == 0) return arrow::Status::OK();
+  if (n == 0) return CheckGroupAttributes(&scope_attributes, attributes, scope_path);
   service_name.AppendRepeated(resource.service_name, n);
   const FieldPath resource_path{&rs, "resource"};
   ARROW_RETURN_NOT_OK(

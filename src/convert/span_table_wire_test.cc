@@ -191,6 +191,48 @@ TEST(SpanTableWire, ErrorsNameTheField) {
   EXPECT_THAT(garbage.status().message(), HasSubstr("malformed protobuf"));
 }
 
+// The resource and scope are read once, by hand: what protobuf refuses in them must be
+// refused also when no span carries them into the batch, and in fields not stored.
+TEST(SpanTableWire, ResourceAndScopeAreCheckedWithoutSpansToo) {
+  for (const bool spans : {true, false}) {
+    for (const char* where : {"resource", "scope"}) {
+      SCOPED_TRACE(std::string(where) + (spans ? " with spans" : " without spans"));
+      auto request = model::SeedSpans(2);
+      auto* rs = request.mutable_resource_spans(0);
+      if (!spans) rs->mutable_scope_spans(0)->clear_spans();
+      auto* kv = std::string(where) == "resource"
+                     ? rs->mutable_resource()->add_attributes()
+                     : rs->mutable_scope_spans(0)->mutable_scope()->add_attributes();
+      kv->set_key("k");
+      kv->mutable_value()->set_string_value("bad\xff");
+      std::string bytes;
+      request.SerializePartialToString(&bytes);
+      auto wire = FromWire(bytes);
+      ASSERT_FALSE(wire.ok());
+      EXPECT_THAT(wire.status().message(),
+                  AllOf(HasSubstr(std::string(where) + ".attributes["),
+                        HasSubstr("not valid UTF-8")));
+      ExpectSameAsParsing(bytes);
+    }
+  }
+  // A malformed entity reference (not stored) is refused as protobuf refuses it.
+  auto request = model::SeedSpans(1);
+  std::string resource;
+  request.resource_spans(0).resource().SerializeToString(&resource);
+  resource += std::string("\x1a\x02\x0a\x05", 4);  // entity_refs: a string cut short
+  std::string resource_spans;
+  resource_spans +=
+      std::string("\x0a", 1) + static_cast<char>(resource.size()) + resource;
+  std::string bytes =
+      std::string("\x0a", 1) + static_cast<char>(resource_spans.size()) + resource_spans;
+  ASSERT_LT(resource.size(), 128u);
+  ASSERT_LT(resource_spans.size(), 128u);
+  auto wire = FromWire(bytes);
+  ASSERT_FALSE(wire.ok());
+  EXPECT_THAT(wire.status().message(), HasSubstr("entity_refs"));
+  ExpectSameAsParsing(bytes);
+}
+
 TEST(SpanTableWire, InvalidUtf8IsRefused) {
   auto request = model::SeedSpans(2);
   request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(1)->set_name(
