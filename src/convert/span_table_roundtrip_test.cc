@@ -393,6 +393,35 @@ int CountEmptyDictionaries(const arrow::ArrayData& data) {
 // What the Flight exporter sends: dictionaries that hold no value (maps empty in the
 // whole batch; string children of maps whose values are all of other types) as plain
 // all-null columns; ConformToSpanTableSchema gives back the same batch.
+// A slice keeps the whole batch's dictionaries; CompactDictionaries gives it its own,
+// with the same spans.
+TEST(SpanTableDictionaries, CompactedSliceHoldsOnlyItsOwnValues) {
+  auto full = SpanTableEncoder::Encode(model::RandomSpans(300, 21));
+  ASSERT_TRUE(full.ok());
+  const auto slice = (*full)->Slice(100, 17);
+  auto compact = CompactDictionaries(*slice, arrow::default_memory_pool());
+  ASSERT_TRUE(compact.ok()) << compact.status().ToString();
+  ASSERT_TRUE((*compact)->ValidateFull().ok());
+  EXPECT_EQ((*compact)->num_rows(), 17);
+  otlp::ExportTraceServiceRequest from_slice, from_compact;
+  ASSERT_TRUE(DecodeSpanTable(*slice, &from_slice).ok());
+  ASSERT_TRUE(DecodeSpanTable(**compact, &from_compact).ok());
+  EXPECT_EQ(from_compact.SerializeAsString(), from_slice.SerializeAsString());
+  // Every dictionary (top level and in the attribute maps) is no larger than the rows
+  // or entries that use it, and smaller than the full batch's.
+  const auto& attributes_full = static_cast<const arrow::MapArray&>(
+      *(*full)->GetColumnByName(std::string(column::kAttributes)));
+  const auto& attributes = static_cast<const arrow::MapArray&>(
+      *(*compact)->GetColumnByName(std::string(column::kAttributes)));
+  const auto& keys_full =
+      static_cast<const arrow::DictionaryArray&>(*attributes_full.keys());
+  const auto& keys = static_cast<const arrow::DictionaryArray&>(*attributes.keys());
+  EXPECT_LE(keys.dictionary()->length(), keys.length());
+  EXPECT_LT(keys.dictionary()->length(), keys_full.dictionary()->length());
+  EXPECT_EQ(attributes.offset(), 0);
+  EXPECT_EQ(attributes.value_offset(0), 0);
+}
+
 TEST(SpanTableVersions, EmptyDictionariesGoPlainAndComeBack) {
   const int all = CountDictionaries(*arrow::struct_(SpanTableSchema()->fields()));
   // The dictionaries left after WithoutEmptyDictionaries: those that hold values. The

@@ -121,4 +121,12 @@ std::shared_ptr<arrow::RecordBatch> WithoutDerivedTimeColumns(
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithoutEmptyDictionaries(
     const arrow::RecordBatch& batch);
 
+/// \brief `batch` (a span table, possibly a slice of a larger one) with every dictionary
+/// holding only the values its rows use (arrow::DictionaryArray::Compact, also of the
+/// dictionaries nested in attribute maps); its columns copied out of the parent's
+/// buffers. For a slice of a batch whose dictionaries are large, which would otherwise
+/// carry them whole. No value changes.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> CompactDictionaries(
+    const arrow::RecordBatch& batch, arrow::MemoryPool* pool);
+
 }  // namespace otlp_arrow::convert
