@@ -70,7 +70,9 @@ int RunSend(const SendOptions& options) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << "sent " << acknowledged << "/" << total << " spans to "
             << exporter_options.endpoint << " in " << seconds << " s\n";
-  (void)(*exporter)->Shutdown();
+  if (const arrow::Status closed = (*exporter)->Shutdown(); !closed.ok()) {
+    spdlog::warn("closing the connection: {}", closed.ToString());
+  }
   return acknowledged == total && total == options.spans * options.batches ? 0 : 1;
 }
 

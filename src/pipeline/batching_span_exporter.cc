@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "otlp_arrow/common/backoff.h"
+#include "otlp_arrow/common/log.h"
 #include "otlp_arrow/convert/span_schema.h"
 
 namespace otlp_arrow::pipeline {
@@ -579,7 +580,16 @@ arrow::Result<std::unique_ptr<BatchingSpanExporter>> BatchingSpanExporter::Make(
 BatchingSpanExporter::BatchingSpanExporter(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 
-BatchingSpanExporter::~BatchingSpanExporter() { Shutdown(); }
+BatchingSpanExporter::~BatchingSpanExporter() {
+  bool shut_down = false;
+  {
+    std::lock_guard<std::mutex> serial(impl_->shutdown_mutex);
+    shut_down = impl_->shut_down;
+  }
+  // An earlier Shutdown() returned its report; only a drain done here is logged.
+  const ShutdownReport report = Shutdown();
+  if (!shut_down) common::LogErrorFromDestructor("BatchingSpanExporter", report.status);
+}
 
 IngestResult BatchingSpanExporter::Enqueue(std::shared_ptr<arrow::RecordBatch> spans) {
   return impl_->Enqueue(std::move(spans));

@@ -19,6 +19,7 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "otlp_arrow/common/host_port.h"
+#include "otlp_arrow/common/log.h"
 #include "receiver_internal.h"
 
 namespace otlp_arrow::service {
@@ -78,7 +79,7 @@ class OtlpGrpcReceiver::Impl {
   Impl(OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
       : options_(std::move(options)), ingest_(std::move(ingest)) {}
 
-  ~Impl() { ARROW_UNUSED(Shutdown(std::nullopt)); }
+  ~Impl() { common::LogErrorFromDestructor("OtlpGrpcReceiver", Shutdown(std::nullopt)); }
 
   arrow::Status Start() {
     std::lock_guard<std::mutex> lock(lifecycle_mutex_);

@@ -38,6 +38,7 @@
 #include <boost/range/iterator_range.hpp>
 
 #include "otlp_arrow/common/host_port.h"
+#include "otlp_arrow/common/log.h"
 #include "receiver_internal.h"
 
 namespace otlp_arrow::service {
@@ -779,7 +780,7 @@ class OtlpHttpReceiver::Impl : public SessionHost {
   Impl(OtlpHttpReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
       : options_(std::move(options)), ingest_(std::move(ingest)) {}
 
-  ~Impl() override { ARROW_UNUSED(Shutdown()); }
+  ~Impl() override { common::LogErrorFromDestructor("OtlpHttpReceiver", Shutdown()); }
 
   arrow::Status Start() {
     std::lock_guard<std::mutex> lock(lifecycle_mutex_);

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "otlp_arrow/common/host_port.h"
+#include "otlp_arrow/common/log.h"
 #include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
 #include "otlp_arrow/pipeline/flight_span_batch_exporter.h"
@@ -478,7 +479,15 @@ ServiceStopReport ServiceRuntime::Impl::Stop() {
 ServiceRuntime::ServiceRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ServiceRuntime::~ServiceRuntime() {
-  if (impl_ != nullptr) (void)impl_->Stop();
+  if (impl_ == nullptr) return;
+  bool stopped = false;
+  {
+    std::lock_guard<std::mutex> lock(impl_->stop_mutex);
+    stopped = impl_->stopped;
+  }
+  // An earlier Stop() returned its report; only a stop done here is logged.
+  const ServiceStopReport report = impl_->Stop();
+  if (!stopped) common::LogErrorFromDestructor("ServiceRuntime", report.status);
 }
 
 arrow::Result<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Start(
@@ -497,7 +506,12 @@ arrow::Result<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Start(
     return arrow::Status::OK();
   };
   if (auto started = start(); !started.ok()) {
-    (void)impl->Stop();
+    // What went wrong starting is the error returned; stopping the parts that did start
+    // is logged only if it fails too.
+    const ServiceStopReport stopped = impl->Stop();
+    if (!stopped.status.ok()) {
+      spdlog::error("stopping after a failed start: {}", stopped.status.ToString());
+    }
     return started;
   }
   return std::unique_ptr<ServiceRuntime>(new ServiceRuntime(std::move(impl)));

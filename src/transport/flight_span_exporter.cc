@@ -25,6 +25,7 @@
 
 #include "otlp_arrow/common/backoff.h"
 #include "otlp_arrow/common/file.h"
+#include "otlp_arrow/common/log.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -504,7 +505,9 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
 FlightSpanExporter::FlightSpanExporter(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 
-FlightSpanExporter::~FlightSpanExporter() { ARROW_UNUSED(Shutdown()); }
+FlightSpanExporter::~FlightSpanExporter() {
+  common::LogErrorFromDestructor("FlightSpanExporter", Shutdown());
+}
 
 ExportResult FlightSpanExporter::Export(const arrow::RecordBatch& spans) {
   std::lock_guard<std::mutex> lock(impl_->export_mutex);
