@@ -62,8 +62,6 @@ class OtlpTraceIngest : public TraceIngest {
   IngestResult IngestOtlpProtobuf(std::string_view request) override;
   IngestResult IngestOtlpJson(std::string_view request) override;
 
-  const std::shared_ptr<BatchingSpanExporter>& exporter() const { return exporter_; }
-
  private:
   std::unique_ptr<convert::SpanTableEncoder> AcquireEncoder();
   void ReleaseEncoder(std::unique_ptr<convert::SpanTableEncoder> encoder);
