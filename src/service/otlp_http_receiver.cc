@@ -858,12 +858,8 @@ class OtlpHttpReceiver::Impl : public SessionHost {
 
  private:
   arrow::Status StartLocked() {
-    if (ingest_ == nullptr) {
-      return arrow::Status::Invalid("OtlpHttpReceiver: no TraceIngest");
-    }
     ARROW_ASSIGN_OR_RAISE(const common::HostPort host_port,
                           common::HostPort::Parse(options_.endpoint));
-    ARROW_RETURN_NOT_OK(options_.Validate());
     if (!options_.tls_cert_pem.empty()) {
       tls_.emplace(asio::ssl::context::tls_server);
       std::string error;
@@ -998,9 +994,16 @@ class OtlpHttpReceiver::Impl : public SessionHost {
   std::atomic<bool> stopping_{false};
 };
 
-OtlpHttpReceiver::OtlpHttpReceiver(OtlpHttpReceiverOptions options,
-                                   std::shared_ptr<pipeline::TraceIngest> ingest)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(ingest))) {}
+arrow::Result<std::unique_ptr<OtlpHttpReceiver>> OtlpHttpReceiver::Make(
+    OtlpHttpReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest) {
+  if (ingest == nullptr)
+    return arrow::Status::Invalid("OtlpHttpReceiver: no TraceIngest");
+  ARROW_RETURN_NOT_OK(options.Validate());
+  return std::unique_ptr<OtlpHttpReceiver>(new OtlpHttpReceiver(
+      std::make_unique<Impl>(std::move(options), std::move(ingest))));
+}
+
+OtlpHttpReceiver::OtlpHttpReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 OtlpHttpReceiver::~OtlpHttpReceiver() = default;
 

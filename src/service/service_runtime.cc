@@ -155,12 +155,14 @@ struct ServiceRuntime::Impl {
     // One budget for the requests both listeners are reading and decoding.
     request_budget = std::make_shared<RequestMemoryBudget>(gateway.request_budget_bytes);
     gateway.otlp_grpc.memory_budget = request_budget;
-    grpc_receiver = std::make_unique<OtlpGrpcReceiver>(gateway.otlp_grpc, ingest);
+    ARROW_ASSIGN_OR_RAISE(grpc_receiver,
+                          OtlpGrpcReceiver::Make(gateway.otlp_grpc, ingest));
     ARROW_RETURN_NOT_OK(grpc_receiver->Start());
     endpoints.otlp_grpc = WithPort(config.listen.otlp_grpc, grpc_receiver->port());
 
     gateway.otlp_http.memory_budget = request_budget;
-    http_receiver = std::make_unique<OtlpHttpReceiver>(gateway.otlp_http, ingest);
+    ARROW_ASSIGN_OR_RAISE(http_receiver,
+                          OtlpHttpReceiver::Make(gateway.otlp_http, ingest));
     ARROW_RETURN_NOT_OK(http_receiver->Start());
     endpoints.otlp_http =
         (gateway.otlp_http.tls_cert_pem.empty() ? "http://" : "https://") +
