@@ -27,15 +27,11 @@ function(_otlp_arrow_import target libname)
 endfunction()
 
 _otlp_arrow_import(Arrow::arrow arrow)
-_otlp_arrow_import(Arrow::compute arrow_compute Arrow::arrow)
 _otlp_arrow_import(Arrow::flight arrow_flight Arrow::arrow)
 _otlp_arrow_import(Arrow::parquet parquet Arrow::arrow)
-_otlp_arrow_import(Arrow::acero arrow_acero Arrow::compute)
-_otlp_arrow_import(Arrow::dataset arrow_dataset Arrow::parquet Arrow::acero)
 
 # The programs find the libraries through RPATH, without LD_LIBRARY_PATH. The build tree and the
 # install tree both point at the unpacked prefix; the Docker image installs them in a lib dir.
 set(CMAKE_BUILD_RPATH "${OTLP_ARROW_ARROW_LIB_DIR}")
 set(CMAKE_INSTALL_RPATH "${OTLP_ARROW_ARROW_LIB_DIR};$ORIGIN/../lib")
-# RUNPATH is not transitive; RPATH (DT_RPATH) is what lets libarrow_dataset find libparquet etc.
-# The wheel's libraries carry RUNPATH=$ORIGIN themselves, so either works.
+# The wheel's libraries carry RUNPATH=$ORIGIN themselves and find one another.

@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   // reason to die: OpenSSL writes to its socket without MSG_NOSIGNAL.
   std::signal(SIGPIPE, SIG_IGN);
   SetUpLogging();
+  // `otlp-arrow bench ...` is another program, whose options CLI11 here does not know.
+  if (auto bench = otlp_arrow::cli::RunBenchProgram(argc, argv)) return *bench;
   CLI::App app{"OpenTelemetry traces carried and stored as Apache Arrow", "otlp-arrow"};
   app.set_version_flag("--version", OTLP_ARROW_VERSION);
   app.fallthrough();  // subcommands inherit it: `otlp-arrow demo -v` works too

@@ -56,25 +56,23 @@ int RunSend(const SendOptions& options) {
       spdlog::error("{}", batch.status().ToString());
       return 1;
     }
-    auto result = (*exporter)->Export(**batch);
-    if (!result.ok()) {
-      spdlog::error("export refused: {}", result.status().ToString());
-      return 1;
-    }
-    total += result->spans_total;
-    acknowledged += result->spans_acknowledged;
-    std::cout << "batch " << b << ": " << result->spans_acknowledged << "/"
-              << result->spans_total << " spans acknowledged, " << result->attempts
-              << " stream(s), " << result->retries << " retries, " << result->splits
-              << " splits" << (result->success ? "" : ", FAILED: ")
-              << (result->success ? "" : result->last_error.ToString()) << "\n";
-    if (!result->success) break;
+    const transport::ExportResult result = (*exporter)->Export(**batch);
+    total += result.spans_total;
+    acknowledged += result.spans_acknowledged;
+    std::cout << "batch " << b << ": " << result.spans_acknowledged << "/"
+              << result.spans_total << " spans acknowledged, " << result.attempts
+              << " stream(s), " << result.retries << " retries, " << result.splits
+              << " splits" << (result.ok() ? "" : ", FAILED: ")
+              << (result.ok() ? "" : result.status.ToString()) << "\n";
+    if (!result.ok()) break;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << "sent " << acknowledged << "/" << total << " spans to "
             << exporter_options.endpoint << " in " << seconds << " s\n";
-  (void)(*exporter)->Shutdown();
+  if (const arrow::Status closed = (*exporter)->Shutdown(); !closed.ok()) {
+    spdlog::warn("closing the connection: {}", closed.ToString());
+  }
   return acknowledged == total && total == options.spans * options.batches ? 0 : 1;
 }
 

@@ -547,53 +547,6 @@ arrow::Status AttributesColumn::DecodeValue(int64_t entry, otlp::AnyValue* out) 
                                 ": unknown type");
 }
 
-arrow::Status AttributesColumn::WriteProto(int64_t row, uint32_t field,
-                                           ReverseProtoWriter* w) const {
-  // Field numbers of common.proto: KeyValue{key=1, value=2}, AnyValue{string_value=1,
-  // bool_value=2, int_value=3, double_value=4, array_value=5, kvlist_value=6,
-  // bytes_value=7}.
-  for (int64_t e = end(row) - 1; e >= begin(row); --e) {
-    const size_t kv = w->Mark();
-    const size_t value = w->Mark();
-    switch (static_cast<AttributeType>(type_->Value(e))) {
-      case AttributeType::kEmpty:
-        break;
-      case AttributeType::kString:
-        w->BytesField(1, str_.View(e));
-        break;
-      case AttributeType::kBool:
-        w->VarintField(2, bool_->Value(e) ? 1 : 0);
-        break;
-      case AttributeType::kInt:
-        w->VarintField(3, static_cast<uint64_t>(int_->Value(e)));
-        break;
-      case AttributeType::kDouble: {
-        const double d = double_->Value(e);
-        uint64_t bits;
-        std::memcpy(&bits, &d, sizeof bits);
-        w->Fixed64Field(4, bits);
-        break;
-      }
-      case AttributeType::kBytes:
-        w->BytesField(7, bytes_->GetView(e));
-        break;
-      case AttributeType::kKvlist:
-      case AttributeType::kArray: {
-        // Rare: nested values go through a message, parsed from their OTLP/JSON.
-        otlp::AnyValue nested;
-        ARROW_RETURN_NOT_OK(DecodeValue(e, &nested));
-        const std::string bytes = nested.SerializeAsString();
-        w->Raw(bytes.data(), bytes.size());
-        break;
-      }
-    }
-    w->EndMessage(2, value);
-    w->OptionalBytes(1, key_.View(e));
-    w->EndMessage(field, kv);
-  }
-  return arrow::Status::OK();
-}
-
 bool AttributesColumn::EntriesEqual(int64_t a, int64_t b) const {
   if (!key_.Equal(a, b)) return false;
   const uint8_t t = type_->Value(a);

@@ -19,7 +19,6 @@
 #include "column_writers_internal.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/model/otlp.h"
-#include "proto_writer_internal.h"
 
 namespace otlp_arrow::convert::internal {
 
@@ -297,10 +296,6 @@ class AttributesColumn {
 
   /// \brief Appends entries of slot `row` to `out`, in order.
   arrow::Status Decode(int64_t row, KeyValues* out) const;
-
-  /// \brief Writes slot `row` as repeated KeyValue field `field` of the message being
-  /// written back to front (the wire form Decode() + SerializeAsString() would give).
-  arrow::Status WriteProto(int64_t row, uint32_t field, ReverseProtoWriter* writer) const;
 
   /// \brief Whether slots `a` and `b` hold the same attributes, bit for bit.
   bool SlotsEqual(int64_t a, int64_t b) const;

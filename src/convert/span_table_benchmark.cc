@@ -85,19 +85,6 @@ void Decode(benchmark::State& state, const char* workload) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
-// Span table → OTLP protobuf bytes without protobuf objects (what a forwarder needs).
-void DecodeToWire(benchmark::State& state, const char* workload) {
-  const auto request = model::MakeWorkload(workload, state.range(0)).ValueOrDie();
-  const auto batch = SpanTableEncoder::Encode(request).ValueOrDie();
-  std::string wire;
-  for (auto _ : state) {
-    if (!SpanTableToOtlpProtobuf(*batch, &wire).ok())
-      state.SkipWithError("decode failed");
-    benchmark::DoNotOptimize(wire);
-  }
-  state.SetItemsProcessed(state.iterations() * state.range(0));
-}
-
 // Reference points: what libprotobuf itself needs to build (parse) or read (serialize)
 // the same OTLP messages. Decoding to protobuf objects cannot beat building them.
 void ProtobufParse(benchmark::State& state, const char* workload) {
@@ -145,9 +132,6 @@ BENCHMARK_CAPTURE(Decode, realistic, "realistic")->Arg(100)->Arg(1000)->Arg(1000
 BENCHMARK_CAPTURE(DecodeReused, seed, "seed")->Arg(100)->Arg(1000)->Arg(10000);
 BENCHMARK_CAPTURE(DecodeReused, otel, "otel")->Arg(100)->Arg(1000)->Arg(10000);
 BENCHMARK_CAPTURE(DecodeReused, realistic, "realistic")->Arg(100)->Arg(1000)->Arg(10000);
-BENCHMARK_CAPTURE(DecodeToWire, seed, "seed")->Arg(100)->Arg(1000)->Arg(10000);
-BENCHMARK_CAPTURE(DecodeToWire, otel, "otel")->Arg(100)->Arg(1000)->Arg(10000);
-BENCHMARK_CAPTURE(DecodeToWire, realistic, "realistic")->Arg(100)->Arg(1000)->Arg(10000);
 BENCHMARK_CAPTURE(ProtobufParse, seed, "seed")->Arg(10000);
 BENCHMARK_CAPTURE(ProtobufParse, otel, "otel")->Arg(10000);
 BENCHMARK_CAPTURE(ProtobufSerialize, seed, "seed")->Arg(10000);

@@ -13,7 +13,6 @@
 
 #include "attributes_internal.h"
 #include "otlp_arrow/convert/span_schema.h"
-#include "proto_writer_internal.h"
 
 namespace otlp_arrow::convert {
 
@@ -302,115 +301,7 @@ arrow::Status DecodeSpan(const SpanTableColumns& c, int64_t i, otlp::Span* span)
   return arrow::Status::OK();
 }
 
-using internal::ReverseProtoWriter;
-
-std::string_view IdView(const arrow::FixedSizeBinaryArray& ids, int64_t i) {
-  return {reinterpret_cast<const char*>(ids.GetValue(i)),
-          static_cast<size_t>(ids.byte_width())};
-}
-
-// Field numbers below are those of trace.proto; fields are written in descending order
-// because the writer works back to front.
-arrow::Status WriteSpanProto(const SpanTableColumns& c, int64_t i,
-                             ReverseProtoWriter* w) {
-  const size_t span = w->Mark();
-  w->OptionalFixed32(16, c.flags->Value(i));
-  const size_t status = w->Mark();
-  w->OptionalVarint(3, static_cast<uint64_t>(c.status_code->Value(i)));
-  w->OptionalBytes(2, c.status_message.View(i));
-  w->EndMessage(15, status);
-  w->OptionalVarint(14, c.dropped_links_count->Value(i));
-  for (int64_t l = c.links->value_offset(i + 1) - 1; l >= c.links->value_offset(i); --l) {
-    const size_t link = w->Mark();
-    w->OptionalFixed32(6, c.link_flags->Value(l));
-    w->OptionalVarint(5, c.link_dropped->Value(l));
-    ARROW_RETURN_NOT_OK(c.link_attributes.WriteProto(l, 4, w));
-    if (c.link_trace_state->IsValid(l))
-      w->OptionalBytes(3, c.link_trace_state->GetView(l));
-    w->BytesField(2, IdView(*c.link_span_id, l));
-    w->BytesField(1, IdView(*c.link_trace_id, l));
-    w->EndMessage(13, link);
-  }
-  w->OptionalVarint(12, c.dropped_events_count->Value(i));
-  for (int64_t e = c.events->value_offset(i + 1) - 1; e >= c.events->value_offset(i);
-       --e) {
-    const size_t event = w->Mark();
-    w->OptionalVarint(4, c.event_dropped->Value(e));
-    ARROW_RETURN_NOT_OK(c.event_attributes.WriteProto(e, 3, w));
-    w->OptionalBytes(2, c.event_name->GetView(e));
-    w->OptionalFixed64(1, c.event_time->Value(e));
-    w->EndMessage(11, event);
-  }
-  w->OptionalVarint(10, c.dropped_attributes_count->Value(i));
-  ARROW_RETURN_NOT_OK(c.attributes.WriteProto(i, 9, w));
-  w->OptionalFixed64(8, c.end_time_unix_nano->Value(i));
-  w->OptionalFixed64(7, c.start_time_unix_nano->Value(i));
-  w->OptionalVarint(6, static_cast<uint64_t>(c.kind->Value(i)));
-  w->OptionalBytes(5, c.name.View(i));
-  if (c.parent_span_id->IsValid(i)) w->BytesField(4, IdView(*c.parent_span_id, i));
-  w->OptionalBytes(3, c.trace_state.View(i));
-  w->BytesField(2, IdView(*c.span_id, i));
-  w->BytesField(1, IdView(*c.trace_id, i));
-  w->EndMessage(2, span);  // ScopeSpans.spans
-  return arrow::Status::OK();
-}
-
 }  // namespace
-
-arrow::Status SpanTableToOtlpProtobuf(const arrow::RecordBatch& batch, std::string* out) {
-  out->clear();
-  SpanTableColumns c;
-  ARROW_RETURN_NOT_OK(c.Bind(batch));
-  const int64_t n = batch.num_rows();
-
-  // The same canonical grouping as DecodeSpanTable: scope groups, and which of them open
-  // a new resource.
-  struct ScopeGroup {
-    int64_t begin;
-    bool new_resource;
-  };
-  std::vector<ScopeGroup> groups;
-  for (int64_t i = 0, begin = 0; i < n; ++i) {
-    const bool new_resource = i == 0 || !c.SameResource(begin, i);
-    if (new_resource || !c.SameScope(begin, i)) {
-      groups.push_back({i, new_resource});
-      begin = i;
-    }
-  }
-
-  ReverseProtoWriter w(out);
-  size_t resource_spans = 0;
-  for (size_t g = groups.size(); g-- > 0;) {
-    const int64_t begin = groups[g].begin;
-    const int64_t end = g + 1 < groups.size() ? groups[g + 1].begin : n;
-    if (g + 1 == groups.size() || groups[g + 1].new_resource) {
-      // The last scope group of a resource: open its ResourceSpans (written back to
-      // front).
-      resource_spans = w.Mark();
-      w.OptionalBytes(3, c.resource_schema_url.View(begin));
-    }
-    const size_t scope_spans = w.Mark();
-    w.OptionalBytes(3, c.scope_schema_url.View(begin));
-    for (int64_t i = end - 1; i >= begin; --i)
-      ARROW_RETURN_NOT_OK(WriteSpanProto(c, i, &w));
-    const size_t scope = w.Mark();
-    w.OptionalVarint(4, c.scope_dropped->Value(begin));
-    ARROW_RETURN_NOT_OK(c.scope_attributes.WriteProto(begin, 3, &w));
-    w.OptionalBytes(2, c.scope_version.View(begin));
-    w.OptionalBytes(1, c.scope_name.View(begin));
-    w.EndMessage(1, scope);
-    w.EndMessage(2, scope_spans);
-    if (groups[g].new_resource) {
-      const size_t resource = w.Mark();
-      w.OptionalVarint(2, c.resource_dropped->Value(begin));
-      ARROW_RETURN_NOT_OK(c.resource_attributes.WriteProto(begin, 1, &w));
-      w.EndMessage(1, resource);
-      w.EndMessage(1, resource_spans);  // ExportTraceServiceRequest.resource_spans
-    }
-  }
-  w.Finish();
-  return arrow::Status::OK();
-}
 
 arrow::Status ValidateSpanTable(const arrow::RecordBatch& batch) {
   SpanTableColumns columns;

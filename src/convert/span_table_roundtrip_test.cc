@@ -188,34 +188,6 @@ TEST(SpanTableRoundTrip, SurvivesIpcStreamWithEachCodec) {
 namespace otlp_arrow::convert {
 namespace {
 
-TEST(SpanTableToOtlpProtobuf, GivesTheBytesOfDecodeThenSerialize) {
-  for (uint64_t seed : {21, 22, 23}) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    const auto in = model::RandomSpans(3000, seed);
-    auto batch = SpanTableEncoder::Encode(in);
-    ASSERT_TRUE(batch.ok());
-    otlp::ExportTraceServiceRequest decoded;
-    ASSERT_TRUE(DecodeSpanTable(**batch, &decoded).ok());
-    std::string wire;
-    auto status = SpanTableToOtlpProtobuf(**batch, &wire);
-    ASSERT_TRUE(status.ok()) << status.ToString();
-    EXPECT_EQ(wire, decoded.SerializeAsString());
-    otlp::ExportTraceServiceRequest parsed;
-    ASSERT_TRUE(parsed.ParseFromString(wire));
-    testing::ExpectSameOtlp(testing::Canonical(in), parsed);
-  }
-  for (const char* name : {"seed", "otel", "realistic"}) {
-    SCOPED_TRACE(name);
-    const auto in = model::MakeWorkload(name, 1500).ValueOrDie();
-    auto batch = SpanTableEncoder::Encode(in).ValueOrDie();
-    otlp::ExportTraceServiceRequest decoded;
-    ASSERT_TRUE(DecodeSpanTable(*batch, &decoded).ok());
-    std::string wire;
-    ASSERT_TRUE(SpanTableToOtlpProtobuf(*batch, &wire).ok());
-    EXPECT_EQ(wire, decoded.SerializeAsString());
-  }
-}
-
 // One string per span, with its resource, scope and schema URLs: equal lists mean the
 // same spans in the same context, however they are grouped.
 std::vector<std::string> FlatSpans(const otlp::ExportTraceServiceRequest& request) {
@@ -322,9 +294,6 @@ TEST(SpanTableVersions, Version1IsReadAndConformedToVersion2) {
   otlp::ExportTraceServiceRequest from_v1;
   ASSERT_TRUE(DecodeSpanTable(*v1, &from_v1).ok());
   ExpectSameOtlp(Canonical(in), from_v1);
-  std::string wire;
-  ASSERT_TRUE(SpanTableToOtlpProtobuf(*v1, &wire).ok());
-  EXPECT_EQ(wire, from_v1.SerializeAsString());
 
   auto conformed = ConformToSpanTableSchema(*v1, arrow::default_memory_pool());
   ASSERT_TRUE(conformed.ok()) << conformed.status().ToString();
@@ -519,13 +488,6 @@ TEST(SpanTableVersions, ConformRefusesWhatIsNotASpanTable) {
   EXPECT_TRUE(status.IsInvalid());
   EXPECT_NE(status.message().find("column 'kind'"), std::string::npos)
       << status.ToString();
-}
-
-TEST(SpanTableToOtlpProtobuf, EmptyBatchIsAnEmptyRequest) {
-  auto batch = SpanTableEncoder::Encode(otlp::ExportTraceServiceRequest()).ValueOrDie();
-  std::string wire = "stale";
-  ASSERT_TRUE(SpanTableToOtlpProtobuf(*batch, &wire).ok());
-  EXPECT_TRUE(wire.empty());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "otlp_arrow/common/backoff.h"
+#include "otlp_arrow/common/log.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 
@@ -574,44 +575,34 @@ struct BatchingSpanExporter::Impl {
     for (int retry = 1;; ++retry) {
       lock.unlock();
       const Clock::TimePoint started = clock->Now();
-      arrow::Result<transport::ExportResult> result = exporter->Export(in_flight.batch);
+      const transport::ExportResult result = exporter->Export(in_flight.batch);
       export_latency.Observe(
           std::chrono::duration<double>(clock->Now() - started).count());
       lock.lock();
 
+      stats.retries += result.retries;
+      stats.bytes_sent_raw += result.bytes_raw;
+      stats.bytes_sent_compressed += result.bytes_sent;
       if (result.ok()) {
-        stats.retries += result->retries;
-        stats.bytes_sent_raw += result->bytes_raw;
-        stats.bytes_sent_compressed += result->bytes_sent;
-        if (result->success) {
-          ++stats.batches_exported;
-          backoff = Clock::Duration{0};
-          if (failures_in_a_row > 0) {
-            // Failures were logged; say that they are over.
-            spdlog::info("span export succeeded again after {} failed exports",
-                         failures_in_a_row);
-            failures_in_a_row = 0;
-          }
-          Retire(&in_flight, in_flight.spans, Outcome::kDelivered);
-          return;
+        ++stats.batches_exported;
+        backoff = Clock::Duration{0};
+        if (failures_in_a_row > 0) {
+          // Failures were logged; say that they are over.
+          spdlog::info("span export succeeded again after {} failed exports",
+                       failures_in_a_row);
+          failures_in_a_row = 0;
         }
+        Retire(&in_flight, in_flight.spans, Outcome::kDelivered);
+        return;
       }
       ++stats.export_failures;
       ++failures_in_a_row;
-      if (!result.ok()) {
-        last_error = result.status();
-      } else if (!result->last_error.ok()) {
-        last_error = result->last_error;
-      } else {
-        last_error = arrow::Status::UnknownError("export failed without an error");
-      }
-      if (result.ok()) {
-        // Acknowledged rows are stored: sending them again would duplicate them.
-        Retire(&in_flight, result->spans_acknowledged, Outcome::kDelivered);
-        if (in_flight.spans == 0) return;
-      }
+      last_error = result.status;
+      // Acknowledged rows are stored: sending them again would duplicate them.
+      Retire(&in_flight, result.spans_acknowledged, Outcome::kDelivered);
+      if (in_flight.spans == 0) return;
       const bool stopping = Stopping();
-      if (!result.ok() || !result->retryable || stopping) {
+      if (!result.retryable || stopping) {
         const int64_t spans = in_flight.spans;
         Retire(&in_flight, spans,
                stopping ? Outcome::kDroppedAtShutdown : Outcome::kSendFailed);
@@ -619,7 +610,7 @@ struct BatchingSpanExporter::Impl {
         return;
       }
       backoff = Backoff(retry);
-      if (result->operator_action) {
+      if (result.operator_action) {
         ++stats.operator_action_failures;
         LogOperatorAction(in_flight.spans, backoff, last_error);
       } else {
@@ -759,7 +750,16 @@ arrow::Result<std::unique_ptr<BatchingSpanExporter>> BatchingSpanExporter::Make(
 BatchingSpanExporter::BatchingSpanExporter(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 
-BatchingSpanExporter::~BatchingSpanExporter() { Shutdown(); }
+BatchingSpanExporter::~BatchingSpanExporter() {
+  bool shut_down = false;
+  {
+    std::lock_guard<std::mutex> serial(impl_->shutdown_mutex);
+    shut_down = impl_->shut_down;
+  }
+  // An earlier Shutdown() returned its report; only a drain done here is logged.
+  const ShutdownReport report = Shutdown();
+  if (!shut_down) common::LogErrorFromDestructor("BatchingSpanExporter", report.status);
+}
 
 IngestResult BatchingSpanExporter::Enqueue(std::shared_ptr<arrow::RecordBatch> spans) {
   return impl_->Enqueue(std::move(spans));

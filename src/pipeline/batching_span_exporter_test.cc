@@ -53,7 +53,9 @@ void ExpectBalanced(const BatchingSpanExporterStats& stats) {
 template <typename T>
 bool Ready(std::future<T>& future, BatchingSpanExporter& exporter) {
   if (future.wait_for(kHang) == std::future_status::ready) return true;
-  exporter.Shutdown(milliseconds(0));
+  // Only to end the wait: the test has failed already.
+  const ShutdownReport report = exporter.Shutdown(milliseconds(0));
+  ADD_FAILURE() << "timed out; shut down: " << report.ToString();
   return false;
 }
 
@@ -529,7 +531,7 @@ TEST_F(BatchingSpanExporterTest, ForceFlushTimesOutWhileTheReceiverIsDown) {
   ASSERT_TRUE(Ready(flush, *exporter));
   EXPECT_FALSE(flush.get());
   EXPECT_EQ(exporter->Stats().queue_spans, 5);  // still there, to be retried
-  exporter->Shutdown(milliseconds(0));
+  EXPECT_EQ(exporter->Shutdown(milliseconds(0)).spans_not_sent, 5);
 }
 
 TEST_F(BatchingSpanExporterTest, ShutdownDrainsEverythingQueued) {

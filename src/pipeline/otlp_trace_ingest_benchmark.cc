@@ -24,10 +24,9 @@ namespace {
 
 class NullExporter : public SpanBatchExporter {
  public:
-  arrow::Result<transport::ExportResult> Export(
+  transport::ExportResult Export(
       const std::shared_ptr<arrow::RecordBatch>& spans) override {
     transport::ExportResult result;
-    result.success = true;
     result.spans_total = result.spans_acknowledged = spans->num_rows();
     return result;
   }
@@ -47,7 +46,7 @@ void BM_IngestOtlpProtobuf(benchmark::State& state) {
     IngestResult result = ingest.IngestOtlpProtobuf(request);
     if (!result.ok()) state.SkipWithError(result.message.c_str());
   }
-  exporter->Shutdown();
+  if (!exporter->Shutdown().ok()) state.SkipWithError("shutdown failed");
   state.SetItemsProcessed(state.iterations() * spans);
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(request.size()));
 }
@@ -69,7 +68,7 @@ void BM_IngestOtlpJson(benchmark::State& state) {
     IngestResult result = ingest.IngestOtlpJson(request);
     if (!result.ok()) state.SkipWithError(result.message.c_str());
   }
-  exporter->Shutdown();
+  if (!exporter->Shutdown().ok()) state.SkipWithError("shutdown failed");
   state.SetItemsProcessed(state.iterations() * spans);
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(request.size()));
 }

@@ -192,7 +192,7 @@ TEST_F(OtlpTraceIngestTest, QueueRefusalsPassThroughWithTheSpanCount) {
   EXPECT_EQ(too_large.code, IngestCode::kTooLarge);
   EXPECT_EQ(too_large.spans, 11);
 
-  exporter_->Shutdown(seconds(1));
+  EXPECT_TRUE(exporter_->Shutdown(seconds(1)).ok());
   const IngestResult late =
       ingest_->IngestOtlpProtobuf(NamedRequest(3, "late").SerializeAsString());
   EXPECT_EQ(late.code, IngestCode::kShuttingDown);

@@ -88,10 +88,10 @@ class FakeSpanBatchExporter : public SpanBatchExporter {
  public:
   enum class Kind {
     kSuccess,
-    kRetryable,       // success=false, retryable=true
-    kOperatorAction,  // success=false, retryable=true, operator_action=true
-    kPermanent,       // success=false, retryable=false
-    kError,           // an error Status: nothing tried
+    kRetryable,       // failed, retryable=true
+    kOperatorAction,  // failed, retryable=true, operator_action=true
+    kPermanent,       // failed, retryable=false
+    kError,           // bad input: failed with nothing tried
   };
   struct Response {
     Kind kind = Kind::kSuccess;
@@ -139,23 +139,24 @@ class FakeSpanBatchExporter : public SpanBatchExporter {
     inner_retries_ = retries;
   }
 
-  arrow::Result<transport::ExportResult> Export(
+  transport::ExportResult Export(
       const std::shared_ptr<arrow::RecordBatch>& spans) override {
     Response response;
     Clock::Duration latency{0};
     int inner_retries = 0;
     {
       std::unique_lock lock(mutex_);
-      if (shut_down_) return arrow::Status::Invalid("fake exporter is shut down");
+      if (shut_down_) {
+        return transport::ExportResult::NothingSent(
+            arrow::Status::Cancelled("fake exporter is shut down"), spans->num_rows());
+      }
       calls_.push_back({spans, clock_ ? clock_->Now() : Clock::TimePoint{}});
       cv_.notify_all();
       cv_.wait(lock, [this] { return !blocked_ || shut_down_; });
       if (shut_down_) {
-        transport::ExportResult result;
-        result.spans_total = spans->num_rows();
-        result.last_error =
-            arrow::Status::Cancelled("fake exporter shut down mid-export");
-        return result;
+        return transport::ExportResult::NothingSent(
+            arrow::Status::Cancelled("fake exporter shut down mid-export"),
+            spans->num_rows());
       }
       if (!script_.empty()) {
         response = script_.front();
@@ -167,7 +168,10 @@ class FakeSpanBatchExporter : public SpanBatchExporter {
       inner_retries = inner_retries_;
     }
     if (latency.count() > 0) clock_->Advance(latency);
-    if (response.kind == Kind::kError) return arrow::Status::Invalid("fake: bad input");
+    if (response.kind == Kind::kError) {
+      return transport::ExportResult::NothingSent(
+          arrow::Status::Invalid("fake: bad input"), spans->num_rows());
+    }
     transport::ExportResult result;
     result.spans_total = spans->num_rows();
     result.spans_sent = spans->num_rows();
@@ -177,24 +181,23 @@ class FakeSpanBatchExporter : public SpanBatchExporter {
     result.bytes_sent = 4 * spans->num_rows();
     switch (response.kind) {
       case Kind::kSuccess:
-        result.success = true;
         result.spans_acknowledged = spans->num_rows();
         break;
       case Kind::kRetryable:
         result.retryable = true;
         result.spans_acknowledged = response.acknowledged;
-        result.last_error = arrow::Status::IOError("fake: receiver unavailable");
+        result.status = arrow::Status::IOError("fake: receiver unavailable");
         break;
       case Kind::kOperatorAction:
         result.retryable = true;
         result.operator_action = true;
         result.spans_acknowledged = response.acknowledged;
-        result.last_error = arrow::Status::IOError("fake: unauthenticated");
+        result.status = arrow::Status::IOError("fake: unauthenticated");
         break;
       case Kind::kPermanent:
       case Kind::kError:
         result.spans_acknowledged = response.acknowledged;
-        result.last_error = arrow::Status::Invalid("fake: refused for good");
+        result.status = arrow::Status::Invalid("fake: refused for good");
         break;
     }
     std::lock_guard lock(mutex_);

@@ -19,6 +19,7 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "otlp_arrow/common/host_port.h"
+#include "otlp_arrow/common/log.h"
 #include "receiver_internal.h"
 
 namespace otlp_arrow::service {
@@ -78,7 +79,7 @@ class OtlpGrpcReceiver::Impl {
   Impl(OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
       : options_(std::move(options)), ingest_(std::move(ingest)) {}
 
-  ~Impl() { ARROW_UNUSED(Shutdown(std::nullopt)); }
+  ~Impl() { common::LogErrorFromDestructor("OtlpGrpcReceiver", Shutdown(std::nullopt)); }
 
   arrow::Status Start() {
     std::lock_guard<std::mutex> lock(lifecycle_mutex_);
@@ -107,12 +108,6 @@ class OtlpGrpcReceiver::Impl {
 
  private:
   arrow::Status StartLocked() {
-    if (ingest_ == nullptr) {
-      return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
-    }
-    ARROW_RETURN_NOT_OK(options_.Validate());
-    // gRPC binds the endpoint as given (brackets and all); this only checks it.
-    ARROW_RETURN_NOT_OK(common::HostPort::Parse(options_.endpoint).status());
     ARROW_ASSIGN_OR_RAISE(auto credentials, Credentials());
 
     grpc::ServerBuilder builder;
@@ -412,9 +407,16 @@ class OtlpGrpcReceiver::Impl {
   bool queue_open_ = false;
 };
 
-OtlpGrpcReceiver::OtlpGrpcReceiver(OtlpGrpcReceiverOptions options,
-                                   std::shared_ptr<pipeline::TraceIngest> ingest)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(ingest))) {}
+arrow::Result<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Make(
+    OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest) {
+  if (ingest == nullptr)
+    return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
+  ARROW_RETURN_NOT_OK(options.Validate());
+  return std::unique_ptr<OtlpGrpcReceiver>(new OtlpGrpcReceiver(
+      std::make_unique<Impl>(std::move(options), std::move(ingest))));
+}
+
+OtlpGrpcReceiver::OtlpGrpcReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 OtlpGrpcReceiver::~OtlpGrpcReceiver() = default;
 

@@ -82,10 +82,19 @@ grpc::Status RawExport(const std::shared_ptr<grpc::Channel>& channel,
   return status;
 }
 
+// A receiver made of `options`; null (and a test failure) if Make() refuses them.
+std::unique_ptr<OtlpGrpcReceiver> MakeReceiver(
+    OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest) {
+  auto made = OtlpGrpcReceiver::Make(std::move(options), std::move(ingest));
+  EXPECT_TRUE(made.ok()) << made.status().ToString();
+  return made.ok() ? std::move(made).ValueUnsafe() : nullptr;
+}
+
 class OtlpGrpcReceiverTest : public ::testing::Test {
  protected:
   void Start(OtlpGrpcReceiverOptions options = LocalOptions()) {
-    receiver_ = std::make_unique<OtlpGrpcReceiver>(options, ingest_);
+    receiver_ = MakeReceiver(options, ingest_);
+    ASSERT_NE(receiver_, nullptr);
     ASSERT_TRUE(receiver_->Start().ok());
     ASSERT_GT(receiver_->port(), 0);
     channel_ = grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials());
@@ -391,18 +400,19 @@ TEST_F(OtlpGrpcReceiverTest, CallsBeyondTheMemoryBudgetAreRefused) {
 
   // A budget smaller than one call: refused without RetryInfo, never to be retried.
   options.memory_budget = std::make_shared<RequestMemoryBudget>(4 * size);
-  OtlpGrpcReceiver small(options, ingest_);
-  ASSERT_TRUE(small.Start().ok());
+  auto small = MakeReceiver(options, ingest_);
+  ASSERT_NE(small, nullptr);
+  ASSERT_TRUE(small->Start().ok());
   auto stub = TraceService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(small.port()), grpc::InsecureChannelCredentials()));
+      "127.0.0.1:" + std::to_string(small->port()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(In(std::chrono::seconds(30)));
   ExportTraceServiceResponse response;
   status = stub->Export(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_TRUE(status.error_details().empty()) << "RetryInfo for a call that never fits";
-  EXPECT_EQ(small.Stats().requests_refused_too_large, 1);
-  EXPECT_TRUE(small.Shutdown().ok());
+  EXPECT_EQ(small->Stats().requests_refused_too_large, 1);
+  EXPECT_TRUE(small->Shutdown().ok());
 }
 
 TEST_F(OtlpGrpcReceiverTest, ConcurrentCalls) {
@@ -483,10 +493,11 @@ TEST_F(OtlpGrpcReceiverTest, ShutdownDeadlineCancelsStuckCalls) {
 }
 
 TEST_F(OtlpGrpcReceiverTest, ThrowingIngestIsInternal) {
-  OtlpGrpcReceiver receiver(LocalOptions(),
-                            std::make_shared<testing::ThrowingTraceIngest>());
-  ASSERT_TRUE(receiver.Start().ok());
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(receiver.port()),
+  auto receiver =
+      MakeReceiver(LocalOptions(), std::make_shared<testing::ThrowingTraceIngest>());
+  ASSERT_NE(receiver, nullptr);
+  ASSERT_TRUE(receiver->Start().ok());
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(receiver->port()),
                                      grpc::InsecureChannelCredentials());
   for (int i = 0; i < 2; ++i) {
     grpc::ByteBuffer response;
@@ -494,14 +505,15 @@ TEST_F(OtlpGrpcReceiverTest, ThrowingIngestIsInternal) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
     EXPECT_NE(status.error_message().find("boom"), std::string::npos);
   }
-  EXPECT_EQ(receiver.Stats().requests_failed, 2);
-  EXPECT_TRUE(receiver.Shutdown().ok());
+  EXPECT_EQ(receiver->Stats().requests_failed, 2);
+  EXPECT_TRUE(receiver->Shutdown().ok());
 }
 
 TEST_F(OtlpGrpcReceiverTest, BadOptions) {
-  const auto start = [&](OtlpGrpcReceiverOptions options) {
-    OtlpGrpcReceiver receiver(std::move(options), ingest_);
-    return receiver.Start();
+  const auto start = [&](OtlpGrpcReceiverOptions options) -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto receiver,
+                          OtlpGrpcReceiver::Make(std::move(options), ingest_));
+    return receiver->Start();
   };
   OtlpGrpcReceiverOptions options = LocalOptions();
   options.endpoint = "nonsense";
@@ -515,28 +527,30 @@ TEST_F(OtlpGrpcReceiverTest, BadOptions) {
   options = LocalOptions();
   options.max_receive_message_bytes = 0;
   EXPECT_TRUE(start(options).IsInvalid());
-  OtlpGrpcReceiver no_ingest(LocalOptions(), nullptr);
-  EXPECT_TRUE(no_ingest.Start().IsInvalid());
+  EXPECT_TRUE(OtlpGrpcReceiver::Make(LocalOptions(), nullptr).status().IsInvalid());
 }
 
 TEST_F(OtlpGrpcReceiverTest, PortInUseIsIOError) {
   Start();
   OtlpGrpcReceiverOptions options = LocalOptions();
   options.endpoint = Target();
-  OtlpGrpcReceiver second(options, ingest_);
-  EXPECT_TRUE(second.Start().IsIOError());
+  auto second = MakeReceiver(options, ingest_);
+  ASSERT_NE(second, nullptr);
+  EXPECT_TRUE(second->Start().IsIOError());
   // The first one is unaffected.
   ingest_->Answer(Result(IngestCode::kAccepted, 1));
   EXPECT_TRUE(Export(SampleRequest(1)).ok());
 }
 
 TEST_F(OtlpGrpcReceiverTest, StartTwiceAndDestroyWithoutShutdown) {
-  auto receiver = std::make_unique<OtlpGrpcReceiver>(LocalOptions(), ingest_);
+  auto receiver = MakeReceiver(LocalOptions(), ingest_);
+  ASSERT_NE(receiver, nullptr);
   ASSERT_TRUE(receiver->Start().ok());
   EXPECT_TRUE(receiver->Start().IsInvalid());
   receiver.reset();  // the destructor shuts down
-  OtlpGrpcReceiver never_started(LocalOptions(), ingest_);
-  EXPECT_TRUE(never_started.Shutdown().ok());
+  auto never_started = MakeReceiver(LocalOptions(), ingest_);
+  ASSERT_NE(never_started, nullptr);
+  EXPECT_TRUE(never_started->Shutdown().ok());
 }
 
 TEST_F(OtlpGrpcReceiverTest, TlsAndMutualTls) {
@@ -546,7 +560,8 @@ TEST_F(OtlpGrpcReceiverTest, TlsAndMutualTls) {
   options.tls_cert_pem = server.cert_pem;
   options.tls_key_pem = server.key_pem;
   options.client_ca_pem = client.cert_pem;
-  receiver_ = std::make_unique<OtlpGrpcReceiver>(options, ingest_);
+  receiver_ = MakeReceiver(options, ingest_);
+  ASSERT_NE(receiver_, nullptr);
   ASSERT_TRUE(receiver_->Start().ok());
   ingest_->Answer(Result(IngestCode::kAccepted, 1));
 

@@ -38,6 +38,7 @@
 #include <boost/range/iterator_range.hpp>
 
 #include "otlp_arrow/common/host_port.h"
+#include "otlp_arrow/common/log.h"
 #include "receiver_internal.h"
 
 namespace otlp_arrow::service {
@@ -779,7 +780,7 @@ class OtlpHttpReceiver::Impl : public SessionHost {
   Impl(OtlpHttpReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
       : options_(std::move(options)), ingest_(std::move(ingest)) {}
 
-  ~Impl() override { ARROW_UNUSED(Shutdown()); }
+  ~Impl() override { common::LogErrorFromDestructor("OtlpHttpReceiver", Shutdown()); }
 
   arrow::Status Start() {
     std::lock_guard<std::mutex> lock(lifecycle_mutex_);
@@ -857,12 +858,8 @@ class OtlpHttpReceiver::Impl : public SessionHost {
 
  private:
   arrow::Status StartLocked() {
-    if (ingest_ == nullptr) {
-      return arrow::Status::Invalid("OtlpHttpReceiver: no TraceIngest");
-    }
     ARROW_ASSIGN_OR_RAISE(const common::HostPort host_port,
                           common::HostPort::Parse(options_.endpoint));
-    ARROW_RETURN_NOT_OK(options_.Validate());
     if (!options_.tls_cert_pem.empty()) {
       tls_.emplace(asio::ssl::context::tls_server);
       std::string error;
@@ -997,9 +994,16 @@ class OtlpHttpReceiver::Impl : public SessionHost {
   std::atomic<bool> stopping_{false};
 };
 
-OtlpHttpReceiver::OtlpHttpReceiver(OtlpHttpReceiverOptions options,
-                                   std::shared_ptr<pipeline::TraceIngest> ingest)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(ingest))) {}
+arrow::Result<std::unique_ptr<OtlpHttpReceiver>> OtlpHttpReceiver::Make(
+    OtlpHttpReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest) {
+  if (ingest == nullptr)
+    return arrow::Status::Invalid("OtlpHttpReceiver: no TraceIngest");
+  ARROW_RETURN_NOT_OK(options.Validate());
+  return std::unique_ptr<OtlpHttpReceiver>(new OtlpHttpReceiver(
+      std::make_unique<Impl>(std::move(options), std::move(ingest))));
+}
+
+OtlpHttpReceiver::OtlpHttpReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 OtlpHttpReceiver::~OtlpHttpReceiver() = default;
 

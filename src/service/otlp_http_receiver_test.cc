@@ -129,6 +129,14 @@ class RawConnection {
   bool connected_ = false;
 };
 
+// A receiver made of `options`; null (and a test failure) if Make() refuses them.
+std::unique_ptr<OtlpHttpReceiver> MakeReceiver(
+    OtlpHttpReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest) {
+  auto made = OtlpHttpReceiver::Make(std::move(options), std::move(ingest));
+  EXPECT_TRUE(made.ok()) << made.status().ToString();
+  return made.ok() ? std::move(made).ValueUnsafe() : nullptr;
+}
+
 class OtlpHttpReceiverTest : public ::testing::Test {
  protected:
   // httplib's TLS client writes with OpenSSL, without MSG_NOSIGNAL: a server that closed
@@ -137,7 +145,8 @@ class OtlpHttpReceiverTest : public ::testing::Test {
   static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
 
   void Start(OtlpHttpReceiverOptions options = LocalOptions()) {
-    receiver_ = std::make_unique<OtlpHttpReceiver>(options, ingest_);
+    receiver_ = MakeReceiver(options, ingest_);
+    ASSERT_NE(receiver_, nullptr);
     const arrow::Status status = receiver_->Start();
     ASSERT_TRUE(status.ok()) << status.ToString();
     ASSERT_GT(receiver_->port(), 0);
@@ -616,10 +625,11 @@ TEST_F(OtlpHttpReceiverTest, GarbageNeverCrashesTheServer) {
 }
 
 TEST_F(OtlpHttpReceiverTest, ThrowingIngestIs500) {
-  OtlpHttpReceiver receiver(LocalOptions(),
-                            std::make_shared<testing::ThrowingTraceIngest>());
-  ASSERT_TRUE(receiver.Start().ok());
-  httplib::Client client("127.0.0.1", receiver.port());
+  auto receiver =
+      MakeReceiver(LocalOptions(), std::make_shared<testing::ThrowingTraceIngest>());
+  ASSERT_NE(receiver, nullptr);
+  ASSERT_TRUE(receiver->Start().ok());
+  httplib::Client client("127.0.0.1", receiver->port());
   auto res = client.Post("/v1/traces", "x", kProtobuf);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 500);
@@ -630,9 +640,9 @@ TEST_F(OtlpHttpReceiverTest, ThrowingIngestIs500) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 500);
   EXPECT_EQ(res->get_header_value("EXCEPTION_WHAT"), "");  // nothing leaks
-  EXPECT_EQ(receiver.Stats().protobuf.requests_failed, 1);
-  EXPECT_EQ(receiver.Stats().json.requests_failed, 1);
-  EXPECT_TRUE(receiver.Shutdown().ok());
+  EXPECT_EQ(receiver->Stats().protobuf.requests_failed, 1);
+  EXPECT_EQ(receiver->Stats().json.requests_failed, 1);
+  EXPECT_TRUE(receiver->Shutdown().ok());
 }
 
 TEST_F(OtlpHttpReceiverTest, ConcurrentClients) {
@@ -795,9 +805,10 @@ TEST_F(OtlpHttpReceiverTest, ConnectionsOverTheLimitAreClosed) {
 }
 
 TEST_F(OtlpHttpReceiverTest, BadOptionsAndPortInUse) {
-  const auto start = [&](OtlpHttpReceiverOptions options) {
-    OtlpHttpReceiver receiver(std::move(options), ingest_);
-    return receiver.Start();
+  const auto start = [&](OtlpHttpReceiverOptions options) -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto receiver,
+                          OtlpHttpReceiver::Make(std::move(options), ingest_));
+    return receiver->Start();
   };
   OtlpHttpReceiverOptions options = LocalOptions();
   options.endpoint = "127.0.0.1";
@@ -817,9 +828,10 @@ TEST_F(OtlpHttpReceiverTest, BadOptionsAndPortInUse) {
   options = LocalOptions();
   options.endpoint = "127.0.0.1:" + std::to_string(receiver_->port());
   EXPECT_TRUE(start(options).IsIOError());
-  OtlpHttpReceiver twice(LocalOptions(), ingest_);
-  ASSERT_TRUE(twice.Start().ok());
-  EXPECT_TRUE(twice.Start().IsInvalid());
+  auto twice = MakeReceiver(LocalOptions(), ingest_);
+  ASSERT_NE(twice, nullptr);
+  ASSERT_TRUE(twice->Start().ok());
+  EXPECT_TRUE(twice->Start().IsInvalid());
 }
 
 TEST_F(OtlpHttpReceiverTest, CustomPath) {
@@ -852,7 +864,8 @@ TEST_F(OtlpHttpReceiverTest, HttpsAndMutualTls) {
   options.tls_cert_pem = server.cert_pem;
   options.tls_key_pem = server.key_pem;
   options.client_ca_pem = client.cert_pem;
-  receiver_ = std::make_unique<OtlpHttpReceiver>(options, ingest_);
+  receiver_ = MakeReceiver(options, ingest_);
+  ASSERT_NE(receiver_, nullptr);
   ASSERT_TRUE(receiver_->Start().ok());
   ingest_->Answer(Result(IngestCode::kAccepted, 0));
 

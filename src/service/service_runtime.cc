@@ -13,10 +13,11 @@
 #include <spdlog/spdlog.h>
 
 #include "otlp_arrow/common/host_port.h"
+#include "otlp_arrow/common/log.h"
 #include "otlp_arrow/config/component_options.h"
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
+#include "otlp_arrow/pipeline/flight_span_batch_exporter.h"
 #include "otlp_arrow/pipeline/otlp_trace_ingest.h"
-#include "otlp_arrow/pipeline/span_batch_exporter.h"
 #include "otlp_arrow/service/otlp_grpc_receiver.h"
 #include "otlp_arrow/service/otlp_http_receiver.h"
 #include "otlp_arrow/service/request_memory_budget.h"
@@ -154,12 +155,14 @@ struct ServiceRuntime::Impl {
     // One budget for the requests both listeners are reading and decoding.
     request_budget = std::make_shared<RequestMemoryBudget>(gateway.request_budget_bytes);
     gateway.otlp_grpc.memory_budget = request_budget;
-    grpc_receiver = std::make_unique<OtlpGrpcReceiver>(gateway.otlp_grpc, ingest);
+    ARROW_ASSIGN_OR_RAISE(grpc_receiver,
+                          OtlpGrpcReceiver::Make(gateway.otlp_grpc, ingest));
     ARROW_RETURN_NOT_OK(grpc_receiver->Start());
     endpoints.otlp_grpc = WithPort(config.listen.otlp_grpc, grpc_receiver->port());
 
     gateway.otlp_http.memory_budget = request_budget;
-    http_receiver = std::make_unique<OtlpHttpReceiver>(gateway.otlp_http, ingest);
+    ARROW_ASSIGN_OR_RAISE(http_receiver,
+                          OtlpHttpReceiver::Make(gateway.otlp_http, ingest));
     ARROW_RETURN_NOT_OK(http_receiver->Start());
     endpoints.otlp_http =
         (gateway.otlp_http.tls_cert_pem.empty() ? "http://" : "https://") +
@@ -478,7 +481,15 @@ ServiceStopReport ServiceRuntime::Impl::Stop() {
 ServiceRuntime::ServiceRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ServiceRuntime::~ServiceRuntime() {
-  if (impl_ != nullptr) (void)impl_->Stop();
+  if (impl_ == nullptr) return;
+  bool stopped = false;
+  {
+    std::lock_guard<std::mutex> lock(impl_->stop_mutex);
+    stopped = impl_->stopped;
+  }
+  // An earlier Stop() returned its report; only a stop done here is logged.
+  const ServiceStopReport report = impl_->Stop();
+  if (!stopped) common::LogErrorFromDestructor("ServiceRuntime", report.status);
 }
 
 arrow::Result<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Start(
@@ -497,7 +508,12 @@ arrow::Result<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Start(
     return arrow::Status::OK();
   };
   if (auto started = start(); !started.ok()) {
-    (void)impl->Stop();
+    // What went wrong starting is the error returned; stopping the parts that did start
+    // is logged only if it fails too.
+    const ServiceStopReport stopped = impl->Stop();
+    if (!stopped.status.ok()) {
+      spdlog::error("stopping after a failed start: {}", stopped.status.ToString());
+    }
     return started;
   }
   return std::unique_ptr<ServiceRuntime>(new ServiceRuntime(std::move(impl)));

@@ -35,6 +35,7 @@
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "parquet_files_internal.h"
+#include "parquet_span_store_testing_internal.h"
 #include "row_group_dictionaries_internal.h"
 #include "write_ahead_log.h"
 
@@ -896,15 +897,16 @@ ParquetSpanStore::~ParquetSpanStore() {
   impl_->lock_fd.Reset();
 }
 
-void ParquetSpanStore::AbandonForTest() {
-  impl_->StopAgeThread();
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->closed = true;
-  if (impl_->generation != nullptr) {
-    impl_->generation->Abandon(/*remove_temporary_files=*/false);
+void internal::ParquetSpanStoreTesting::Abandon(ParquetSpanStore& store) {
+  ParquetSpanStore::Impl& impl = *store.impl_;
+  impl.StopAgeThread();
+  std::lock_guard<std::mutex> lock(impl.mutex);
+  impl.closed = true;
+  if (impl.generation != nullptr) {
+    impl.generation->Abandon(/*remove_temporary_files=*/false);
   }
-  impl_->wal.reset();
-  impl_->lock_fd.Reset();
+  impl.wal.reset();
+  impl.lock_fd.Reset();
 }
 
 arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>& spans) {

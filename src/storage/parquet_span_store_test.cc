@@ -32,6 +32,7 @@
 #include "otlp_arrow/model/workloads.h"
 #include "otlp_arrow/storage/parquet_span_writer.h"
 #include "parquet_files_internal.h"
+#include "parquet_span_store_testing_internal.h"
 #include "write_ahead_log.h"
 
 namespace otlp_arrow::storage {
@@ -492,7 +493,7 @@ TEST_F(ParquetSpanStoreTest, SecondStoreOnTheSameDataDirIsRefused) {
 
 TEST_F(ParquetSpanStoreTest, CrashBeforeFlushLosesNothingAndDuplicatesNothing) {
   for (const bool abandon : {true, false}) {
-    SCOPED_TRACE(abandon ? "AbandonForTest" : "destructor");
+    SCOPED_TRACE(abandon ? "Abandon" : "destructor");
     fs::remove_all(data_dir_);
     SpanSet expected;
     {
@@ -513,7 +514,7 @@ TEST_F(ParquetSpanStoreTest, CrashBeforeFlushLosesNothingAndDuplicatesNothing) {
       const SpanSet small_spans = SpansOf(small);
       expected.insert(small_spans.begin(), small_spans.end());
       if (abandon) {
-        store->AbandonForTest();
+        internal::ParquetSpanStoreTesting::Abandon(*store);
         EXPECT_FALSE(FilesEndingWith(".parquet.tmp").empty());  // what a crash leaves
       }
     }  // destroyed without Flush() or Close()
@@ -550,7 +551,7 @@ TEST_F(ParquetSpanStoreTest, SegmentLeftAfterItsFilesWerePublishedIsNotStoredTwi
     ASSERT_TRUE(store->Flush().ok());
     // A crash between the renames and the removal of the segment, recreated: the
     // segment is back, and so is one of the files as a leftover.
-    store->AbandonForTest();
+    internal::ParquetSpanStoreTesting::Abandon(*store);
     fs::rename(saved_segment, segments[0]);
   }
   const auto published = FilesEndingWith(".parquet");
@@ -582,7 +583,7 @@ TEST_F(ParquetSpanStoreTest, TornWalTailDropsOnlyTheLastRecord) {
         batches.push_back(NumberedBatch(i, 40));
         ASSERT_TRUE(store->Append(batches.back()).ok());
       }
-      store->AbandonForTest();
+      internal::ParquetSpanStoreTesting::Abandon(*store);
     }
     const auto segments = FilesEndingWith(".wal");
     ASSERT_EQ(segments.size(), 1u);
@@ -606,7 +607,7 @@ TEST_F(ParquetSpanStoreTest, CorruptWalRecordEndsTheGoodRecords) {
     ASSERT_NE(store, nullptr);
     for (uint64_t i = 0; i < 3; ++i)
       ASSERT_TRUE(store->Append(NumberedBatch(i, 40)).ok());
-    store->AbandonForTest();
+    internal::ParquetSpanStoreTesting::Abandon(*store);
   }
   const auto segments = FilesEndingWith(".wal");
   ASSERT_EQ(segments.size(), 1u);
@@ -753,7 +754,7 @@ TEST_F(ParquetSpanStoreTest, RecoveryOnAFullDiskServesReadsRefusesWritesThenPubl
     ASSERT_TRUE(store->Append(NumberedBatch(0, 40)).ok());
     ASSERT_TRUE(store->Flush().ok());                       // published
     ASSERT_TRUE(store->Append(NumberedBatch(1, 60)).ok());  // acknowledged, WAL only
-    store->AbandonForTest();                                // kill -9
+    internal::ParquetSpanStoreTesting::Abandon(*store);     // kill -9
   }
   FileSizeLimit full_disk(0);
   auto opened = ParquetSpanStore::Open(Options());

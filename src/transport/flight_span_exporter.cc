@@ -20,12 +20,12 @@
 #include <arrow/flight/types.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/record_batch.h>
-#include <arrow/table.h>
 #include <arrow/util/byte_size.h>
 #include <arrow/util/compression.h>
 
 #include "otlp_arrow/common/backoff.h"
 #include "otlp_arrow/common/file.h"
+#include "otlp_arrow/common/log.h"
 #include "otlp_arrow/common/zstd_codec.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
@@ -328,7 +328,9 @@ struct FlightSpanExporter::Impl {
 
   // Sends chunks from the front of `pending` on one DoPut stream, popping each one the
   // receiver acknowledges. Returns OK when the stream ended cleanly, also if it stopped
-  // early (next chunk has another schema, or half the deadline has passed).
+  // early (next chunk has another schema, or half the deadline has passed). Chunks of
+  // one batch differ in schema when a piece was encoded anew and some of its
+  // dictionaries are empty (OnTheWire).
   StreamOutcome SendStream(std::deque<Chunk>* pending, ExportResult* result) {
     StreamOutcome outcome;
     auto client_or = EnsureClient();
@@ -407,7 +409,7 @@ struct FlightSpanExporter::Impl {
     for (const auto& chunk : pending) result.spans_total += chunk->num_rows();
     while (!pending.empty()) {
       if (shutdown.load()) {
-        result.last_error =
+        result.status =
             arrow::Status::Cancelled("FlightSpanExporter shut down with ", pending.size(),
                                      " chunks unacknowledged");
         return result;
@@ -415,12 +417,12 @@ struct FlightSpanExporter::Impl {
       ++result.attempts;
       StreamOutcome outcome = SendStream(&pending, &result);
       if (outcome.status.ok()) continue;
-      result.last_error = outcome.status;
       if (pending.empty()) {
         // Every span is acknowledged, i.e. stored; only the end of the call failed.
-        // Resending would store duplicates, so the error is reported but not fatal.
+        // Resending would store duplicates, so the export succeeded.
         break;
       }
+      result.status = outcome.status;
       const Classification c = Classify(outcome.status);
       if (c.failure == Failure::kTooLarge) {
         const Chunk refused = pending.front();
@@ -455,7 +457,7 @@ struct FlightSpanExporter::Impl {
       ++result.retries;
       Sleep(Backoff(result.retries));
     }
-    result.success = true;
+    result.status = arrow::Status::OK();  // what retries overcame is no failure
     return result;
   }
 };
@@ -504,41 +506,25 @@ arrow::Result<std::unique_ptr<FlightSpanExporter>> FlightSpanExporter::Make(
 FlightSpanExporter::FlightSpanExporter(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 
-FlightSpanExporter::~FlightSpanExporter() { ARROW_UNUSED(Shutdown()); }
+FlightSpanExporter::~FlightSpanExporter() {
+  common::LogErrorFromDestructor("FlightSpanExporter", Shutdown());
+}
 
-arrow::Result<ExportResult> FlightSpanExporter::Export(const arrow::RecordBatch& spans) {
+ExportResult FlightSpanExporter::Export(const arrow::RecordBatch& spans) {
   std::lock_guard<std::mutex> lock(impl_->export_mutex);
-  if (impl_->shutdown.load())
-    return arrow::Status::Invalid("FlightSpanExporter is shut down");
+  if (impl_->shutdown.load()) {
+    return ExportResult::NothingSent(
+        arrow::Status::Cancelled("FlightSpanExporter is shut down"), spans.num_rows());
+  }
   if (impl_->options.validate_batches) {
-    ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(spans));
+    arrow::Status valid = convert::ValidateSpanTable(spans);
+    if (!valid.ok()) return ExportResult::NothingSent(std::move(valid), spans.num_rows());
   }
   std::deque<Chunk> pending;
-  ARROW_RETURN_NOT_OK(impl_->AppendChunks(spans, &pending));
+  arrow::Status chunked = impl_->AppendChunks(spans, &pending);
+  if (!chunked.ok())
+    return ExportResult::NothingSent(std::move(chunked), spans.num_rows());
   return impl_->ExportChunks(std::move(pending));
-}
-
-arrow::Result<ExportResult> FlightSpanExporter::Export(
-    const std::vector<std::shared_ptr<arrow::RecordBatch>>& spans) {
-  std::lock_guard<std::mutex> lock(impl_->export_mutex);
-  if (impl_->shutdown.load())
-    return arrow::Status::Invalid("FlightSpanExporter is shut down");
-  std::deque<Chunk> pending;
-  for (size_t i = 0; i < spans.size(); ++i) {
-    if (spans[i] == nullptr) return arrow::Status::Invalid("span batch ", i, " is null");
-    if (impl_->options.validate_batches) {
-      auto valid = convert::ValidateSpanTable(*spans[i]);
-      if (!valid.ok()) return valid.WithMessage("span batch ", i, ": ", valid.message());
-    }
-    ARROW_RETURN_NOT_OK(impl_->AppendChunks(*spans[i], &pending));
-  }
-  return impl_->ExportChunks(std::move(pending));
-}
-
-arrow::Result<ExportResult> FlightSpanExporter::Export(const arrow::Table& spans) {
-  arrow::TableBatchReader reader(spans);
-  ARROW_ASSIGN_OR_RAISE(auto batches, reader.ToRecordBatches());
-  return Export(batches);
 }
 
 arrow::Status FlightSpanExporter::Shutdown() {

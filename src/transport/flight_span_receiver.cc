@@ -28,6 +28,7 @@
 #include "flight_service_internal.h"
 #include "idle_stream_watchdog_internal.h"
 #include "otlp_arrow/common/host_port.h"
+#include "otlp_arrow/common/log.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/transport/flight_protocol.h"
@@ -753,7 +754,7 @@ FlightSpanReceiver::FlightSpanReceiver(FlightSpanReceiverOptions options,
 FlightSpanReceiver::~FlightSpanReceiver() {
   // Handlers use the sink and the counters: cancel any still running before they go.
   const auto now = std::chrono::system_clock::now();
-  (void)server_->Stop(&now);
+  common::LogErrorFromDestructor("FlightSpanReceiver", server_->Stop(&now));
 }
 
 arrow::Status FlightSpanReceiver::Start() { return server_->Start(); }

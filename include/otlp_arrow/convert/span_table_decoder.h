@@ -35,13 +35,6 @@ arrow::Status ValidateSpanTable(const arrow::RecordBatch& batch);
 arrow::Status DecodeSpanTable(const arrow::RecordBatch& batch,
                               otlp::ExportTraceServiceRequest* out);
 
-/// \brief Converts a span table straight to the protobuf wire format of an
-/// ExportTraceServiceRequest: the bytes that DecodeSpanTable() followed by
-/// SerializeAsString() give, without building protobuf objects. For forwarding to OTLP
-/// endpoints; same validation, same canonical grouping. `out` is replaced; its capacity
-/// is reused, so a caller that keeps one string per thread writes into warm memory.
-arrow::Status SpanTableToOtlpProtobuf(const arrow::RecordBatch& batch, std::string* out);
-
 /// \brief The canonical form of `request`: what DecodeSpanTable() gives back for a span
 /// table SpanTableEncoder made of it (docs/span-table.md, "Round trip and canonical
 /// form").

@@ -141,7 +141,7 @@ struct BatchingSpanExporterStats {
 
 /// \brief What Shutdown() did with the spans queued when it began.
 /// `spans_queued == spans_delivered + spans_send_failed + spans_not_sent`.
-struct ShutdownReport {
+struct [[nodiscard]] ShutdownReport {
   /// \brief Spans in the queue (including an export in flight) when Shutdown() began.
   int64_t spans_queued = 0;
   /// \brief Of those, spans the receiver acknowledged during the drain.

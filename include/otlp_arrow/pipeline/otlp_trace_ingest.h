@@ -56,8 +56,6 @@ class OtlpTraceIngest : public TraceIngest {
   IngestResult IngestOtlpProtobuf(std::string_view request) override;
   IngestResult IngestOtlpJson(std::string_view request) override;
 
-  const std::shared_ptr<BatchingSpanExporter>& exporter() const { return exporter_; }
-
  private:
   IngestResult Ingest(const AppendSpans& append);
   // The answer for a request whose spans together pass max_span_bytes: kTooLarge

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // SpanBatchExporter: where the BatchingSpanExporter sends its batches. The production
-// implementation sends them over Arrow Flight; tests put fakes in its place.
+// implementation sends them over Arrow Flight (flight_span_batch_exporter.h); tests put
+// fakes in its place. This header brings no exporter with it.
 
 #pragma once
 
 #include <memory>
 
 #include <arrow/record_batch.h>
-#include <arrow/result.h>
 #include <arrow/status.h>
 
-#include "otlp_arrow/transport/flight_span_exporter.h"
+#include "otlp_arrow/transport/export_result.h"
 
 namespace otlp_arrow::pipeline {
 
@@ -24,37 +24,18 @@ class SpanBatchExporter {
 
   /// \brief Sends `spans` (a span-table batch of at least one row).
   ///
-  /// \return the outcome: `success` when every span was acknowledged, otherwise
+  /// \return the outcome: OK status when every span was acknowledged, otherwise
   /// `retryable` tells whether sending the rest of the batch again later may succeed,
   /// and `spans_acknowledged` how many of its rows the receiver has: they must be the
   /// first rows of `spans` (FlightSpanExporter sends chunks in row order, one at a
-  /// time), so a retry sends only the rows after them. An error Status means that
-  /// nothing could be tried (bad input, shut down) and counts as a permanent failure.
-  virtual arrow::Result<transport::ExportResult> Export(
+  /// time), so a retry sends only the rows after them. An export that could not even
+  /// start (bad input, shut down) fails with nothing acknowledged, not retryable.
+  virtual transport::ExportResult Export(
       const std::shared_ptr<arrow::RecordBatch>& spans) = 0;
 
   /// \brief Interrupts a running Export() where possible and releases connections.
   /// Export() fails afterwards. Idempotent.
   virtual arrow::Status Shutdown() = 0;
-};
-
-/// \brief A SpanBatchExporter over a transport::FlightSpanExporter.
-class FlightSpanBatchExporter : public SpanBatchExporter {
- public:
-  explicit FlightSpanBatchExporter(
-      std::unique_ptr<transport::FlightSpanExporter> exporter);
-
-  /// \brief Makes the FlightSpanExporter (see FlightSpanExporter::Make).
-  static arrow::Result<std::unique_ptr<FlightSpanBatchExporter>> Make(
-      transport::FlightSpanExporterOptions options);
-
-  arrow::Result<transport::ExportResult> Export(
-      const std::shared_ptr<arrow::RecordBatch>& spans) override;
-
-  arrow::Status Shutdown() override;
-
- private:
-  std::unique_ptr<transport::FlightSpanExporter> exporter_;
 };
 
 }  // namespace otlp_arrow::pipeline

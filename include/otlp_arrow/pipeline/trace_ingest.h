@@ -31,7 +31,7 @@ enum class IngestCode {
 };
 
 /// \brief The answer to one request.
-struct IngestResult {
+struct [[nodiscard]] IngestResult {
   IngestCode code = IngestCode::kAccepted;
   /// \brief Spans in the request (all of them queued when kAccepted).
   int64_t spans = 0;

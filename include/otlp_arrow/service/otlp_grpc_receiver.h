@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include <arrow/result.h>
 #include <arrow/status.h>
 
 #include "otlp_arrow/pipeline/trace_ingest.h"
@@ -71,7 +72,7 @@ struct OtlpGrpcReceiverOptions {
   int64_t transport_memory_bytes = 0;
 
   /// \brief Checks the endpoint, that the TLS fields go together, and the ranges above;
-  /// Start() calls it.
+  /// OtlpGrpcReceiver::Make() calls it.
   arrow::Status Validate() const;
 
   /// \brief The values above.
@@ -112,17 +113,20 @@ struct OtlpGrpcReceiverOptions {
 /// Thread-safe: Stats() and Shutdown() may be called from any thread.
 class OtlpGrpcReceiver {
  public:
+  /// \brief Checks `options` (Status::Invalid naming what is wrong) and makes a
+  /// receiver that Start() starts.
   /// \param[in] options where to listen, security and limits
   /// \param[in] ingest where requests go; required, thread-safe
-  OtlpGrpcReceiver(OtlpGrpcReceiverOptions options,
-                   std::shared_ptr<pipeline::TraceIngest> ingest);
+  static arrow::Result<std::unique_ptr<OtlpGrpcReceiver>> Make(
+      OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest);
+
   /// \brief Shuts down (without a deadline) if still running.
   ~OtlpGrpcReceiver();
   OtlpGrpcReceiver(const OtlpGrpcReceiver&) = delete;
   OtlpGrpcReceiver& operator=(const OtlpGrpcReceiver&) = delete;
 
-  /// \brief Checks the options, binds the endpoint and starts serving on background
-  /// threads. Status::Invalid for bad options, Status::IOError when the address cannot
+  /// \brief Binds the endpoint and starts serving on background threads.
+  /// Status::Invalid for unusable TLS material, Status::IOError when the address cannot
   /// be bound. Call once.
   arrow::Status Start();
 
@@ -145,6 +149,7 @@ class OtlpGrpcReceiver {
 
  private:
   class Impl;
+  explicit OtlpGrpcReceiver(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

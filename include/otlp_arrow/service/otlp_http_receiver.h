@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include <arrow/result.h>
 #include <arrow/status.h>
 
 #include "otlp_arrow/pipeline/trace_ingest.h"
@@ -93,7 +94,7 @@ struct OtlpHttpReceiverOptions {
   std::shared_ptr<RequestMemoryBudget> memory_budget;
 
   /// \brief Checks the endpoint, that the TLS fields go together, and the ranges above;
-  /// Start() calls it.
+  /// OtlpHttpReceiver::Make() calls it.
   arrow::Status Validate() const;
 
   /// \brief The values above.
@@ -157,18 +158,21 @@ struct OtlpHttpReceiverStats {
 /// Thread-safe: Stats() and Shutdown() may be called from any thread.
 class OtlpHttpReceiver {
  public:
+  /// \brief Checks `options` (Status::Invalid naming what is wrong) and makes a
+  /// receiver that Start() starts.
   /// \param[in] options where to listen, security and limits
   /// \param[in] ingest where requests go; required, thread-safe
-  OtlpHttpReceiver(OtlpHttpReceiverOptions options,
-                   std::shared_ptr<pipeline::TraceIngest> ingest);
+  static arrow::Result<std::unique_ptr<OtlpHttpReceiver>> Make(
+      OtlpHttpReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest);
+
   /// \brief Shuts down if still running.
   ~OtlpHttpReceiver();
   OtlpHttpReceiver(const OtlpHttpReceiver&) = delete;
   OtlpHttpReceiver& operator=(const OtlpHttpReceiver&) = delete;
 
-  /// \brief Checks the options, binds the endpoint and starts serving on background
-  /// threads. Status::Invalid for bad options (including unreadable TLS material),
-  /// Status::IOError when the address cannot be bound. Call once.
+  /// \brief Binds the endpoint and starts serving on background threads.
+  /// Status::Invalid for unusable TLS material, Status::IOError when the address cannot
+  /// be bound. Call once.
   arrow::Status Start();
 
   /// \brief The bound port (the real one when the endpoint asked for port 0); valid
@@ -187,6 +191,7 @@ class OtlpHttpReceiver {
 
  private:
   class Impl;
+  explicit OtlpHttpReceiver(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

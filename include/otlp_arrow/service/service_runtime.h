@@ -36,7 +36,7 @@ struct ServiceEndpoints {
 };
 
 /// \brief What Stop() did.
-struct ServiceStopReport {
+struct [[nodiscard]] ServiceStopReport {
   /// \brief Spans the OTLP receivers accepted over the whole run.
   int64_t spans_accepted = 0;
   /// \brief Spans the gateway's exporter delivered over the whole run.

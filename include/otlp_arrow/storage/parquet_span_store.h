@@ -18,6 +18,10 @@
 
 namespace otlp_arrow::storage {
 
+namespace internal {
+struct ParquetSpanStoreTesting;  // src/storage/parquet_span_store_testing_internal.h
+}  // namespace internal
+
 /// \brief What Append() waits for before it returns OK.
 enum class WalDurability {
   /// fdatasync() of the WAL segment: the batch survives a crash of the process, of the
@@ -182,14 +186,10 @@ class ParquetSpanStore final : public SpanSink, public SpanSource {
 
   const ParquetSpanStoreOptions& options() const;
 
-  /// \brief For crash tests: stops as a killed process would, leaving the open
-  /// `*.parquet.tmp` files (without footers) and the WAL as they are. The store is
-  /// unusable afterwards.
-  void AbandonForTest();
-
   struct Impl;
 
  private:
+  friend struct internal::ParquetSpanStoreTesting;
   explicit ParquetSpanStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

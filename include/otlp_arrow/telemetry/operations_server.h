@@ -41,7 +41,7 @@ struct OperationsServerOptions {
 };
 
 /// \brief What /ready reports: every check's result, and whether the server drains.
-struct ReadinessReport {
+struct [[nodiscard]] ReadinessReport {
   /// \brief All checks pass and the server is not draining.
   bool ready = false;
   bool draining = false;

@@ -16,7 +16,7 @@ namespace otlp_arrow::telemetry {
 
 /// \brief The outcome of one readiness check; `reason` says why it is not ready (and may
 /// tell the current figures when it is).
-struct ReadinessResult {
+struct [[nodiscard]] ReadinessResult {
   bool ready = false;
   std::string reason;
 

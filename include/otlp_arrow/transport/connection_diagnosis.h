@@ -42,7 +42,7 @@ struct DiagnosisStep {
   std::string hint;
 };
 
-struct ConnectionDiagnosis {
+struct [[nodiscard]] ConnectionDiagnosis {
   std::vector<DiagnosisStep> steps;
   /// \brief Whether every step passed.
   bool ok() const;

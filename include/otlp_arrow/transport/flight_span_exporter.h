@@ -9,13 +9,13 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include <arrow/result.h>
 #include <arrow/status.h>
 #include <arrow/type_fwd.h>
 
 #include "otlp_arrow/common/clock.h"
+#include "otlp_arrow/transport/export_result.h"
 
 namespace otlp_arrow::transport {
 
@@ -128,49 +128,6 @@ struct FlightSpanExporterOptions {
   static FlightSpanExporterOptions Defaults() { return {}; }
 };
 
-/// \brief What one FlightSpanExporter::Export call did (opentelemetry-cpp's ExportResult,
-/// with the counts a retrying caller needs).
-struct ExportResult {
-  /// \brief True when the receiver acknowledged every span. Acknowledged means stored,
-  /// so an error in ending the last stream after that leaves `success` true (and shows
-  /// in `last_error`): resending would only store duplicates.
-  bool success = false;
-  /// \brief Set when the export failed on an error worth retrying later: after
-  /// `max_retries` retries of a retryable one (UNAVAILABLE, DEADLINE_EXCEEDED,
-  /// CANCELLED, a `retryable` Refusal), or at once for one an operator must fix
-  /// (`operator_action`). False for a permanent error (refused content, a span too
-  /// large for the receiver, protocol violation) and when Shutdown() stopped the export
-  /// (`last_error` is then Cancelled).
-  bool retryable = false;
-  /// \brief The receiver refused the exporter's credentials (UNAUTHENTICATED,
-  /// PERMISSION_DENIED, or an `operator_action` Refusal): nothing is wrong with the
-  /// spans, so `retryable` is set too, but retries succeed only after an operator
-  /// fixes the token or certificate.
-  bool operator_action = false;
-  /// \brief Spans handed to Export.
-  int64_t spans_total = 0;
-  /// \brief Spans written to streams, counting resent spans again.
-  int64_t spans_sent = 0;
-  /// \brief Spans the receiver acknowledged (at most `spans_total`).
-  int64_t spans_acknowledged = 0;
-  /// \brief DoPut streams opened.
-  int attempts = 0;
-  /// \brief Retries after a backoff (at most `max_retries`).
-  int retries = 0;
-  /// \brief Chunks split in half after the client or the receiver refused them as too
-  /// large; these resends neither wait nor count as retries.
-  int splits = 0;
-  /// \brief Arrow IPC body bytes of the record batches written to streams, before
-  /// compression (arrow::ipc::WriteStats::total_raw_body_size), resends included.
-  int64_t bytes_raw = 0;
-  /// \brief The same bodies as written, after compression and padding
-  /// (arrow::ipc::WriteStats::total_serialized_body_size): the bulk of what went on the
-  /// wire, without IPC metadata and gRPC framing.
-  int64_t bytes_sent = 0;
-  /// \brief The most recent error, also when a retry then succeeded; OK if none.
-  arrow::Status last_error;
-};
-
 /// \brief Exports span-table batches (convert::SpanTableSchema()) to an otlp-arrow
 /// receiver (FlightSpanReceiver) over Arrow Flight, following flight_protocol.h: DoPut on
 /// path kSpansPath with the batches' schema, one BatchAck per record batch.
@@ -218,18 +175,10 @@ class FlightSpanExporter {
 
   /// \brief Sends `spans` and waits for the receiver's acknowledgements.
   ///
-  /// \return an error Status, with nothing sent, for bad input (not a span table) or
-  /// after Shutdown(); otherwise what happened, `success` telling whether every span
-  /// was acknowledged and `last_error` why not.
-  arrow::Result<ExportResult> Export(const arrow::RecordBatch& spans);
-
-  /// \brief Sends several batches as one export; batches with different schemas go on
-  /// different streams.
-  arrow::Result<ExportResult> Export(
-      const std::vector<std::shared_ptr<arrow::RecordBatch>>& spans);
-
-  /// \brief Sends every chunk of `spans`.
-  arrow::Result<ExportResult> Export(const arrow::Table& spans);
+  /// \return what happened: OK status when every span was acknowledged, otherwise why
+  /// not and how far it got. Bad input (not a span table) and a call after Shutdown()
+  /// fail with nothing sent and are not retryable.
+  ExportResult Export(const arrow::RecordBatch& spans);
 
   /// \brief Interrupts a backoff wait, waits for a running Export to end and closes the
   /// client. Export fails afterwards. Idempotent.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-#include "otlp_arrow/pipeline/span_batch_exporter.h"
+#include "otlp_arrow/pipeline/flight_span_batch_exporter.h"
 
 #include <utility>
 
@@ -17,9 +17,12 @@ arrow::Result<std::unique_ptr<FlightSpanBatchExporter>> FlightSpanBatchExporter:
   return std::make_unique<FlightSpanBatchExporter>(std::move(exporter));
 }
 
-arrow::Result<transport::ExportResult> FlightSpanBatchExporter::Export(
+transport::ExportResult FlightSpanBatchExporter::Export(
     const std::shared_ptr<arrow::RecordBatch>& spans) {
-  if (spans == nullptr) return arrow::Status::Invalid("span batch is null");
+  if (spans == nullptr) {
+    return transport::ExportResult::NothingSent(
+        arrow::Status::Invalid("span batch is null"), 0);
+  }
   return exporter_->Export(*spans);
 }
 
