@@ -29,7 +29,6 @@
 #include "otlp_arrow/common/zstd_codec.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
-#include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/transport/flight_protocol.h"
 
 namespace otlp_arrow::transport {
@@ -279,11 +278,14 @@ struct FlightSpanExporter::Impl {
       Chunk piece =
           chunk->Slice(offset, std::min(rows_per_piece, chunk->num_rows() - offset));
       // A slice shares the whole batch's dictionaries. Where they are a large part of
-      // the limit (a huge string value, say), the piece is encoded anew, so that its
-      // dictionaries hold its own values only; otherwise they are shared, and Arrow's
-      // IPC writer sends a dictionary once per stream.
+      // the limit (a huge string value, say), the piece's dictionaries are cut to its
+      // own values; otherwise they are shared, and Arrow's IPC writer sends a
+      // dictionary once per stream.
       if (dictionary_bytes > options.max_batch_bytes / 4) {
-        ARROW_ASSIGN_OR_RAISE(piece, ReencodeSpans(std::move(piece)));
+        ARROW_ASSIGN_OR_RAISE(auto compact, convert::CompactDictionaries(
+                                                *piece, arrow::default_memory_pool()));
+        // A dictionary the piece does not use is now empty: plain on the wire.
+        ARROW_ASSIGN_OR_RAISE(piece, convert::WithoutEmptyDictionaries(*compact));
       }
       ARROW_RETURN_NOT_OK(CutBySize(piece, out));
     }
@@ -305,16 +307,6 @@ struct FlightSpanExporter::Impl {
       bytes += DictionaryBytes(*batch.column_data(i));
     }
     return bytes;
-  }
-
-  // The span table of `piece` made anew (its dictionaries hold its own values only);
-  // `piece` itself if it is not a span table this build can read.
-  arrow::Result<Chunk> ReencodeSpans(Chunk piece) const {
-    otlp::ExportTraceServiceRequest spans;
-    if (!convert::DecodeSpanTable(*piece, &spans).ok()) return piece;
-    ARROW_ASSIGN_OR_RAISE(auto encoded, convert::SpanTableEncoder::Encode(spans));
-    if (encoded->num_rows() != piece->num_rows()) return piece;
-    return OnTheWire(*encoded);
   }
 
   // What is sent of `batch`: without the derived columns unless they are wanted, and

@@ -382,6 +382,39 @@ TEST_F(FlightSpanExporterTest, ChunksByBytes) {
   ExpectReceivedEquals(*spans);
 }
 
+// Spans whose dictionaries alone pass the size limit (a large value on each): every
+// piece carries only its own dictionary values, so each message stays under the limit.
+TEST_F(FlightSpanExporterTest, PiecesCarryOnlyTheirOwnDictionaryValues) {
+  StartServer();
+  auto options = Options();
+  options.max_batch_bytes = 64 * 1024;
+  MakeExporter(options);
+  auto request = model::SeedSpans(200);
+  auto* spans =
+      request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans();
+  for (int i = 0; i < spans->size(); ++i) {
+    auto* kv = spans->Mutable(i)->add_attributes();
+    kv->set_key("payload");
+    kv->mutable_value()->set_string_value(std::string(2000, 'a' + i % 26) +
+                                          std::to_string(i));
+  }
+  auto batch = convert::SpanTableEncoder::Encode(request);
+  ASSERT_TRUE(batch.ok());
+  auto result = exporter_->Export(**batch);
+  EXPECT_TRUE(result.ok()) << result.status.ToString();
+  const auto received = server_->received();
+  ASSERT_GT(received.size(), 4u);
+  for (const auto& piece : received) {
+    const auto& attributes = static_cast<const arrow::MapArray&>(
+        *piece->GetColumnByName(std::string(convert::column::kAttributes)));
+    const auto& value = static_cast<const arrow::StructArray&>(*attributes.items());
+    const auto& str = static_cast<const arrow::DictionaryArray&>(*value.field(1));
+    // One string value per span of the piece, not the 200 of the batch.
+    EXPECT_LE(str.dictionary()->length(), piece->num_rows() + 1);
+  }
+  ExpectReceivedEquals(**batch);
+}
+
 TEST_F(FlightSpanExporterTest, RetriesUnavailableWithGrowingCappedBackoff) {
   StartServer(FailingFirst(4));
   auto options = Options();
