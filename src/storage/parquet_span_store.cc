@@ -22,6 +22,7 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/util/byte_size.h>
 #include <arrow/util/key_value_metadata.h>
 #include <fmt/format.h>
 #include <parquet/arrow/reader.h>
@@ -105,39 +106,27 @@ std::optional<uint64_t> ParseUInt64(const std::string& text) {
   return value;
 }
 
-// The batch, with exactly the span table's schema, if it is a valid span table: its
-// columns are found by name and brought to the span table's types, and the derived time
-// columns a sender left off are computed (convert::ConformToSpanTableSchema), since every
-// batch of a generation goes into one Parquet writer. Nullability and metadata may differ
-// (other Arrow implementations declare fields nullable by default).
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
+// `spans` with exactly the span table's schema: its columns are found by name and
+// brought to the span table's types, and the derived time columns a sender left off are
+// computed (convert::ConformToSpanTableSchema), since every batch of a generation goes
+// into one Parquet writer. Nullability and metadata may differ (other Arrow
+// implementations declare fields nullable by default). Checks types, not values.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> Conform(
     std::shared_ptr<arrow::RecordBatch> spans) {
   if (spans == nullptr) return arrow::Status::Invalid("span batch is null");
-  const auto& expected = convert::SpanTableSchema();
-  if (!spans->schema()->Equals(*expected, /*check_metadata=*/true)) {
-    ARROW_ASSIGN_OR_RAISE(
-        spans, convert::ConformToSpanTableSchema(*spans, arrow::default_memory_pool()));
+  if (spans->schema()->Equals(*convert::SpanTableSchema(), /*check_metadata=*/true)) {
+    return spans;
   }
-  for (int i = 0; i < expected->num_fields(); ++i) {
-    const auto& want = *expected->field(i);
-    if (!want.nullable() && spans->column(i)->null_count() != 0) {
-      return arrow::Status::Invalid("span table column '", want.name(), "' has nulls");
-    }
-  }
+  return convert::ConformToSpanTableSchema(*spans, arrow::default_memory_pool());
+}
+
+// The batch, conformed, if it is a valid span table (convert::ValidateSpanTable also
+// checks that `start_time`, which picks the hour folder, agrees with the nanoseconds
+// that queries and pruning use).
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformAndValidate(
+    std::shared_ptr<arrow::RecordBatch> spans) {
+  ARROW_ASSIGN_OR_RAISE(spans, Conform(std::move(spans)));
   ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(*spans));
-  // The hour folder follows start_time, queries and pruning follow the nanoseconds: they
-  // must agree.
-  const auto& nanos = static_cast<const arrow::UInt64Array&>(
-      *spans->GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
-  const auto& micros = static_cast<const arrow::TimestampArray&>(
-      *spans->GetColumnByName(std::string(convert::column::kStartTime)));
-  for (int64_t row = 0; row < spans->num_rows(); ++row) {
-    if (static_cast<uint64_t>(micros.Value(row)) != nanos.Value(row) / 1000) {
-      return arrow::Status::Invalid("span table row ", row, ": '",
-                                    convert::column::kStartTime, "' is not '",
-                                    convert::column::kStartTimeUnixNano, "' / 1000");
-    }
-  }
   return spans;
 }
 
@@ -619,9 +608,10 @@ struct ParquetSpanStore::Impl {
         return batch.status().WithMessage("WAL segment ", path.string(), " record ",
                                           records, ": ", batch.status().message());
       }
-      ARROW_ASSIGN_OR_RAISE(auto conformed, ConformToSpanTable(*batch));
+      ARROW_ASSIGN_OR_RAISE(auto conformed, ConformAndValidate(*batch));
       ARROW_ASSIGN_OR_RAISE(auto rows_by_hour, internal::GroupRowsByHour(*conformed));
-      ARROW_RETURN_NOT_OK(replay.Add(*conformed, rows_by_hour, payload->size()));
+      ARROW_RETURN_NOT_OK(
+          replay.Add(*conformed, rows_by_hour, arrow::util::TotalBufferSize(*conformed)));
       ++records;
     }
     int64_t raw_bytes = 0;
@@ -744,6 +734,62 @@ struct ParquetSpanStore::Impl {
     if (generation == nullptr || generation->empty()) return false;
     if (Clock::now() - generation->first_row_time() >= options.max_file_age) return true;
     return generation->LargestFileBytes(CompressionRatio()) >= options.max_file_bytes;
+  }
+
+  // Appends a batch with exactly the span table's schema whose values were checked: to
+  // the WAL (`payload` when given, else the batch serialized), then to the generation.
+  arrow::Status AppendConformed(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                std::shared_ptr<arrow::Buffer> payload) {
+    ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour,
+                          internal::GroupRowsByHour(*batch));
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (closed) return arrow::Status::IOError("span store is closed");
+    }
+    if (batch->num_rows() == 0) return arrow::Status::OK();
+    if (payload == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(payload, internal::SerializeWalRecord(*batch, layout.pool));
+    }
+    // What the rows take in memory, the base of the file size estimate whatever the WAL
+    // record's compression.
+    const int64_t raw_bytes = arrow::util::TotalBufferSize(*batch);
+
+    std::lock_guard<std::mutex> lock(mutex);
+    if (closed) return arrow::Status::IOError("span store is closed");
+    if (wal == nullptr || wal->broken()) {
+      // Only a segment to append to matters here: segments that still fail to publish
+      // wait in the WAL and do not keep this batch out.
+      const arrow::Status rotated = RotateLocked();
+      if (wal == nullptr || wal->broken()) {
+        return rotated.ok() ? arrow::Status::IOError("no WAL segment to append to")
+                            : rotated;
+      }
+    }
+    ARROW_RETURN_NOT_OK(wal->Append(*payload, fsync()));
+    ++stats.batches_appended;
+    stats.rows_appended += batch->num_rows();
+    stats.wal_bytes_appended += payload->size();
+    // The batch is durable from here on: nothing below may fail the call, or the sender
+    // would retry and store it twice.
+    const bool was_empty = generation->empty();
+    const arrow::Status added = generation->Add(*batch, rows_by_hour, raw_bytes);
+    if (!added.ok()) {
+      // The generation misses rows now: drop its files and publish the segment from the
+      // WAL instead, at the next rotation.
+      last_publish_error = added;
+      generation->Abandon(/*remove_temporary_files=*/true);
+      unpublished_segments.insert(wal->sequence());
+      wal.reset();
+      generation.reset();
+      (void)RotateLocked();
+      return arrow::Status::OK();
+    }
+    if (RotationDue()) {
+      (void)RotateLocked();  // kept in last_publish_error; Flush() reports it
+    } else if (was_empty) {
+      age_cv.notify_all();  // the age clock of a new generation starts
+    }
+    return arrow::Status::OK();
   }
 
   // The background thread: publishes a generation that reached max_file_age without an
@@ -910,53 +956,15 @@ void ParquetSpanStore::AbandonForTest() {
 arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>& spans) {
   // Everything that can refuse the batch happens before the WAL sees it: a record in
   // the WAL must always replay.
-  ARROW_ASSIGN_OR_RAISE(auto batch, ConformToSpanTable(spans));
-  ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour, internal::GroupRowsByHour(*batch));
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (impl_->closed) return arrow::Status::IOError("span store is closed");
-  }
-  if (batch->num_rows() == 0) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto payload,
-                        internal::SerializeWalRecord(*batch, impl_->layout.pool));
+  ARROW_ASSIGN_OR_RAISE(auto batch, ConformAndValidate(spans));
+  return impl_->AppendConformed(batch, nullptr);
+}
 
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  Impl& impl = *impl_;
-  if (impl.closed) return arrow::Status::IOError("span store is closed");
-  if (impl.wal == nullptr || impl.wal->broken()) {
-    // Only a segment to append to matters here: segments that still fail to publish
-    // wait in the WAL and do not keep this batch out.
-    const arrow::Status rotated = impl.RotateLocked();
-    if (impl.wal == nullptr || impl.wal->broken()) {
-      return rotated.ok() ? arrow::Status::IOError("no WAL segment to append to")
-                          : rotated;
-    }
-  }
-  ARROW_RETURN_NOT_OK(impl.wal->Append(*payload, impl.fsync()));
-  ++impl.stats.batches_appended;
-  impl.stats.rows_appended += batch->num_rows();
-  impl.stats.wal_bytes_appended += payload->size();
-  // The batch is durable from here on: nothing below may fail the call, or the sender
-  // would retry and store it twice.
-  const bool was_empty = impl.generation->empty();
-  const arrow::Status added = impl.generation->Add(*batch, rows_by_hour, payload->size());
-  if (!added.ok()) {
-    // The generation misses rows now: drop its files and publish the segment from the
-    // WAL instead, at the next rotation.
-    impl.last_publish_error = added;
-    impl.generation->Abandon(/*remove_temporary_files=*/true);
-    impl.unpublished_segments.insert(impl.wal->sequence());
-    impl.wal.reset();
-    impl.generation.reset();
-    (void)impl.RotateLocked();
-    return arrow::Status::OK();
-  }
-  if (impl.RotationDue()) {
-    (void)impl.RotateLocked();  // kept in last_publish_error; Flush() reports it
-  } else if (was_empty) {
-    impl.age_cv.notify_all();  // the age clock of a new generation starts
-  }
-  return arrow::Status::OK();
+arrow::Status ParquetSpanStore::AppendValidated(
+    const std::shared_ptr<arrow::RecordBatch>& spans,
+    std::shared_ptr<arrow::Buffer> ipc_stream) {
+  ARROW_ASSIGN_OR_RAISE(auto batch, Conform(spans));
+  return impl_->AppendConformed(batch, std::move(ipc_stream));
 }
 
 arrow::Status ParquetSpanStore::Flush() {

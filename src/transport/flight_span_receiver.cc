@@ -643,7 +643,8 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
         return Refuse(Invalid("invalid_batch",
                               "batch " + std::to_string(index) + ": " + valid.message()));
       }
-      if (auto appended = sink_->Append(*batch); !appended.ok()) {
+      // Validated here: the sink does not check the values again.
+      if (auto appended = sink_->AppendValidated(*batch, nullptr); !appended.ok()) {
         if (appended.IsInvalid()) {
           // The store's own checks refused the content: retrying cannot help.
           return Refuse(Invalid("invalid_batch", "batch " + std::to_string(index) + ": " +

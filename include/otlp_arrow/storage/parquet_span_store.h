@@ -151,6 +151,12 @@ class ParquetSpanStore final : public SpanSink, public SpanSource {
   /// the WAL, is published from there later, and Flush() reports the error meanwhile.
   arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) override;
 
+  /// \brief Append() without validating `spans` again (SpanSink::AppendValidated); the
+  /// WAL record is `ipc_stream` when given (replayed through ConformToSpanTableSchema
+  /// and ValidateSpanTable like any record), else `spans` serialized.
+  arrow::Status AppendValidated(const std::shared_ptr<arrow::RecordBatch>& spans,
+                                std::shared_ptr<arrow::Buffer> ipc_stream) override;
+
   /// \brief Publishes every open file, so that readers see all spans appended so far.
   arrow::Status Flush() override;
 
