@@ -22,6 +22,9 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/api.h>
+#include <arrow/util/compression.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/reader.h>
 
@@ -534,6 +537,40 @@ TEST_F(ParquetSpanStoreTest, CrashBeforeFlushLosesNothingAndDuplicatesNothing) {
     EXPECT_EQ(ExpectEveryListedFileReadable(store.get()),
               static_cast<int64_t>(expected.size()));
   }
+}
+
+// A receiver hands the batch it validated and the stream it received (compressed, the
+// derived columns left off as on the wire): the WAL logs that stream as it is, and a
+// replay after a crash brings the same spans back.
+TEST_F(ParquetSpanStoreTest, AppendValidatedLogsTheReceivedStreamAsItIs) {
+  const auto request = model::RandomSpans(300, 5);
+  const auto batch = Encode(request);
+  auto options = arrow::ipc::IpcWriteOptions::Defaults();
+  options.codec = arrow::util::Codec::Create(arrow::Compression::ZSTD).ValueOrDie();
+  const auto on_the_wire = convert::WithoutDerivedTimeColumns(*batch);
+  auto sink = arrow::io::BufferOutputStream::Create().ValueOrDie();
+  auto writer =
+      arrow::ipc::MakeStreamWriter(sink, on_the_wire->schema(), options).ValueOrDie();
+  ASSERT_TRUE(writer->WriteRecordBatch(*on_the_wire).ok());
+  ASSERT_TRUE(writer->Close().ok());
+  const auto stream = sink->Finish().ValueOrDie();
+  {
+    auto store = OpenStore(Options());
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->AppendValidated(batch, stream).ok());
+    EXPECT_EQ(store->Stats().wal_bytes_appended, stream->size());
+    const auto segments = FilesEndingWith(".wal");
+    ASSERT_EQ(segments.size(), 1u);
+    // Segment header, record header, the stream.
+    EXPECT_EQ(fs::file_size(segments[0]), static_cast<uintmax_t>(16 + stream->size()));
+    store->AbandonForTest();
+  }
+  auto store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->recovery_report().records_replayed, 1);
+  const auto table = ScanTable(store.get());
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(SpansOf(Decode(table)), SpansOf(request));
 }
 
 TEST_F(ParquetSpanStoreTest, SegmentLeftAfterItsFilesWerePublishedIsNotStoredTwice) {
