@@ -33,6 +33,7 @@
 #include <parquet/statistics.h>
 #include <spdlog/spdlog.h>
 
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "parquet_files_internal.h"
@@ -46,7 +47,7 @@ using internal::ErrnoError;
 using internal::FsyncDirectory;
 using internal::RowsByHour;
 using internal::UniqueFd;
-using Clock = std::chrono::steady_clock;
+using Clock = common::Clock;
 
 namespace {
 
@@ -139,6 +140,8 @@ struct StoreLayout {
   std::shared_ptr<parquet::ArrowWriterProperties> arrow_properties;
   int64_t max_row_group_rows;
   arrow::MemoryPool* pool;
+  // The age of open files and the retry and log intervals.
+  std::shared_ptr<Clock> clock;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -258,7 +261,7 @@ class Generation {
   // holds every row of the segment for the hour.
   arrow::Status Add(const arrow::RecordBatch& spans, const RowsByHour& rows_by_hour,
                     int64_t raw_bytes) {
-    if (files_.empty() && skipped_hours_.empty()) first_row_time_ = Clock::now();
+    if (files_.empty() && skipped_hours_.empty()) first_row_time_ = layout_->clock->Now();
     for (const auto& [hour, rows] : rows_by_hour) {
       const auto num_rows = static_cast<int64_t>(rows.size());
       if (skipped_hours_.count(hour) != 0) {
@@ -291,7 +294,7 @@ class Generation {
 
   bool empty() const { return files_.empty(); }
   uint64_t segment() const { return segment_; }
-  Clock::time_point first_row_time() const { return first_row_time_; }
+  Clock::TimePoint first_row_time() const { return first_row_time_; }
   int64_t rows_written() const { return rows_written_; }
   int64_t rows_already_published() const { return rows_already_published_; }
 
@@ -350,7 +353,7 @@ class Generation {
   uint64_t segment_;
   std::map<int64_t, std::unique_ptr<OpenParquetFile>> files_;
   std::set<int64_t> skipped_hours_;
-  Clock::time_point first_row_time_;
+  Clock::TimePoint first_row_time_;
   int64_t rows_written_ = 0;
   int64_t rows_already_published_ = 0;
 };
@@ -551,7 +554,7 @@ struct ParquetSpanStore::Impl {
   std::set<uint64_t> unpublished_segments;
   arrow::Status last_publish_error;
   // Rate limit of the error lines of failed publications (one a kErrorLogInterval).
-  std::optional<Clock::time_point> last_error_log;
+  std::optional<Clock::TimePoint> last_error_log;
   int64_t failures_since_log = 0;
   int64_t published_raw_bytes = 0;
   int64_t published_file_bytes = 0;
@@ -706,7 +709,7 @@ struct ParquetSpanStore::Impl {
     last_publish_error = status;
     ++stats.publish_failures;
     ++failures_since_log;
-    const auto now = Clock::now();
+    const auto now = layout.clock->Now();
     if (!last_error_log.has_value() || now - *last_error_log >= kErrorLogInterval) {
       spdlog::error(
           "span store {}: cannot publish ({} failures since the last report): {}; {} WAL "
@@ -732,7 +735,9 @@ struct ParquetSpanStore::Impl {
 
   bool RotationDue() const {
     if (generation == nullptr || generation->empty()) return false;
-    if (Clock::now() - generation->first_row_time() >= options.max_file_age) return true;
+    if (layout.clock->Now() - generation->first_row_time() >= options.max_file_age) {
+      return true;
+    }
     return generation->LargestFileBytes(CompressionRatio()) >= options.max_file_bytes;
   }
 
@@ -795,6 +800,8 @@ struct ParquetSpanStore::Impl {
   // The background thread: publishes a generation that reached max_file_age without an
   // Append() noticing.
   void AgeLoop() {
+    Clock& clock = *layout.clock;
+    auto stop = [this] { return stopping; };
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
       if (NeedsRepair()) {
@@ -802,21 +809,26 @@ struct ParquetSpanStore::Impl {
         // receiver refusing writes on a full disk gets none).
         (void)(wal != nullptr && wal->broken() ? RotateLocked()
                                                : Counted(RepairLocked()));
-        if (NeedsRepair()) age_cv.wait_for(lock, kRepairInterval);
+        if (NeedsRepair())
+          clock.WaitUntil(lock, age_cv, clock.Now() + kRepairInterval, stop);
         continue;
       }
       if (generation == nullptr || generation->empty()) {
-        age_cv.wait(lock);
+        // Until an Append() starts a generation (it notifies) or a failure needs repair.
+        clock.WaitUntil(lock, age_cv, Clock::TimePoint::max(), [this] {
+          return stopping || NeedsRepair() ||
+                 (generation != nullptr && !generation->empty());
+        });
         continue;
       }
       const auto deadline = generation->first_row_time() + options.max_file_age;
-      if (Clock::now() < deadline) {
-        age_cv.wait_until(lock, deadline);
+      if (clock.Now() < deadline) {
+        clock.WaitUntil(lock, age_cv, deadline, stop);
         continue;
       }
       if (!RotateLocked().ok()) {
         // The segment stays; try again later rather than spin.
-        age_cv.wait_for(lock, std::chrono::seconds(1));
+        clock.WaitUntil(lock, age_cv, clock.Now() + kRepairInterval, stop);
       }
     }
   }
@@ -846,6 +858,8 @@ arrow::Result<std::unique_ptr<ParquetSpanStore>> ParquetSpanStore::Open(
   layout.arrow_properties = internal::MakeArrowWriterProperties();
   layout.max_row_group_rows = impl->options.max_row_group_rows;
   layout.pool = pool;
+  layout.clock =
+      impl->options.clock != nullptr ? impl->options.clock : common::Clock::Steady();
   ARROW_RETURN_NOT_OK(internal::CreateDirectories(layout.spans_dir));
   ARROW_RETURN_NOT_OK(internal::CreateDirectories(layout.wal_dir));
   ARROW_RETURN_NOT_OK(FsyncDirectory(layout.data_dir));

@@ -29,6 +29,7 @@
 #include <parquet/arrow/reader.h>
 
 #include "../convert/span_table_test_util.h"
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -412,24 +413,34 @@ TEST_F(ParquetSpanStoreTest, RotatesByAge) {
   }
 }
 
+// The age of open files follows the store's clock: nothing is published before
+// max_file_age, and the background thread publishes without another call after it.
 TEST_F(ParquetSpanStoreTest, BackgroundThreadPublishesFilesThatGrewOld) {
+  auto clock = std::make_shared<common::ManualClock>();
   auto options = Options();
-  options.max_file_age = std::chrono::milliseconds(50);
+  options.max_file_age = std::chrono::seconds(60);
   options.flush_before_scan = false;
+  options.clock = clock;
   auto store = OpenStore(options);
   ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(clock->AwaitWaiters(1));  // the background thread waits for a generation
   ASSERT_TRUE(store->Append(NumberedBatch(0, 10)).ok());
-  // No other call: the background thread must publish. Bounded wait.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  clock->Advance(std::chrono::seconds(59));
+  ASSERT_TRUE(clock->AwaitWaiters(1));
+  EXPECT_EQ(CountRows(store.get()), 0);  // not old enough
+  clock->Advance(std::chrono::seconds(1));
+  // No other call: the background thread must publish. Bounded wait, in real time.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   size_t files = 0;
   while (files == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
     auto listed = store->ListFiles();
     ASSERT_TRUE(listed.ok());
     files = listed->size();
   }
   EXPECT_EQ(files, 1u);
   EXPECT_EQ(CountRows(store.get()), 10);
+  ASSERT_TRUE(store->Close().ok());
 }
 
 TEST_F(ParquetSpanStoreTest, InvalidBatchIsRefusedAndNothingIsWritten) {

@@ -14,6 +14,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/storage/span_sink.h"
 
 namespace otlp_arrow::storage {
@@ -57,6 +58,10 @@ struct ParquetSpanStoreOptions {
   /// \brief Scan() first publishes open files (Flush()), so that it sees every span
   /// appended so far; without it Scan() sees published files only.
   bool flush_before_scan = true;
+
+  /// \brief Time source of `max_file_age` and of the retries after a failed
+  /// publication. Null: the steady clock. Tests inject a ManualClock.
+  std::shared_ptr<common::Clock> clock;
 
   /// \brief Checks the directory, the sizes and the Parquet settings above; Open() calls
   /// it.
