@@ -603,8 +603,9 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
     // Decompress on this thread: Arrow's pool tasks cost more in wake-ups than they save.
     read_options.use_threads = false;
     read_options.memory_pool = internal::DecodeMemoryPool();
-    std::shared_ptr<arrow::ipc::RecordBatchStreamReader> reader;
+    // Declared before the reader, whose message reader points to it.
     internal::IpcStreamRecorder recorder;
+    std::shared_ptr<arrow::ipc::RecordBatchStreamReader> reader;
     {
       internal::DecodeScope scope(&budget_, options_.max_batch_bytes);
       auto opened = arrow::ipc::RecordBatchStreamReader::Open(
@@ -660,8 +661,8 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
                               "batch " + std::to_string(index) + ": " + valid.message()));
       }
       // The batch as it arrived, for the sink's log: the compressed bytes are far fewer
-      // to checksum and write than the batch serialized again.
-      // (Without them, say for want of memory, the sink serializes the batch itself.)
+      // to checksum and write than the batch serialized again. (Without them, say for
+      // want of memory, the sink serializes the batch itself.)
       std::shared_ptr<arrow::Buffer> received_stream =
           recorder.LatestBatchStream(arrow::default_memory_pool()).ValueOr(nullptr);
       // Validated here: the sink does not check the values again.
