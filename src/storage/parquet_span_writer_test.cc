@@ -127,7 +127,10 @@ TEST_F(ParquetSpanWriterTest, RealisticSpansAreLossless) {
 // senders leave them off) is written with them.
 TEST_F(ParquetSpanWriterTest, DerivedTimeColumnsAreComputedWhenAbsent) {
   const auto in = model::RealisticSpans(500);
-  const auto full = Encode(in);
+  // With the derived columns whether or not the encoder computes them.
+  const auto full =
+      convert::ConformToSpanTableSchema(*Encode(in), arrow::default_memory_pool())
+          .ValueOrDie();
   auto result = MakeWriter().Write(*convert::WithoutDerivedTimeColumns(*full));
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   auto table = ReadSpanDataset(data_dir_.string());
@@ -278,7 +281,11 @@ TEST_F(ParquetSpanWriterTest, ParquetMetadataIsReadableByOtherEngines) {
 }
 
 TEST_F(ParquetSpanWriterTest, BadBatchIsInvalidAndWritesNothing) {
-  const auto batch = Encode(model::RealisticSpans(100));
+  // With the derived columns whether or not the encoder computes them.
+  const auto batch =
+      convert::ConformToSpanTableSchema(*Encode(model::RealisticSpans(100)),
+                                        arrow::default_memory_pool())
+          .ValueOrDie();
   const auto writer = MakeWriter();
 
   auto without_trace_id = batch->RemoveColumn(0);

@@ -138,10 +138,13 @@ class InMemorySpanStore : public storage::SpanSink, public storage::SpanSource {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
+// A span table with every column, as the receiver stores it (whether or not the encoder
+// computes the derived ones).
 std::shared_ptr<arrow::RecordBatch> SpanBatch(int64_t spans, uint64_t seed) {
   auto batch = convert::SpanTableEncoder::Encode(model::RandomSpans(spans, seed));
   EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-  return *batch;
+  return convert::ConformToSpanTableSchema(**batch, arrow::default_memory_pool())
+      .ValueOrDie();
 }
 
 flight::FlightDescriptor SpansDescriptor() {
