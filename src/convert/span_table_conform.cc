@@ -42,6 +42,8 @@ arrow::Status CheckSpanTableType(const arrow::DataType& actual,
   }
   if (actual.id() != expected.id()) return mismatch();
   switch (expected.id()) {
+    case arrow::Type::TIMESTAMP:  // the unit and the time zone too
+      return actual.Equals(expected) ? arrow::Status::OK() : mismatch();
     case arrow::Type::FIXED_SIZE_BINARY:
       if (checked_cast<const arrow::FixedSizeBinaryType&>(actual).byte_width() !=
           checked_cast<const arrow::FixedSizeBinaryType&>(expected).byte_width()) {

@@ -146,6 +146,30 @@ arrow::Status Enum(const ArrayType& array, std::string_view name, int max,
   return arrow::Status::OK();
 }
 
+// The derived columns are optional; present, they have no nulls, and `start_time` is
+// `start_time_unix_nano` / 1000: a store files a span in the hour folder of its
+// `start_time` and prunes files and row groups by the nanoseconds, so the two must agree.
+arrow::Status CheckDerivedTimeColumns(const arrow::RecordBatch& batch,
+                                      const arrow::UInt64Array& start_time_unix_nano) {
+  for (const std::string_view name : {column::kStartTime, column::kDurationNs}) {
+    if (batch.schema()->GetAllFieldIndices(std::string(name)).empty()) continue;
+    ARROW_ASSIGN_OR_RAISE(auto array, Column(batch, name));
+    ARROW_RETURN_NOT_OK(CheckNoNulls(*array, std::string(name), "row"));
+    if (name != column::kStartTime) continue;
+    const auto& micros = checked_cast<const arrow::TimestampArray&>(*array);
+    for (int64_t row = 0; row < micros.length(); ++row) {
+      if (static_cast<uint64_t>(micros.Value(row)) !=
+          start_time_unix_nano.Value(row) / 1000) {
+        return arrow::Status::Invalid("column '", name, "' row ", row, ": ",
+                                      micros.Value(row), " is not '",
+                                      column::kStartTimeUnixNano, "' / 1000 (",
+                                      start_time_unix_nano.Value(row) / 1000, ")");
+      }
+    }
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
   namespace c = column;
   // Offsets, dictionary indices, UTF-8 and lengths first: the batch may come off the
@@ -236,7 +260,9 @@ arrow::Status SpanTableColumns::Bind(const arrow::RecordBatch& batch) {
   ARROW_RETURN_NOT_OK(BindAttributes(batch, c::kScopeAttributes, &scope_attributes));
   ARROW_ASSIGN_OR_RAISE(scope_dropped, RequiredColumn<arrow::UInt32Array>(
                                            batch, c::kScopeDroppedAttributesCount));
-  return BindStringColumn(batch, c::kScopeSchemaUrl, false, &scope_schema_url);
+  ARROW_RETURN_NOT_OK(
+      BindStringColumn(batch, c::kScopeSchemaUrl, false, &scope_schema_url));
+  return CheckDerivedTimeColumns(batch, *start_time_unix_nano);
 }
 
 void SetId(const arrow::FixedSizeBinaryArray& ids, int64_t i, std::string* out) {

@@ -140,6 +140,34 @@ TEST(SpanTableInvalid, NullInRequiredColumn) {
   ExpectRefused(*bad, AllOf(HasSubstr("column 'span_id' row 3"), HasSubstr("null")));
 }
 
+// The derived columns are optional, but a store files spans by `start_time`: present, it
+// must agree with the nanoseconds.
+TEST(SpanTableInvalid, StartTimeThatDisagreesWithTheNanoseconds) {
+  auto batch =
+      ConformToSpanTableSchema(*ValidBatch(), arrow::default_memory_pool()).ValueOrDie();
+  ASSERT_TRUE(ValidateSpanTable(*batch).ok());
+  const auto& type = batch->schema()->GetFieldByName("start_time")->type();
+  const auto& nanos = static_cast<const arrow::UInt64Array&>(
+      *batch->GetColumnByName("start_time_unix_nano"));
+  arrow::TimestampBuilder times(type, arrow::default_memory_pool());
+  for (int64_t i = 0; i < batch->num_rows(); ++i) {
+    const auto micros = static_cast<int64_t>(nanos.Value(i) / 1000);
+    ASSERT_TRUE(times.Append(i == 7 ? micros + 3'600'000'000 : micros).ok());
+  }
+  auto bad = Replace(batch, column::kStartTime, times.Finish().ValueOrDie(), type);
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'start_time' row 7"),
+                            HasSubstr("start_time_unix_nano' / 1000")));
+
+  arrow::TimestampBuilder with_null(type, arrow::default_memory_pool());
+  for (int64_t i = 0; i < batch->num_rows(); ++i) {
+    ASSERT_TRUE((i == 2 ? with_null.AppendNull()
+                        : with_null.Append(static_cast<int64_t>(nanos.Value(i) / 1000)))
+                    .ok());
+  }
+  bad = Replace(batch, column::kStartTime, with_null.Finish().ValueOrDie(), type);
+  ExpectRefused(*bad, AllOf(HasSubstr("column 'start_time' row 2"), HasSubstr("null")));
+}
+
 TEST(SpanTableInvalid, WrongFixedSizeBinaryWidth) {
   auto batch = ValidBatch();
   arrow::FixedSizeBinaryBuilder b(arrow::fixed_size_binary(15));

@@ -217,11 +217,16 @@ std::shared_ptr<parquet::WriterProperties> MakeWriterProperties(
   if (dictionary_encoding) {
     builder.enable_dictionary();
     // Nearly every value of these differs from the others: a dictionary only grows
-    // until the writer falls back to plain encoding, after hashing every value.
-    // (trace_id keeps one: the spans of a trace share it.)
+    // until the writer falls back to plain encoding, after hashing every value. Trace
+    // and parent ids repeat only within a trace, whose spans mostly come together, where
+    // zstd finds the repeats as well: without a dictionary the realistic workload's
+    // files are 3% smaller (62.5 -> 60.6 bytes per span, storage_benchmark
+    // ParquetWrite), the random one's 1.7%, and hashing 16-byte ids was 5% of the
+    // receiver's CPU.
     for (const std::string_view name :
-         {column::kSpanId, column::kStartTimeUnixNano, column::kEndTimeUnixNano,
-          column::kStartTime, column::kDurationNs}) {
+         {column::kTraceId, column::kSpanId, column::kParentSpanId,
+          column::kStartTimeUnixNano, column::kEndTimeUnixNano, column::kStartTime,
+          column::kDurationNs}) {
       builder.disable_dictionary(std::string(name));
     }
   } else {

@@ -22,21 +22,20 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/util/byte_size.h>
 #include <arrow/util/key_value_metadata.h>
 #include <fmt/format.h>
-#include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
-#include <parquet/file_reader.h>
-#include <parquet/metadata.h>
 #include <parquet/properties.h>
-#include <parquet/statistics.h>
 #include <spdlog/spdlog.h>
 
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "parquet_files_internal.h"
 #include "parquet_span_store_testing_internal.h"
 #include "row_group_dictionaries_internal.h"
+#include "span_scan_internal.h"
 #include "write_ahead_log.h"
 
 namespace otlp_arrow::storage {
@@ -46,14 +45,9 @@ using internal::ErrnoError;
 using internal::FsyncDirectory;
 using internal::RowsByHour;
 using internal::UniqueFd;
-using Clock = std::chrono::steady_clock;
+using Clock = common::Clock;
 
 namespace {
-
-// Key-value metadata of every file the store writes.
-constexpr std::string_view kStartTimeMinKey = "otlp_arrow.start_time_min_unix_nano";
-constexpr std::string_view kStartTimeMaxKey = "otlp_arrow.start_time_max_unix_nano";
-constexpr std::string_view kWalSegmentKey = "otlp_arrow.wal_segment";
 
 constexpr std::string_view kPartPrefix = "part-s";
 constexpr std::string_view kParquetSuffix = ".parquet";
@@ -96,49 +90,27 @@ bool EndsWith(std::string_view text, std::string_view suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::optional<uint64_t> ParseUInt64(const std::string& text) {
-  uint64_t value = 0;
-  const auto [end, error] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-// The batch, with exactly the span table's schema, if it is a valid span table: its
-// columns are found by name and brought to the span table's types, and the derived time
-// columns a sender left off are computed (convert::ConformToSpanTableSchema), since every
-// batch of a generation goes into one Parquet writer. Nullability and metadata may differ
-// (other Arrow implementations declare fields nullable by default).
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformToSpanTable(
+// `spans` with exactly the span table's schema: its columns are found by name and
+// brought to the span table's types, and the derived time columns a sender left off are
+// computed (convert::ConformToSpanTableSchema), since every batch of a generation goes
+// into one Parquet writer. Nullability and metadata may differ (other Arrow
+// implementations declare fields nullable by default). Checks types, not values.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> Conform(
     std::shared_ptr<arrow::RecordBatch> spans) {
   if (spans == nullptr) return arrow::Status::Invalid("span batch is null");
-  const auto& expected = convert::SpanTableSchema();
-  if (!spans->schema()->Equals(*expected, /*check_metadata=*/true)) {
-    ARROW_ASSIGN_OR_RAISE(
-        spans, convert::ConformToSpanTableSchema(*spans, arrow::default_memory_pool()));
+  if (spans->schema()->Equals(*convert::SpanTableSchema(), /*check_metadata=*/true)) {
+    return spans;
   }
-  for (int i = 0; i < expected->num_fields(); ++i) {
-    const auto& want = *expected->field(i);
-    if (!want.nullable() && spans->column(i)->null_count() != 0) {
-      return arrow::Status::Invalid("span table column '", want.name(), "' has nulls");
-    }
-  }
+  return convert::ConformToSpanTableSchema(*spans, arrow::default_memory_pool());
+}
+
+// The batch, conformed, if it is a valid span table (convert::ValidateSpanTable also
+// checks that `start_time`, which picks the hour folder, agrees with the nanoseconds
+// that queries and pruning use).
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformAndValidate(
+    std::shared_ptr<arrow::RecordBatch> spans) {
+  ARROW_ASSIGN_OR_RAISE(spans, Conform(std::move(spans)));
   ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(*spans));
-  // The hour folder follows start_time, queries and pruning follow the nanoseconds: they
-  // must agree.
-  const auto& nanos = static_cast<const arrow::UInt64Array&>(
-      *spans->GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
-  const auto& micros = static_cast<const arrow::TimestampArray&>(
-      *spans->GetColumnByName(std::string(convert::column::kStartTime)));
-  for (int64_t row = 0; row < spans->num_rows(); ++row) {
-    if (static_cast<uint64_t>(micros.Value(row)) != nanos.Value(row) / 1000) {
-      return arrow::Status::Invalid("span table row ", row, ": '",
-                                    convert::column::kStartTime, "' is not '",
-                                    convert::column::kStartTimeUnixNano, "' / 1000");
-    }
-  }
   return spans;
 }
 
@@ -151,6 +123,8 @@ struct StoreLayout {
   std::shared_ptr<parquet::ArrowWriterProperties> arrow_properties;
   int64_t max_row_group_rows;
   arrow::MemoryPool* pool;
+  // The age of open files and the retry and log intervals.
+  std::shared_ptr<Clock> clock;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -213,8 +187,8 @@ class OpenParquetFile {
   // Writes the footer (with the start-time bounds) and makes the temporary file durable.
   arrow::Status Finish(uint64_t segment) {
     ARROW_RETURN_NOT_OK(writer_->AddKeyValueMetadata(arrow::key_value_metadata(
-        {std::string(kStartTimeMinKey), std::string(kStartTimeMaxKey),
-         std::string(kWalSegmentKey)},
+        {std::string(internal::kStartTimeMinKey), std::string(internal::kStartTimeMaxKey),
+         std::string(internal::kWalSegmentKey)},
         {std::to_string(start_time_min_), std::to_string(start_time_max_),
          std::to_string(segment)})));
     ARROW_RETURN_NOT_OK(writer_->Close());
@@ -270,7 +244,7 @@ class Generation {
   // holds every row of the segment for the hour.
   arrow::Status Add(const arrow::RecordBatch& spans, const RowsByHour& rows_by_hour,
                     int64_t raw_bytes) {
-    if (files_.empty() && skipped_hours_.empty()) first_row_time_ = Clock::now();
+    if (files_.empty() && skipped_hours_.empty()) first_row_time_ = layout_->clock->Now();
     for (const auto& [hour, rows] : rows_by_hour) {
       const auto num_rows = static_cast<int64_t>(rows.size());
       if (skipped_hours_.count(hour) != 0) {
@@ -303,7 +277,7 @@ class Generation {
 
   bool empty() const { return files_.empty(); }
   uint64_t segment() const { return segment_; }
-  Clock::time_point first_row_time() const { return first_row_time_; }
+  Clock::TimePoint first_row_time() const { return first_row_time_; }
   int64_t rows_written() const { return rows_written_; }
   int64_t rows_already_published() const { return rows_already_published_; }
 
@@ -362,169 +336,9 @@ class Generation {
   uint64_t segment_;
   std::map<int64_t, std::unique_ptr<OpenParquetFile>> files_;
   std::set<int64_t> skipped_hours_;
-  Clock::time_point first_row_time_;
+  Clock::TimePoint first_row_time_;
   int64_t rows_written_ = 0;
   int64_t rows_already_published_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------
-// Reading
-
-// Start-time bounds of a file: from the store's key-value metadata, else from the column
-// statistics of every row group, else unbounded.
-std::pair<uint64_t, uint64_t> StartTimeBounds(const parquet::FileMetaData& metadata) {
-  if (const auto kv = metadata.key_value_metadata()) {
-    const auto min = kv->Get(std::string(kStartTimeMinKey));
-    const auto max = kv->Get(std::string(kStartTimeMaxKey));
-    if (min.ok() && max.ok()) {
-      const auto min_value = ParseUInt64(*min);
-      const auto max_value = ParseUInt64(*max);
-      if (min_value && max_value) return {*min_value, *max_value};
-    }
-  }
-  constexpr std::pair<uint64_t, uint64_t> kUnbounded = {
-      0, std::numeric_limits<uint64_t>::max()};
-  const int column =
-      metadata.schema()->ColumnIndex(std::string(convert::column::kStartTimeUnixNano));
-  if (column < 0 || metadata.num_row_groups() == 0) return kUnbounded;
-  uint64_t min = std::numeric_limits<uint64_t>::max();
-  uint64_t max = 0;
-  for (int i = 0; i < metadata.num_row_groups(); ++i) {
-    const auto stats = metadata.RowGroup(i)->ColumnChunk(column)->statistics();
-    if (stats == nullptr || !stats->HasMinMax() ||
-        stats->physical_type() != parquet::Type::INT64) {
-      return kUnbounded;
-    }
-    // An unsigned logical type: the statistics hold the bits of unsigned values.
-    const auto& typed = static_cast<const parquet::Int64Statistics&>(*stats);
-    min = std::min(min, static_cast<uint64_t>(typed.min()));
-    max = std::max(max, static_cast<uint64_t>(typed.max()));
-  }
-  return {min, max};
-}
-
-bool Overlaps(const SpanQuery& query, uint64_t min, uint64_t max) {
-  if (query.start_time_min_unix_nano && max < *query.start_time_min_unix_nano) {
-    return false;
-  }
-  if (query.start_time_max_unix_nano && min >= *query.start_time_max_unix_nano) {
-    return false;
-  }
-  return true;
-}
-
-// Reads the matching rows of a list of files, one file at a time.
-class SpanScanReader final : public arrow::RecordBatchReader {
- public:
-  SpanScanReader(std::vector<fs::path> files, SpanQuery query, arrow::MemoryPool* pool)
-      : files_(std::move(files)), query_(std::move(query)), pool_(pool) {}
-
-  std::shared_ptr<arrow::Schema> schema() const override {
-    return convert::SpanTableSchema();
-  }
-
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    while (true) {
-      if (batches_ == nullptr) {
-        if (next_file_ == files_.size()) {
-          *out = nullptr;
-          return arrow::Status::OK();
-        }
-        const fs::path& path = files_[next_file_++];
-        ARROW_RETURN_NOT_OK(internal::AnnotatePath(OpenFile(path), path));
-      }
-      std::shared_ptr<arrow::RecordBatch> batch;
-      ARROW_RETURN_NOT_OK(batches_->ReadNext(&batch));
-      if (batch == nullptr) {
-        batches_.reset();
-        file_reader_.reset();
-        continue;
-      }
-      ARROW_ASSIGN_OR_RAISE(auto matching, Filter(*batch));
-      if (matching->num_rows() > 0) {
-        *out = std::move(matching);
-        return arrow::Status::OK();
-      }
-    }
-  }
-
- private:
-  arrow::Status OpenFile(const fs::path& path) {
-    ARROW_ASSIGN_OR_RAISE(auto input,
-                          arrow::io::ReadableFile::Open(path.string(), pool_));
-    ARROW_ASSIGN_OR_RAISE(file_reader_, parquet::arrow::OpenFile(input, pool_));
-    std::shared_ptr<arrow::Schema> file_schema;
-    ARROW_RETURN_NOT_OK(file_reader_->GetSchema(&file_schema));
-    // Parquet gives nested dictionaries (attribute keys and values) back plain; the
-    // batches are brought to the span table's types as they are read (Conform()).
-    const auto& expected = *convert::SpanTableSchema();
-    if (file_schema->num_fields() != expected.num_fields()) {
-      return arrow::Status::Invalid("schema is not the span table's: ",
-                                    file_schema->ToString());
-    }
-    for (int i = 0; i < expected.num_fields(); ++i) {
-      if (file_schema->field(i)->name() != expected.field(i)->name()) {
-        return arrow::Status::Invalid("schema is not the span table's: column ", i,
-                                      " is '", file_schema->field(i)->name(), "'");
-      }
-      ARROW_RETURN_NOT_OK(convert::CheckSpanTableType(*file_schema->field(i)->type(),
-                                                      *expected.field(i)->type(),
-                                                      file_schema->field(i)->name()));
-    }
-    // Row groups whose start-time statistics miss the range are not read.
-    const auto metadata = file_reader_->parquet_reader()->metadata();
-    std::vector<int> row_groups;
-    const int column =
-        metadata->schema()->ColumnIndex(std::string(convert::column::kStartTimeUnixNano));
-    for (int i = 0; i < metadata->num_row_groups(); ++i) {
-      const auto row_group = metadata->RowGroup(i);
-      const auto stats =
-          column < 0 ? nullptr : row_group->ColumnChunk(column)->statistics();
-      if (stats != nullptr && stats->HasMinMax() &&
-          stats->physical_type() == parquet::Type::INT64) {
-        const auto& typed = static_cast<const parquet::Int64Statistics&>(*stats);
-        if (!Overlaps(query_, static_cast<uint64_t>(typed.min()),
-                      static_cast<uint64_t>(typed.max()))) {
-          continue;
-        }
-      }
-      row_groups.push_back(i);
-    }
-    ARROW_ASSIGN_OR_RAISE(batches_, file_reader_->GetRecordBatchReader(row_groups));
-    return arrow::Status::OK();
-  }
-
-  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Filter(
-      const arrow::RecordBatch& batch) const {
-    if (!query_.start_time_min_unix_nano && !query_.start_time_max_unix_nano &&
-        !query_.trace_id) {
-      return convert::ConformToSpanTableSchema(batch, pool_);
-    }
-    const auto& start_times = static_cast<const arrow::UInt64Array&>(
-        *batch.GetColumnByName(std::string(convert::column::kStartTimeUnixNano)));
-    const auto& trace_ids = static_cast<const arrow::FixedSizeBinaryArray&>(
-        *batch.GetColumnByName(std::string(convert::column::kTraceId)));
-    const uint64_t min = query_.start_time_min_unix_nano.value_or(0);
-    std::vector<int64_t> rows;
-    for (int64_t row = 0; row < batch.num_rows(); ++row) {
-      const uint64_t start = start_times.Value(row);
-      if (start < min) continue;
-      if (query_.start_time_max_unix_nano && start >= *query_.start_time_max_unix_nano) {
-        continue;
-      }
-      if (query_.trace_id && trace_ids.GetView(row) != *query_.trace_id) continue;
-      rows.push_back(row);
-    }
-    ARROW_ASSIGN_OR_RAISE(auto taken, internal::TakeRows(batch, rows, pool_));
-    return convert::ConformToSpanTableSchema(*taken, pool_);
-  }
-
-  std::vector<fs::path> files_;
-  SpanQuery query_;
-  arrow::MemoryPool* pool_;
-  size_t next_file_ = 0;
-  std::unique_ptr<parquet::arrow::FileReader> file_reader_;
-  std::unique_ptr<arrow::RecordBatchReader> batches_;
 };
 
 }  // namespace
@@ -563,14 +377,13 @@ struct ParquetSpanStore::Impl {
   std::set<uint64_t> unpublished_segments;
   arrow::Status last_publish_error;
   // Rate limit of the error lines of failed publications (one a kErrorLogInterval).
-  std::optional<Clock::time_point> last_error_log;
+  std::optional<Clock::TimePoint> last_error_log;
   int64_t failures_since_log = 0;
   int64_t published_raw_bytes = 0;
   int64_t published_file_bytes = 0;
   ParquetSpanStoreStats stats;  // guarded by `mutex` (Open's recovery runs before)
 
-  std::mutex cache_mutex;  // guards file_cache
-  std::map<std::string, StoredFile> file_cache;
+  std::unique_ptr<internal::StoredFileCatalog> catalog;  // thread-safe
 
   bool fsync() const { return options.durability == WalDurability::kFsync; }
 
@@ -580,14 +393,9 @@ struct ParquetSpanStore::Impl {
   }
 
   void Remember(const std::vector<StoredFile>& files, int64_t raw_bytes) {
+    catalog->Remember(files);
     int64_t file_bytes = 0;
-    {
-      std::lock_guard<std::mutex> cache_lock(cache_mutex);
-      for (const auto& file : files) {
-        file_cache[file.path] = file;
-        file_bytes += file.num_bytes;
-      }
-    }
+    for (const auto& file : files) file_bytes += file.num_bytes;
     published_raw_bytes += raw_bytes;
     published_file_bytes += file_bytes;
     stats.files_published += static_cast<int64_t>(files.size());
@@ -620,9 +428,10 @@ struct ParquetSpanStore::Impl {
         return batch.status().WithMessage("WAL segment ", path.string(), " record ",
                                           records, ": ", batch.status().message());
       }
-      ARROW_ASSIGN_OR_RAISE(auto conformed, ConformToSpanTable(*batch));
+      ARROW_ASSIGN_OR_RAISE(auto conformed, ConformAndValidate(*batch));
       ARROW_ASSIGN_OR_RAISE(auto rows_by_hour, internal::GroupRowsByHour(*conformed));
-      ARROW_RETURN_NOT_OK(replay.Add(*conformed, rows_by_hour, payload->size()));
+      ARROW_RETURN_NOT_OK(
+          replay.Add(*conformed, rows_by_hour, arrow::util::TotalBufferSize(*conformed)));
       ++records;
     }
     int64_t raw_bytes = 0;
@@ -717,7 +526,7 @@ struct ParquetSpanStore::Impl {
     last_publish_error = status;
     ++stats.publish_failures;
     ++failures_since_log;
-    const auto now = Clock::now();
+    const auto now = layout.clock->Now();
     if (!last_error_log.has_value() || now - *last_error_log >= kErrorLogInterval) {
       spdlog::error(
           "span store {}: cannot publish ({} failures since the last report): {}; {} WAL "
@@ -743,13 +552,73 @@ struct ParquetSpanStore::Impl {
 
   bool RotationDue() const {
     if (generation == nullptr || generation->empty()) return false;
-    if (Clock::now() - generation->first_row_time() >= options.max_file_age) return true;
+    if (layout.clock->Now() - generation->first_row_time() >= options.max_file_age) {
+      return true;
+    }
     return generation->LargestFileBytes(CompressionRatio()) >= options.max_file_bytes;
+  }
+
+  // Appends a batch with exactly the span table's schema whose values were checked: to
+  // the WAL (`payload` when given, else the batch serialized), then to the generation.
+  arrow::Status AppendConformed(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                std::shared_ptr<arrow::Buffer> payload) {
+    ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour,
+                          internal::GroupRowsByHour(*batch));
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (closed) return arrow::Status::IOError("span store is closed");
+    }
+    if (batch->num_rows() == 0) return arrow::Status::OK();
+    if (payload == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(payload, internal::SerializeWalRecord(*batch, layout.pool));
+    }
+    // What the rows take in memory, the base of the file size estimate whatever the WAL
+    // record's compression.
+    const int64_t raw_bytes = arrow::util::TotalBufferSize(*batch);
+
+    std::lock_guard<std::mutex> lock(mutex);
+    if (closed) return arrow::Status::IOError("span store is closed");
+    if (wal == nullptr || wal->broken()) {
+      // Only a segment to append to matters here: segments that still fail to publish
+      // wait in the WAL and do not keep this batch out.
+      const arrow::Status rotated = RotateLocked();
+      if (wal == nullptr || wal->broken()) {
+        return rotated.ok() ? arrow::Status::IOError("no WAL segment to append to")
+                            : rotated;
+      }
+    }
+    ARROW_RETURN_NOT_OK(wal->Append(*payload, fsync()));
+    ++stats.batches_appended;
+    stats.rows_appended += batch->num_rows();
+    stats.wal_bytes_appended += payload->size();
+    // The batch is durable from here on: nothing below may fail the call, or the sender
+    // would retry and store it twice.
+    const bool was_empty = generation->empty();
+    const arrow::Status added = generation->Add(*batch, rows_by_hour, raw_bytes);
+    if (!added.ok()) {
+      // The generation misses rows now: drop its files and publish the segment from the
+      // WAL instead, at the next rotation.
+      last_publish_error = added;
+      generation->Abandon(/*remove_temporary_files=*/true);
+      unpublished_segments.insert(wal->sequence());
+      wal.reset();
+      generation.reset();
+      (void)RotateLocked();
+      return arrow::Status::OK();
+    }
+    if (RotationDue()) {
+      (void)RotateLocked();  // kept in last_publish_error; Flush() reports it
+    } else if (was_empty) {
+      age_cv.notify_all();  // the age clock of a new generation starts
+    }
+    return arrow::Status::OK();
   }
 
   // The background thread: publishes a generation that reached max_file_age without an
   // Append() noticing.
   void AgeLoop() {
+    Clock& clock = *layout.clock;
+    auto stop = [this] { return stopping; };
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
       if (NeedsRepair()) {
@@ -757,21 +626,26 @@ struct ParquetSpanStore::Impl {
         // receiver refusing writes on a full disk gets none).
         (void)(wal != nullptr && wal->broken() ? RotateLocked()
                                                : Counted(RepairLocked()));
-        if (NeedsRepair()) age_cv.wait_for(lock, kRepairInterval);
+        if (NeedsRepair())
+          clock.WaitUntil(lock, age_cv, clock.Now() + kRepairInterval, stop);
         continue;
       }
       if (generation == nullptr || generation->empty()) {
-        age_cv.wait(lock);
+        // Until an Append() starts a generation (it notifies) or a failure needs repair.
+        clock.WaitUntil(lock, age_cv, Clock::TimePoint::max(), [this] {
+          return stopping || NeedsRepair() ||
+                 (generation != nullptr && !generation->empty());
+        });
         continue;
       }
       const auto deadline = generation->first_row_time() + options.max_file_age;
-      if (Clock::now() < deadline) {
-        age_cv.wait_until(lock, deadline);
+      if (clock.Now() < deadline) {
+        clock.WaitUntil(lock, age_cv, deadline, stop);
         continue;
       }
       if (!RotateLocked().ok()) {
         // The segment stays; try again later rather than spin.
-        age_cv.wait_for(lock, std::chrono::seconds(1));
+        clock.WaitUntil(lock, age_cv, clock.Now() + kRepairInterval, stop);
       }
     }
   }
@@ -801,6 +675,9 @@ arrow::Result<std::unique_ptr<ParquetSpanStore>> ParquetSpanStore::Open(
   layout.arrow_properties = internal::MakeArrowWriterProperties();
   layout.max_row_group_rows = impl->options.max_row_group_rows;
   layout.pool = pool;
+  layout.clock =
+      impl->options.clock != nullptr ? impl->options.clock : common::Clock::Steady();
+  impl->catalog = std::make_unique<internal::StoredFileCatalog>(layout.spans_dir, pool);
   ARROW_RETURN_NOT_OK(internal::CreateDirectories(layout.spans_dir));
   ARROW_RETURN_NOT_OK(internal::CreateDirectories(layout.wal_dir));
   ARROW_RETURN_NOT_OK(FsyncDirectory(layout.data_dir));
@@ -912,53 +789,15 @@ void internal::ParquetSpanStoreTesting::Abandon(ParquetSpanStore& store) {
 arrow::Status ParquetSpanStore::Append(const std::shared_ptr<arrow::RecordBatch>& spans) {
   // Everything that can refuse the batch happens before the WAL sees it: a record in
   // the WAL must always replay.
-  ARROW_ASSIGN_OR_RAISE(auto batch, ConformToSpanTable(spans));
-  ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour, internal::GroupRowsByHour(*batch));
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (impl_->closed) return arrow::Status::IOError("span store is closed");
-  }
-  if (batch->num_rows() == 0) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto payload,
-                        internal::SerializeWalRecord(*batch, impl_->layout.pool));
+  ARROW_ASSIGN_OR_RAISE(auto batch, ConformAndValidate(spans));
+  return impl_->AppendConformed(batch, nullptr);
+}
 
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  Impl& impl = *impl_;
-  if (impl.closed) return arrow::Status::IOError("span store is closed");
-  if (impl.wal == nullptr || impl.wal->broken()) {
-    // Only a segment to append to matters here: segments that still fail to publish
-    // wait in the WAL and do not keep this batch out.
-    const arrow::Status rotated = impl.RotateLocked();
-    if (impl.wal == nullptr || impl.wal->broken()) {
-      return rotated.ok() ? arrow::Status::IOError("no WAL segment to append to")
-                          : rotated;
-    }
-  }
-  ARROW_RETURN_NOT_OK(impl.wal->Append(*payload, impl.fsync()));
-  ++impl.stats.batches_appended;
-  impl.stats.rows_appended += batch->num_rows();
-  impl.stats.wal_bytes_appended += payload->size();
-  // The batch is durable from here on: nothing below may fail the call, or the sender
-  // would retry and store it twice.
-  const bool was_empty = impl.generation->empty();
-  const arrow::Status added = impl.generation->Add(*batch, rows_by_hour, payload->size());
-  if (!added.ok()) {
-    // The generation misses rows now: drop its files and publish the segment from the
-    // WAL instead, at the next rotation.
-    impl.last_publish_error = added;
-    impl.generation->Abandon(/*remove_temporary_files=*/true);
-    impl.unpublished_segments.insert(impl.wal->sequence());
-    impl.wal.reset();
-    impl.generation.reset();
-    (void)impl.RotateLocked();
-    return arrow::Status::OK();
-  }
-  if (impl.RotationDue()) {
-    (void)impl.RotateLocked();  // kept in last_publish_error; Flush() reports it
-  } else if (was_empty) {
-    impl.age_cv.notify_all();  // the age clock of a new generation starts
-  }
-  return arrow::Status::OK();
+arrow::Status ParquetSpanStore::AppendValidated(
+    const std::shared_ptr<arrow::RecordBatch>& spans,
+    std::shared_ptr<arrow::Buffer> ipc_stream) {
+  ARROW_ASSIGN_OR_RAISE(auto batch, Conform(spans));
+  return impl_->AppendConformed(batch, std::move(ipc_stream));
 }
 
 arrow::Status ParquetSpanStore::Flush() {
@@ -997,47 +836,7 @@ arrow::Status ParquetSpanStore::Close() {
 }
 
 arrow::Result<std::vector<StoredFile>> ParquetSpanStore::ListFiles() {
-  ARROW_ASSIGN_OR_RAISE(const auto paths,
-                        internal::ListParquetFiles(impl_->layout.spans_dir));
-  std::vector<StoredFile> files;
-  files.reserve(paths.size());
-  for (const auto& path : paths) {
-    std::error_code error;
-    const auto size = fs::file_size(path, error);
-    if (error) continue;  // removed meanwhile by someone else
-    {
-      std::lock_guard<std::mutex> cache_lock(impl_->cache_mutex);
-      const auto it = impl_->file_cache.find(path.string());
-      if (it != impl_->file_cache.end() &&
-          it->second.num_bytes == static_cast<int64_t>(size)) {
-        files.push_back(it->second);
-        continue;
-      }
-    }
-    auto input = arrow::io::ReadableFile::Open(path.string(), impl_->layout.pool);
-    ARROW_RETURN_NOT_OK(internal::AnnotatePath(input.status(), path));
-    auto reader = parquet::arrow::OpenFile(*input, impl_->layout.pool);
-    ARROW_RETURN_NOT_OK(internal::AnnotatePath(reader.status(), path));
-    const auto metadata = (*reader)->parquet_reader()->metadata();
-    const auto [min, max] = StartTimeBounds(*metadata);
-    StoredFile file{path.string(), metadata->num_rows(), static_cast<int64_t>(size), min,
-                    max};
-    {
-      std::lock_guard<std::mutex> cache_lock(impl_->cache_mutex);
-      impl_->file_cache[file.path] = file;
-    }
-    files.push_back(std::move(file));
-  }
-  // Forget files removed by others (retention), so the cache does not grow forever; a
-  // file published meanwhile at worst has its footer read again.
-  std::lock_guard<std::mutex> cache_lock(impl_->cache_mutex);
-  if (impl_->file_cache.size() > files.size()) {
-    std::set<std::string> listed;
-    for (const auto& file : files) listed.insert(file.path);
-    std::erase_if(impl_->file_cache,
-                  [&](const auto& entry) { return listed.count(entry.first) == 0; });
-  }
-  return files;
+  return impl_->catalog->List();
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetSpanStore::Scan(
@@ -1060,26 +859,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetSpanStore::Scan(
     }
   }
   ARROW_ASSIGN_OR_RAISE(const auto files, ListFiles());
-  std::vector<fs::path> selected;
-  for (const auto& file : files) {
-    // The hour folder bounds start_time and so the nanoseconds (start_time is checked to
-    // be start_time_unix_nano / 1000 on Append): hour h holds [h, h + 1) hours.
-    const auto hour = internal::HourOfPartitionFile(file.path);
-    constexpr uint64_t kLastHour =
-        std::numeric_limits<uint64_t>::max() / internal::kNanosPerHour;
-    if (hour && *hour >= 0 && static_cast<uint64_t>(*hour) <= kLastHour) {
-      const uint64_t hour_min = static_cast<uint64_t>(*hour) * internal::kNanosPerHour;
-      const uint64_t hour_max = static_cast<uint64_t>(*hour) == kLastHour
-                                    ? std::numeric_limits<uint64_t>::max()
-                                    : hour_min + (internal::kNanosPerHour - 1);
-      if (!Overlaps(query, hour_min, hour_max)) continue;
-    }
-    if (!Overlaps(query, file.start_time_min_unix_nano, file.start_time_max_unix_nano)) {
-      continue;
-    }
-    selected.emplace_back(file.path);
-  }
-  return std::make_shared<SpanScanReader>(std::move(selected), query, impl_->layout.pool);
+  return internal::ScanFiles(internal::SelectFiles(files, query), query,
+                             impl_->layout.pool);
 }
 
 const RecoveryReport& ParquetSpanStore::recovery_report() const { return impl_->report; }

@@ -22,10 +22,14 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/api.h>
+#include <arrow/util/compression.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/reader.h>
 
 #include "../convert/span_table_test_util.h"
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -410,30 +414,43 @@ TEST_F(ParquetSpanStoreTest, RotatesByAge) {
   }
 }
 
+// The age of open files follows the store's clock: nothing is published before
+// max_file_age, and the background thread publishes without another call after it.
 TEST_F(ParquetSpanStoreTest, BackgroundThreadPublishesFilesThatGrewOld) {
+  auto clock = std::make_shared<common::ManualClock>();
   auto options = Options();
-  options.max_file_age = std::chrono::milliseconds(50);
+  options.max_file_age = std::chrono::seconds(60);
   options.flush_before_scan = false;
+  options.clock = clock;
   auto store = OpenStore(options);
   ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(clock->AwaitWaiters(1));  // the background thread waits for a generation
   ASSERT_TRUE(store->Append(NumberedBatch(0, 10)).ok());
-  // No other call: the background thread must publish. Bounded wait.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  clock->Advance(std::chrono::seconds(59));
+  ASSERT_TRUE(clock->AwaitWaiters(1));
+  EXPECT_EQ(CountRows(store.get()), 0);  // not old enough
+  clock->Advance(std::chrono::seconds(1));
+  // No other call: the background thread must publish. Bounded wait, in real time.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   size_t files = 0;
   while (files == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
     auto listed = store->ListFiles();
     ASSERT_TRUE(listed.ok());
     files = listed->size();
   }
   EXPECT_EQ(files, 1u);
   EXPECT_EQ(CountRows(store.get()), 10);
+  ASSERT_TRUE(store->Close().ok());
 }
 
 TEST_F(ParquetSpanStoreTest, InvalidBatchIsRefusedAndNothingIsWritten) {
   auto store = OpenStore(Options());
   ASSERT_NE(store, nullptr);
-  const auto batch = Encode(model::RealisticSpans(50));
+  // With the derived columns whether or not the encoder computes them.
+  const auto batch = convert::ConformToSpanTableSchema(*Encode(model::RealisticSpans(50)),
+                                                       arrow::default_memory_pool())
+                         .ValueOrDie();
 
   auto without_trace_id = batch->RemoveColumn(0);
   ASSERT_TRUE(without_trace_id.ok());
@@ -535,6 +552,40 @@ TEST_F(ParquetSpanStoreTest, CrashBeforeFlushLosesNothingAndDuplicatesNothing) {
     EXPECT_EQ(ExpectEveryListedFileReadable(store.get()),
               static_cast<int64_t>(expected.size()));
   }
+}
+
+// A receiver hands the batch it validated and the stream it received (compressed, the
+// derived columns left off as on the wire): the WAL logs that stream as it is, and a
+// replay after a crash brings the same spans back.
+TEST_F(ParquetSpanStoreTest, AppendValidatedLogsTheReceivedStreamAsItIs) {
+  const auto request = model::RandomSpans(300, 5);
+  const auto batch = Encode(request);
+  auto options = arrow::ipc::IpcWriteOptions::Defaults();
+  options.codec = arrow::util::Codec::Create(arrow::Compression::ZSTD).ValueOrDie();
+  const auto on_the_wire = convert::WithoutDerivedTimeColumns(*batch);
+  auto sink = arrow::io::BufferOutputStream::Create().ValueOrDie();
+  auto writer =
+      arrow::ipc::MakeStreamWriter(sink, on_the_wire->schema(), options).ValueOrDie();
+  ASSERT_TRUE(writer->WriteRecordBatch(*on_the_wire).ok());
+  ASSERT_TRUE(writer->Close().ok());
+  const auto stream = sink->Finish().ValueOrDie();
+  {
+    auto store = OpenStore(Options());
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->AppendValidated(batch, stream).ok());
+    EXPECT_EQ(store->Stats().wal_bytes_appended, stream->size());
+    const auto segments = FilesEndingWith(".wal");
+    ASSERT_EQ(segments.size(), 1u);
+    // Segment header, record header, the stream.
+    EXPECT_EQ(fs::file_size(segments[0]), static_cast<uintmax_t>(16 + stream->size()));
+    internal::ParquetSpanStoreTesting::Abandon(*store);
+  }
+  auto store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->recovery_report().records_replayed, 1);
+  const auto table = ScanTable(store.get());
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(SpansOf(Decode(table)), SpansOf(request));
 }
 
 TEST_F(ParquetSpanStoreTest, SegmentLeftAfterItsFilesWerePublishedIsNotStoredTwice) {

@@ -179,8 +179,15 @@ ParquetSpanWriter::ParquetSpanWriter(ParquetSpanWriterOptions options,
     : options_(std::move(options)), pool_(pool) {}
 
 arrow::Result<WriteResult> ParquetSpanWriter::Write(
-    const arrow::RecordBatch& spans) const {
+    const arrow::RecordBatch& batch) const {
   ARROW_RETURN_NOT_OK(CheckOptions(options_));
+  // The derived columns are computed here, where they are stored, when the batch has
+  // none (convert::WithoutDerivedTimeColumns).
+  std::shared_ptr<arrow::RecordBatch> conformed;
+  if (!batch.schema()->Equals(*convert::SpanTableSchema(), /*check_metadata=*/true)) {
+    ARROW_ASSIGN_OR_RAISE(conformed, convert::ConformToSpanTableSchema(batch, pool_));
+  }
+  const arrow::RecordBatch& spans = conformed != nullptr ? *conformed : batch;
   ARROW_RETURN_NOT_OK(convert::ValidateSpanTable(spans));
   ARROW_ASSIGN_OR_RAISE(const RowsByHour rows_by_hour, internal::GroupRowsByHour(spans));
   const fs::path data_dir(options_.data_dir);

@@ -123,6 +123,28 @@ TEST_F(ParquetSpanWriterTest, RealisticSpansAreLossless) {
   EXPECT_TRUE(FilesEndingWith(".tmp").empty());
 }
 
+// The derived columns are computed where spans are stored: a batch without them (as
+// senders leave them off) is written with them.
+TEST_F(ParquetSpanWriterTest, DerivedTimeColumnsAreComputedWhenAbsent) {
+  const auto in = model::RealisticSpans(500);
+  // With the derived columns whether or not the encoder computes them.
+  const auto full =
+      convert::ConformToSpanTableSchema(*Encode(in), arrow::default_memory_pool())
+          .ValueOrDie();
+  auto result = MakeWriter().Write(*convert::WithoutDerivedTimeColumns(*full));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  auto table = ReadSpanDataset(data_dir_.string());
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  ASSERT_TRUE((*table)->schema()->Equals(*convert::SpanTableSchema()));
+  for (const char* name : {"start_time", "duration_ns"}) {
+    SCOPED_TRACE(name);
+    auto written = (*table)->GetColumnByName(name);
+    ASSERT_NE(written, nullptr);
+    EXPECT_TRUE(written->Equals(arrow::ChunkedArray(full->GetColumnByName(name))));
+  }
+  ExpectSameOtlp(Canonical(in), Decode(**table));
+}
+
 TEST_F(ParquetSpanWriterTest, RandomSpansInOneHourAreLossless) {
   for (uint64_t seed : {1, 2}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -259,7 +281,11 @@ TEST_F(ParquetSpanWriterTest, ParquetMetadataIsReadableByOtherEngines) {
 }
 
 TEST_F(ParquetSpanWriterTest, BadBatchIsInvalidAndWritesNothing) {
-  const auto batch = Encode(model::RealisticSpans(100));
+  // With the derived columns whether or not the encoder computes them.
+  const auto batch =
+      convert::ConformToSpanTableSchema(*Encode(model::RealisticSpans(100)),
+                                        arrow::default_memory_pool())
+          .ValueOrDie();
   const auto writer = MakeWriter();
 
   auto without_trace_id = batch->RemoveColumn(0);
@@ -269,16 +295,10 @@ TEST_F(ParquetSpanWriterTest, BadBatchIsInvalidAndWritesNothing) {
   EXPECT_NE(result.status().message().find("trace_id"), std::string::npos)
       << result.status().ToString();
 
-  // The decoder ignores start_time, the partitioning needs it.
+  // start_time in nanoseconds is not the span table's type. (Without start_time, the
+  // batch is written: DerivedTimeColumnsAreComputedWhenAbsent.)
   const int start_time =
       batch->schema()->GetFieldIndex(std::string(convert::column::kStartTime));
-  auto without_start_time = batch->RemoveColumn(start_time);
-  ASSERT_TRUE(without_start_time.ok());
-  result = writer.Write(**without_start_time);
-  EXPECT_TRUE(result.status().IsInvalid()) << result.status().ToString();
-  EXPECT_NE(result.status().message().find("start_time"), std::string::npos);
-
-  // start_time in nanoseconds is not the span table's type.
   auto nanos = arrow::field(std::string(convert::column::kStartTime),
                             arrow::timestamp(arrow::TimeUnit::NANO, "UTC"), false);
   auto nanos_array = batch->column(start_time)->View(nanos->type());
@@ -287,6 +307,9 @@ TEST_F(ParquetSpanWriterTest, BadBatchIsInvalidAndWritesNothing) {
   ASSERT_TRUE(with_nanos.ok());
   result = writer.Write(**with_nanos);
   EXPECT_TRUE(result.status().IsInvalid()) << result.status().ToString();
+  EXPECT_NE(result.status().message().find("column 'start_time': expected type"),
+            std::string::npos)
+      << result.status().ToString();
 
   EXPECT_FALSE(fs::exists(data_dir_ / "spans"));
 }

@@ -27,6 +27,7 @@
 #include "decode_memory_internal.h"
 #include "flight_service_internal.h"
 #include "idle_stream_watchdog_internal.h"
+#include "ipc_messages_internal.h"
 #include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/common/log.h"
 #include "otlp_arrow/convert/span_schema.h"
@@ -141,13 +142,20 @@ arrow::Status TooLarge(const std::string& message) {
 }
 
 // One IPC message per FlightData of a DoPut; metadata-only messages (no IPC header) are
-// skipped. Reads wait for the client under the idle watchdog.
+// skipped. Reads wait for the client under the idle watchdog. Each message is recorded
+// as it arrived (for the write-ahead log) and handed to Arrow's reader with its ZSTD
+// body decompressed (with a context reused for the whole stream).
 class FlightDataMessageReader : public arrow::ipc::MessageReader {
  public:
   FlightDataMessageReader(
       grpc::ServerReaderWriter<wire::PutResult, wire::FlightData>* stream,
-      internal::IdleStreamWatchdog::Watch* watch, wire::FlightData first)
-      : stream_(stream), watch_(watch), pending_(std::move(first)), has_pending_(true) {}
+      internal::IdleStreamWatchdog::Watch* watch, wire::FlightData first,
+      internal::IpcStreamRecorder* recorder)
+      : stream_(stream),
+        watch_(watch),
+        pending_(std::move(first)),
+        has_pending_(true),
+        recorder_(recorder) {}
 
   arrow::Result<std::unique_ptr<arrow::ipc::Message>> ReadNextMessage() override {
     for (;;) {
@@ -170,7 +178,11 @@ class FlightDataMessageReader : public arrow::ipc::MessageReader {
         return arrow::Status::OutOfMemory("a message body of ", body_bytes,
                                           " bytes is over the decoding limits");
       }
-      return internal::ToIpcMessage(&data);
+      ARROW_ASSIGN_OR_RAISE(auto message, internal::ToIpcMessage(&data));
+      ARROW_ASSIGN_OR_RAISE(const auto header, internal::ReadIpcMessageHeader(*message));
+      recorder_->Record(*message, header);
+      return decompressor_.Decompress(std::move(message), header,
+                                      internal::DecodeMemoryPool());
     }
   }
 
@@ -179,6 +191,8 @@ class FlightDataMessageReader : public arrow::ipc::MessageReader {
   internal::IdleStreamWatchdog::Watch* watch_;
   wire::FlightData pending_;
   bool has_pending_;
+  internal::IpcStreamRecorder* recorder_;
+  internal::ZstdBodyDecompressor decompressor_;
 };
 
 // FlightData messages of a DoGet, one per IPC payload.
@@ -590,11 +604,14 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
     // Decompress on this thread: Arrow's pool tasks cost more in wake-ups than they save.
     read_options.use_threads = false;
     read_options.memory_pool = internal::DecodeMemoryPool();
+    // Declared before the reader, whose message reader points to it.
+    internal::IpcStreamRecorder recorder;
     std::shared_ptr<arrow::ipc::RecordBatchStreamReader> reader;
     {
       internal::DecodeScope scope(&budget_, options_.max_batch_bytes);
       auto opened = arrow::ipc::RecordBatchStreamReader::Open(
-          std::make_unique<FlightDataMessageReader>(stream, watch, std::move(first)),
+          std::make_unique<FlightDataMessageReader>(stream, watch, std::move(first),
+                                                    &recorder),
           read_options);
       if (!opened.ok()) {
         if (context.IsCancelled()) return arrow::Status::Cancelled("DoPut cancelled");
@@ -644,7 +661,14 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
         return Refuse(Invalid("invalid_batch",
                               "batch " + std::to_string(index) + ": " + valid.message()));
       }
-      if (auto appended = sink_->Append(*batch); !appended.ok()) {
+      // The batch as it arrived, for the sink's log: the compressed bytes are far fewer
+      // to checksum and write than the batch serialized again. (Without them, say for
+      // want of memory, the sink serializes the batch itself.)
+      std::shared_ptr<arrow::Buffer> received_stream =
+          recorder.LatestBatchStream(arrow::default_memory_pool()).ValueOr(nullptr);
+      // Validated here: the sink does not check the values again.
+      if (auto appended = sink_->AppendValidated(*batch, std::move(received_stream));
+          !appended.ok()) {
         if (appended.IsInvalid()) {
           // The store's own checks refused the content: retrying cannot help.
           return Refuse(Invalid("invalid_batch", "batch " + std::to_string(index) + ": " +

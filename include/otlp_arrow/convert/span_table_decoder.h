@@ -19,7 +19,9 @@ namespace otlp_arrow::convert {
 /// the row.
 ///
 /// String columns may be plain utf8 or dictionary<int, utf8>. The derived columns
-/// (`start_time`, `duration_ns`, `service_name`) are optional and ignored.
+/// (`start_time`, `duration_ns`, `service_name`) are optional; `start_time` and
+/// `duration_ns`, when present, must have no null and `start_time` must be
+/// `start_time_unix_nano` / 1000 (stores partition by it).
 arrow::Status ValidateSpanTable(const arrow::RecordBatch& batch);
 
 /// \brief Converts a span table back to OTLP, appending to `out`.

@@ -14,6 +14,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/storage/span_sink.h"
 
 namespace otlp_arrow::storage {
@@ -61,6 +62,10 @@ struct ParquetSpanStoreOptions {
   /// \brief Scan() first publishes open files (Flush()), so that it sees every span
   /// appended so far; without it Scan() sees published files only.
   bool flush_before_scan = true;
+
+  /// \brief Time source of `max_file_age` and of the retries after a failed
+  /// publication. Null: the steady clock. Tests inject a ManualClock.
+  std::shared_ptr<common::Clock> clock;
 
   /// \brief Checks the directory, the sizes and the Parquet settings above; Open() calls
   /// it.
@@ -154,6 +159,12 @@ class ParquetSpanStore final : public SpanSink, public SpanSource {
   /// failure to write Parquet after the WAL does not fail the call: the batch is safe in
   /// the WAL, is published from there later, and Flush() reports the error meanwhile.
   arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) override;
+
+  /// \brief Append() without validating `spans` again (SpanSink::AppendValidated); the
+  /// WAL record is `ipc_stream` when given (replayed through ConformToSpanTableSchema
+  /// and ValidateSpanTable like any record), else `spans` serialized.
+  arrow::Status AppendValidated(const std::shared_ptr<arrow::RecordBatch>& spans,
+                                std::shared_ptr<arrow::Buffer> ipc_stream) override;
 
   /// \brief Publishes every open file, so that readers see all spans appended so far.
   arrow::Status Flush() override;

@@ -76,8 +76,9 @@ class ParquetSpanWriter {
       ParquetSpanWriterOptions options = ParquetSpanWriterOptions::Defaults(),
       arrow::MemoryPool* pool = arrow::default_memory_pool());
 
-  /// \brief Validates `spans` (convert::ValidateSpanTable, plus a non-null
-  /// timestamp[us, UTC] `start_time`) and writes it, one file per hour. An invalid batch
+  /// \brief Brings `spans` to convert::SpanTableSchema() (ConformToSpanTableSchema: the
+  /// derived `start_time` and `duration_ns` are computed when absent), validates it
+  /// (convert::ValidateSpanTable) and writes it, one file per hour. An invalid batch
   /// returns Status::Invalid and writes nothing; an empty batch writes nothing.
   arrow::Result<WriteResult> Write(const arrow::RecordBatch& spans) const;
 

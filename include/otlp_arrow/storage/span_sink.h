@@ -12,6 +12,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 #include <arrow/status.h>
+#include <arrow/type_fwd.h>
 
 namespace otlp_arrow::storage {
 
@@ -29,6 +30,19 @@ class SpanSink {
   /// the sink's own trouble (closed, disk full, I/O), and the same batch may succeed
   /// later.
   virtual arrow::Status Append(const std::shared_ptr<arrow::RecordBatch>& spans) = 0;
+
+  /// \brief Stores `spans` as Append() does, trusting the caller's checks: `spans` is a
+  /// batch the caller brought to convert::SpanTableSchema() and validated fully
+  /// (convert::ValidateSpanTable), as a receiver does with what it receives, so the sink
+  /// does not check its values again. `ipc_stream`, if not null, is one self-contained
+  /// Arrow IPC stream (schema, dictionaries, one batch, end of stream) of a batch that
+  /// convert::ConformToSpanTableSchema turns into `spans`, e.g. the bytes as they
+  /// arrived, still compressed: a sink with a log may write it as it is rather than
+  /// serialize `spans` again. The default ignores `ipc_stream` and calls Append().
+  virtual arrow::Status AppendValidated(const std::shared_ptr<arrow::RecordBatch>& spans,
+                                        std::shared_ptr<arrow::Buffer> /*ipc_stream*/) {
+    return Append(spans);
+  }
 
   /// \brief Makes everything appended so far visible to readers (e.g. closes open files).
   virtual arrow::Status Flush() = 0;

@@ -123,8 +123,9 @@ struct FlightSpanReceiverStats {
 ///   reach the sink in SpanTableSchema() column order and with its schema.
 /// - Every batch is checked against `max_batch_bytes`, then fully validated
 ///   (convert::ValidateSpanTable; Status::Invalid with its message), then appended to the
-///   sink; only once Append() returns is the BatchAck {batch index, rows} sent as DoPut
-///   app metadata. The first refused batch ends the stream with its status; the batches
+///   sink with SpanSink::AppendValidated (with the batch's IPC messages as they arrived);
+///   only once that returns is the BatchAck {batch index, rows} sent as DoPut app
+///   metadata. The first refused batch ends the stream with its status; the batches
 ///   acknowledged before it stay stored.
 ///
 /// Read path (needs a SpanSource; without one these are Status::NotImplemented):
