@@ -112,4 +112,18 @@ const std::shared_ptr<arrow::Schema>& SpanTableSchema() {
   return schema;
 }
 
+const std::shared_ptr<arrow::Schema>& EncodedSpanTableSchema() {
+  static const auto schema = [] {
+    arrow::FieldVector fields;
+    for (const auto& field : SpanTableSchema()->fields()) {
+      if (field->name() == column::kStartTime || field->name() == column::kDurationNs) {
+        continue;
+      }
+      fields.push_back(field);
+    }
+    return arrow::schema(std::move(fields), SpanTableSchema()->metadata());
+  }();
+  return schema;
+}
+
 }  // namespace otlp_arrow::convert

@@ -133,8 +133,6 @@ struct SpanTableEncoder::Impl {
         kind(pool),
         start_time_unix_nano(pool),
         end_time_unix_nano(pool),
-        start_time(pool),
-        duration_ns(pool),
         status_code(pool),
         status_message(pool),
         attributes(pool),
@@ -168,7 +166,7 @@ struct SpanTableEncoder::Impl {
   static void ForEachWriter(Self& self, F&& f) {
     f(self.trace_id), f(self.span_id), f(self.parent_span_id), f(self.trace_state);
     f(self.flags), f(self.name), f(self.kind), f(self.start_time_unix_nano);
-    f(self.end_time_unix_nano), f(self.start_time), f(self.duration_ns);
+    f(self.end_time_unix_nano);
     f(self.status_code), f(self.status_message), f(self.attributes);
     f(self.dropped_attributes_count), f(self.events), f(self.event_time);
     f(self.event_name), f(self.event_attributes), f(self.event_dropped);
@@ -243,8 +241,6 @@ struct SpanTableEncoder::Impl {
   FixedWriter<int32_t> kind;
   FixedWriter<uint64_t> start_time_unix_nano;
   FixedWriter<uint64_t> end_time_unix_nano;
-  FixedWriter<int64_t> start_time;
-  FixedWriter<int64_t> duration_ns;
   FixedWriter<int32_t> status_code;
   StringWriter status_message;
   AttributesWriter attributes;
@@ -348,9 +344,6 @@ arrow::Status SpanTableEncoder::Impl::AppendSpan(const otlp::Span& span, int r, 
   const uint64_t end = span.end_time_unix_nano();
   start_time_unix_nano.Append(start);
   end_time_unix_nano.Append(end);
-  // Derived for query engines: microseconds of any uint64 of nanoseconds fit an int64.
-  start_time.Append(static_cast<int64_t>(start / 1000));
-  duration_ns.Append(static_cast<int64_t>(end - start));
   status_code.Append(code);
   AppendOptional(&status_message, span.status().message());
   ARROW_RETURN_NOT_OK(
@@ -403,7 +396,7 @@ arrow::Status SpanTableEncoder::Impl::AppendLinks(const otlp::Span& span, int r,
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> SpanTableEncoder::Impl::Finish() {
-  const auto& schema = SpanTableSchema();
+  const auto& schema = EncodedSpanTableSchema();
   auto type = [&](std::string_view name) {
     return schema->GetFieldByName(std::string(name))->type();
   };
@@ -439,8 +432,6 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SpanTableEncoder::Impl::Finis
   ARROW_RETURN_NOT_OK(add(kind.Finish(arrow::int32())));
   ARROW_RETURN_NOT_OK(add(start_time_unix_nano.Finish(arrow::uint64())));
   ARROW_RETURN_NOT_OK(add(end_time_unix_nano.Finish(arrow::uint64())));
-  ARROW_RETURN_NOT_OK(add(start_time.Finish(type(col::kStartTime))));
-  ARROW_RETURN_NOT_OK(add(duration_ns.Finish(arrow::int64())));
   ARROW_RETURN_NOT_OK(add(status_code.Finish(arrow::int32())));
   ARROW_RETURN_NOT_OK(add(status_message.Finish(arrow::utf8())));
   ARROW_RETURN_NOT_OK(add(attributes.Finish()));
@@ -789,8 +780,6 @@ arrow::Status SpanTableEncoder::Impl::AppendSpanWire(std::string_view bytes,
   kind.Append(span_kind);
   start_time_unix_nano.Append(start);
   end_time_unix_nano.Append(end);
-  start_time.Append(static_cast<int64_t>(start / 1000));
-  duration_ns.Append(static_cast<int64_t>(end - start));
   status_code.Append(code);
   AppendOptional(&this->status_message, status_message);
   dropped_attributes_count.Append(dropped_attributes);

@@ -17,6 +17,7 @@
 #include <arrow/table.h>
 
 #include "otlp_arrow/convert/span_table_decoder.h"
+#include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/otlp.h"
 
@@ -54,6 +55,17 @@ inline std::shared_ptr<arrow::RecordBatch> EncodeOrFail(
   auto batch = convert::SpanTableEncoder::Encode(request);
   EXPECT_TRUE(batch.ok()) << batch.status().ToString();
   return batch.ok() ? *batch : nullptr;
+}
+
+/// The whole span table of `request` (SpanTableSchema(), with the derived time columns
+/// the encoder leaves to the store), or null after a test failure.
+inline std::shared_ptr<arrow::RecordBatch> EncodeWholeOrFail(
+    const otlp::ExportTraceServiceRequest& request) {
+  auto batch = EncodeOrFail(request);
+  if (batch == nullptr) return nullptr;
+  auto whole = convert::ConformToSpanTableSchema(*batch, arrow::default_memory_pool());
+  EXPECT_TRUE(whole.ok()) << whole.status().ToString();
+  return whole.ok() ? *whole : nullptr;
 }
 
 /// The OTLP of a span table read back (all chunks), or what decoded before a test

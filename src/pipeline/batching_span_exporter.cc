@@ -213,15 +213,22 @@ struct BatchingSpanExporter::Impl {
     }
     result.spans = spans->num_rows();
     if (result.spans == 0) return result;
-    const std::shared_ptr<arrow::Schema>& schema = convert::SpanTableSchema();
-    // Batches of one queue are concatenated, so they must share the schema. Encoder
-    // output has the very same schema object; comparing pointers first skips the deep
-    // comparison on the hot path.
-    if (spans->schema() != schema &&
-        !spans->schema()->Equals(*schema, /*check_metadata=*/false)) {
-      result.code = IngestCode::kInvalid;
-      result.message = "batch is not a span table (convert::SpanTableSchema())";
-      return result;
+    // Batches of one queue are concatenated, so they must share the schema: the
+    // encoder's, without the derived columns, which a whole span table leaves here
+    // (they are computed where spans are stored). Encoder output has the very same
+    // schema object; comparing pointers first skips the deep comparison on the hot path.
+    const std::shared_ptr<arrow::Schema>& encoded = convert::EncodedSpanTableSchema();
+    if (spans->schema() != encoded &&
+        !spans->schema()->Equals(*encoded, /*check_metadata=*/false)) {
+      if (!spans->schema()->Equals(*convert::SpanTableSchema(),
+                                   /*check_metadata=*/false)) {
+        result.code = IngestCode::kInvalid;
+        result.message =
+            "batch is not a span table (convert::EncodedSpanTableSchema() or "
+            "convert::SpanTableSchema())";
+        return result;
+      }
+      spans = convert::WithoutDerivedTimeColumns(*spans);
     }
     const int64_t bytes = arrow::util::TotalBufferSize(*spans);
 

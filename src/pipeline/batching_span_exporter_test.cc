@@ -205,7 +205,7 @@ TEST_F(BatchingSpanExporterTest, ConcatenationKeepsEveryRowInOrder) {
   EXPECT_EQ(Names(*calls[0].batch), Concat(names));
   ASSERT_OK_AND_ASSIGN(auto expected, arrow::ConcatenateRecordBatches(inputs));
   EXPECT_TRUE(calls[0].batch->Equals(*expected));
-  EXPECT_TRUE(calls[0].batch->schema()->Equals(*convert::SpanTableSchema()));
+  EXPECT_TRUE(calls[0].batch->schema()->Equals(*convert::EncodedSpanTableSchema()));
 }
 
 TEST_F(BatchingSpanExporterTest, SplitsQueuedBatchesAtTheExportBatchSize) {

@@ -313,7 +313,10 @@ struct FlightSpanExporter::Impl {
   // without empty dictionaries (each would be an IPC message of its own).
   arrow::Result<Chunk> OnTheWire(const arrow::RecordBatch& batch) const {
     if (options.send_derived_columns) {
-      return convert::WithoutEmptyDictionaries(batch);
+      // Encoders leave them off: computed here for a receiver that wants them.
+      ARROW_ASSIGN_OR_RAISE(auto whole, convert::ConformToSpanTableSchema(
+                                            batch, arrow::default_memory_pool()));
+      return convert::WithoutEmptyDictionaries(*whole);
     }
     return convert::WithoutEmptyDictionaries(*convert::WithoutDerivedTimeColumns(batch));
   }

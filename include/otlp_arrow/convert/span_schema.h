@@ -86,6 +86,11 @@ const std::shared_ptr<arrow::DataType>& LinksType();
 /// \brief The span table schema (with its version in the metadata).
 const std::shared_ptr<arrow::Schema>& SpanTableSchema();
 
+/// \brief SpanTableSchema() without the derived columns `start_time` and `duration_ns`:
+/// what SpanTableEncoder produces and the exporter sends. They are computed once, where
+/// spans are stored (ConformToSpanTableSchema, the Parquet writer), not by every hop.
+const std::shared_ptr<arrow::Schema>& EncodedSpanTableSchema();
+
 /// \brief Whether a column of type `actual` can be read as the span table's `expected`:
 /// the same type, except that where the span table has dictionary<int32, utf8> a plain
 /// utf8 (span table version 1; Parquet gives nested dictionaries back plain) or a

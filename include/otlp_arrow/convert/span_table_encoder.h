@@ -17,7 +17,8 @@
 
 namespace otlp_arrow::convert {
 
-/// \brief Builds span-table RecordBatches (SpanTableSchema()) from OTLP trace data.
+/// \brief Builds span-table RecordBatches (EncodedSpanTableSchema(): the span table
+/// without its derived time columns) from OTLP trace data.
 ///
 /// Spans go from the protobuf messages directly into Arrow builders; there is no
 /// intermediate span object. Values shared by a resource or scope are encoded once per
