@@ -177,11 +177,12 @@ using AppendSpans = std::function<arrow::Status(convert::SpanTableEncoder& encod
 /// bigger than the whole queue is refused at once (kTooLarge); after Shutdown() began,
 /// kShuttingDown. Thread-safe.
 ///
-/// **Export.** The worker exports when `batch_size` spans are queued, when
-/// the oldest queued span has waited `flush_interval`, on ForceFlush() and during
-/// Shutdown(). It takes queued batches in order up to `batch_size` spans
-/// (splitting the last one if needed) and concatenates them into one batch, so rows
-/// reach the receiver in the order they were enqueued.
+/// **Export.** The worker exports when `batch_size` spans are queued, when a sealed
+/// open batch is queued, when the oldest queued span has waited `flush_interval`, on
+/// ForceFlush() and during Shutdown(). A sealed batch goes alone (split only if a single
+/// request made it larger than `batch_size`); other queued batches are taken in order up
+/// to `batch_size` spans (splitting the last one if needed) and concatenated into one
+/// batch, so rows reach the receiver in the order they were enqueued.
 ///
 /// **No span is lost silently.** A retryable failure keeps the batch at the head of the
 /// queue and retries it after an exponential backoff until it is delivered or
