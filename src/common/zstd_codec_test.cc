@@ -17,19 +17,7 @@
 #include <arrow/util/compression.h>
 #include <gtest/gtest.h>
 
-#define ZSTD_TEST_CONCAT_INNER(a, b) a##b
-#define ZSTD_TEST_CONCAT(a, b) ZSTD_TEST_CONCAT_INNER(a, b)
-#define EXPECT_OK(expr)                                       \
-  do {                                                        \
-    const ::arrow::Status _st = (expr);                       \
-    EXPECT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
-  } while (false)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, rexpr)                    \
-  auto tmp = (rexpr);                                                 \
-  ASSERT_TRUE(tmp.ok()) << #rexpr << ": " << tmp.status().ToString(); \
-  lhs = std::move(tmp).ValueUnsafe()
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(ZSTD_TEST_CONCAT(_result_, __LINE__), lhs, rexpr)
+#include "test_macros_internal.h"
 
 namespace otlp_arrow::common {
 namespace {

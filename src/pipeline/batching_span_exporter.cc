@@ -204,6 +204,28 @@ struct BatchingSpanExporter::Impl {
     return result;
   }
 
+  IngestResult RefuseShuttingDown(IngestResult result) {
+    return Refuse(std::move(result), IngestCode::kShuttingDown,
+                  "the export pipeline is shutting down");
+  }
+  IngestResult RefuseQueueFull(IngestResult result) {
+    return Refuse(
+        std::move(result), IngestCode::kQueueFull,
+        fmt::format("export queue full ({} of {} spans, {} of {} bytes) for {} ms: the "
+                    "receiver is slow or unavailable",
+                    stats.queue_spans, options.max_queue_spans, stats.queue_bytes,
+                    options.max_queue_bytes, options.max_enqueue_wait.count()));
+  }
+  // `result.spans` and `bytes` are the request's.
+  IngestResult RefuseTooLarge(IngestResult result, int64_t bytes) {
+    const int64_t spans = result.spans;
+    return Refuse(
+        std::move(result), IngestCode::kTooLarge,
+        fmt::format("request of {} spans ({} bytes as Arrow) exceeds the "
+                    "export queue's capacity of {} spans and {} bytes",
+                    spans, bytes, options.max_queue_spans, options.max_queue_bytes));
+  }
+
   IngestResult Enqueue(std::shared_ptr<arrow::RecordBatch> spans) {
     IngestResult result;
     if (spans == nullptr) {
@@ -238,15 +260,10 @@ struct BatchingSpanExporter::Impl {
     std::unique_lock<std::mutex> lock(mutex);
     open_lock.unlock();
     if (shutting_down) {
-      return Refuse(std::move(result), IngestCode::kShuttingDown,
-                    "the export pipeline is shutting down");
+      return RefuseShuttingDown(std::move(result));
     }
     if (result.spans > options.max_queue_spans || bytes > options.max_queue_bytes) {
-      return Refuse(std::move(result), IngestCode::kTooLarge,
-                    fmt::format("request of {} spans ({} bytes as Arrow) exceeds the "
-                                "export queue's capacity of {} spans and {} bytes",
-                                result.spans, bytes, options.max_queue_spans,
-                                options.max_queue_bytes));
+      return RefuseTooLarge(std::move(result), bytes);
     }
     auto fits = [&] { return Fits(result.spans, bytes); };
     if (!fits()) {
@@ -254,16 +271,10 @@ struct BatchingSpanExporter::Impl {
                        SaturatingAdd(clock->Now(), options.max_enqueue_wait),
                        [&] { return shutting_down || fits(); });
       if (shutting_down) {
-        return Refuse(std::move(result), IngestCode::kShuttingDown,
-                      "the export pipeline is shutting down");
+        return RefuseShuttingDown(std::move(result));
       }
       if (!fits()) {
-        return Refuse(
-            std::move(result), IngestCode::kQueueFull,
-            fmt::format("export queue full ({} of {} spans, {} of {} bytes) for "
-                        "{} ms: the receiver is slow or unavailable",
-                        stats.queue_spans, options.max_queue_spans, stats.queue_bytes,
-                        options.max_queue_bytes, options.max_enqueue_wait.count()));
+        return RefuseQueueFull(std::move(result));
       }
     }
     // The worker's decision changes only when the queue stops being empty (a flush
@@ -321,16 +332,11 @@ struct BatchingSpanExporter::Impl {
       std::unique_lock<std::mutex> lock(mutex);
       if (shutting_down) {
         open->RollbackTo(checkpoint);
-        return Refuse(std::move(result), IngestCode::kShuttingDown,
-                      "the export pipeline is shutting down");
+        return RefuseShuttingDown(std::move(result));
       }
       if (spans > options.max_queue_spans || bytes > options.max_queue_bytes) {
         open->RollbackTo(checkpoint);
-        return Refuse(
-            std::move(result), IngestCode::kTooLarge,
-            fmt::format("request of {} spans ({} bytes as Arrow) exceeds the "
-                        "export queue's capacity of {} spans and {} bytes",
-                        spans, bytes, options.max_queue_spans, options.max_queue_bytes));
+        return RefuseTooLarge(std::move(result), bytes);
       }
       if (!Fits(spans, bytes)) {
         // Wait for room without holding the open batch, which the worker may have to
@@ -340,16 +346,10 @@ struct BatchingSpanExporter::Impl {
         clock->WaitUntil(lock, space_cv, wait_until,
                          [&] { return shutting_down || Fits(spans, bytes); });
         if (shutting_down) {
-          return Refuse(std::move(result), IngestCode::kShuttingDown,
-                        "the export pipeline is shutting down");
+          return RefuseShuttingDown(std::move(result));
         }
         if (!Fits(spans, bytes)) {
-          return Refuse(
-              std::move(result), IngestCode::kQueueFull,
-              fmt::format("export queue full ({} of {} spans, {} of {} bytes) for "
-                          "{} ms: the receiver is slow or unavailable",
-                          stats.queue_spans, options.max_queue_spans, stats.queue_bytes,
-                          options.max_queue_bytes, options.max_enqueue_wait.count()));
+          return RefuseQueueFull(std::move(result));
         }
         continue;
       }

@@ -15,6 +15,7 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include "../common/test_macros_internal.h"
 #include "otlp_arrow/common/clock.h"
 #include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -22,20 +23,6 @@
 #include "otlp_arrow/pipeline/span_batch_exporter.h"
 
 namespace otlp_arrow::pipeline::testing {
-
-#define PIPELINE_CONCAT_INNER(a, b) a##b
-#define PIPELINE_CONCAT(a, b) PIPELINE_CONCAT_INNER(a, b)
-#define ASSERT_OK(expr)                                       \
-  do {                                                        \
-    const ::arrow::Status _st = (expr);                       \
-    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
-  } while (false)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, rexpr)                    \
-  auto tmp = (rexpr);                                                 \
-  ASSERT_TRUE(tmp.ok()) << #rexpr << ": " << tmp.status().ToString(); \
-  lhs = std::move(tmp).ValueUnsafe()
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(PIPELINE_CONCAT(_result_, __LINE__), lhs, rexpr)
 
 using common::Clock;
 using common::ManualClock;
