@@ -70,6 +70,14 @@ arrow::Status OtlpTraceIngestOptions::Validate() const {
   return arrow::Status::OK();
 }
 
+arrow::Result<std::unique_ptr<OtlpTraceIngest>> OtlpTraceIngest::Make(
+    std::shared_ptr<BatchingSpanExporter> exporter, OtlpTraceIngestOptions options) {
+  ARROW_RETURN_NOT_OK(options.Validate());
+  if (exporter == nullptr) return arrow::Status::Invalid("BatchingSpanExporter is null");
+  return std::unique_ptr<OtlpTraceIngest>(
+      new OtlpTraceIngest(std::move(exporter), options));
+}
+
 OtlpTraceIngest::OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,
                                  OtlpTraceIngestOptions options)
     : exporter_(std::move(exporter)), options_(options) {}

@@ -41,9 +41,9 @@ void BM_IngestOtlpProtobuf(benchmark::State& state) {
       BatchingSpanExporter::Make(BatchingSpanExporterOptions{},
                                  std::make_shared<NullExporter>())
           .ValueOrDie();
-  OtlpTraceIngest ingest(exporter);
+  auto ingest = *OtlpTraceIngest::Make(exporter);
   for (auto _ : state) {
-    IngestResult result = ingest.IngestOtlpProtobuf(request);
+    IngestResult result = ingest->IngestOtlpProtobuf(request);
     if (!result.ok()) state.SkipWithError(result.message.c_str());
   }
   if (!exporter->Shutdown().ok()) state.SkipWithError("shutdown failed");
@@ -63,9 +63,9 @@ void BM_IngestOtlpJson(benchmark::State& state) {
       BatchingSpanExporter::Make(BatchingSpanExporterOptions{},
                                  std::make_shared<NullExporter>())
           .ValueOrDie();
-  OtlpTraceIngest ingest(exporter);
+  auto ingest = *OtlpTraceIngest::Make(exporter);
   for (auto _ : state) {
-    IngestResult result = ingest.IngestOtlpJson(request);
+    IngestResult result = ingest->IngestOtlpJson(request);
     if (!result.ok()) state.SkipWithError(result.message.c_str());
   }
   if (!exporter->Shutdown().ok()) state.SkipWithError("shutdown failed");

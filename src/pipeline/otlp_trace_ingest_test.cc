@@ -44,7 +44,9 @@ class OtlpTraceIngestTest : public ::testing::Test {
     auto exporter = BatchingSpanExporter::Make(options, fake_);
     ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
     exporter_ = std::move(*exporter);
-    ingest_ = std::make_unique<OtlpTraceIngest>(exporter_, ingest_options);
+    auto ingest = OtlpTraceIngest::Make(exporter_, ingest_options);
+    ASSERT_TRUE(ingest.ok()) << ingest.status().ToString();
+    ingest_ = std::move(*ingest);
   }
 
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
@@ -53,6 +55,19 @@ class OtlpTraceIngestTest : public ::testing::Test {
   std::shared_ptr<BatchingSpanExporter> exporter_;
   std::unique_ptr<OtlpTraceIngest> ingest_;
 };
+
+TEST_F(OtlpTraceIngestTest, MakeChecksTheOptionsAndTheExporter) {
+  OtlpTraceIngestOptions options;
+  options.max_span_bytes = -1;
+  auto made = OtlpTraceIngest::Make(exporter_, options);
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.status().message().find("max_span_bytes"), std::string::npos);
+  options = OtlpTraceIngestOptions{};
+  options.memory_pool = nullptr;
+  EXPECT_FALSE(OtlpTraceIngest::Make(exporter_, options).ok());
+  EXPECT_FALSE(OtlpTraceIngest::Make(nullptr).ok());
+  EXPECT_TRUE(OtlpTraceIngest::Make(exporter_).ok());
+}
 
 TEST_F(OtlpTraceIngestTest, ProtobufRequestIsQueuedAsItsSpanTable) {
   const auto request = model::RealisticSpans(300, 7);

@@ -86,7 +86,7 @@ TEST(PipelineFlight, SpansArriveAtTheReceiver) {
   options.flush_interval = milliseconds(10);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<BatchingSpanExporter> exporter,
                        BatchingSpanExporter::Make(options, std::move(flight_exporter)));
-  OtlpTraceIngest ingest(exporter);
+  auto ingest = *OtlpTraceIngest::Make(exporter);
 
   std::vector<std::shared_ptr<arrow::RecordBatch>> expected;
   int64_t total = 0;
@@ -96,9 +96,9 @@ TEST(PipelineFlight, SpansArriveAtTheReceiver) {
     if (i == 3) {
       std::string json;
       ASSERT_OK(model::TraceRequestToJson(request, &json));
-      result = ingest.IngestOtlpJson(json);
+      result = ingest->IngestOtlpJson(json);
     } else {
-      result = ingest.IngestOtlpProtobuf(request.SerializeAsString());
+      result = ingest->IngestOtlpProtobuf(request.SerializeAsString());
     }
     ASSERT_TRUE(result.ok()) << result.message;
     total += result.spans;
@@ -143,12 +143,12 @@ TEST(PipelineFlight, EverySpanArrivesOnceAfterTheReceiverComesBack) {
   options.max_backoff = milliseconds(100);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<BatchingSpanExporter> exporter,
                        BatchingSpanExporter::Make(options, std::move(flight_exporter)));
-  OtlpTraceIngest ingest(exporter);
+  auto ingest = *OtlpTraceIngest::Make(exporter);
 
   std::vector<std::shared_ptr<arrow::RecordBatch>> expected;
   for (int i = 0; i < 3; ++i) {
     const auto request = testing::NamedRequest(40, "outage" + std::to_string(i));
-    const IngestResult result = ingest.IngestOtlpProtobuf(request.SerializeAsString());
+    const IngestResult result = ingest->IngestOtlpProtobuf(request.SerializeAsString());
     ASSERT_TRUE(result.ok()) << result.message;
     ASSERT_OK_AND_ASSIGN(auto batch, convert::SpanTableEncoder::Encode(request));
     expected.push_back(batch);

@@ -150,7 +150,8 @@ struct ServiceRuntime::Impl {
 
     ARROW_ASSIGN_OR_RAISE(batching, pipeline::BatchingSpanExporter::Make(
                                         gateway.batching, std::move(exporter)));
-    ingest = std::make_shared<pipeline::OtlpTraceIngest>(batching, gateway.ingest);
+    ARROW_ASSIGN_OR_RAISE(ingest,
+                          pipeline::OtlpTraceIngest::Make(batching, gateway.ingest));
 
     // One budget for the requests both listeners are reading and decoding.
     request_budget = std::make_shared<RequestMemoryBudget>(gateway.request_budget_bytes);

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <arrow/memory_pool.h>
+#include <arrow/result.h>
 #include <arrow/status.h>
 
 #include "otlp_arrow/convert/span_table_encoder.h"
@@ -49,14 +50,18 @@ struct OtlpTraceIngestOptions {
 /// answer is BatchingSpanExporter::Append's.
 class OtlpTraceIngest : public TraceIngest {
  public:
-  explicit OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,
-                           OtlpTraceIngestOptions options = {});
+  /// \brief Checks `options` and `exporter` (not null).
+  static arrow::Result<std::unique_ptr<OtlpTraceIngest>> Make(
+      std::shared_ptr<BatchingSpanExporter> exporter,
+      OtlpTraceIngestOptions options = {});
   ~OtlpTraceIngest() override;
 
   IngestResult IngestOtlpProtobuf(std::string_view request) override;
   IngestResult IngestOtlpJson(std::string_view request) override;
 
  private:
+  OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,
+                  OtlpTraceIngestOptions options);
   IngestResult Ingest(const AppendSpans& append);
   // The answer for a request whose spans together pass max_span_bytes: kTooLarge
   // naming the first span that does alone, else the request is appended unchecked.
