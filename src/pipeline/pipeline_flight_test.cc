@@ -52,8 +52,8 @@ arrow::Result<std::unique_ptr<transport::FlightSpanReceiver>> StartReceiver(
     const std::string& uri, std::shared_ptr<MemorySink> sink) {
   transport::FlightSpanReceiverOptions options;
   options.listen_uri = uri;
-  auto receiver =
-      std::make_unique<transport::FlightSpanReceiver>(options, std::move(sink), nullptr);
+  ARROW_ASSIGN_OR_RAISE(auto receiver, transport::FlightSpanReceiver::Make(
+                                           options, std::move(sink), nullptr));
   ARROW_RETURN_NOT_OK(receiver->Start());
   return receiver;
 }

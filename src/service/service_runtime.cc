@@ -128,8 +128,8 @@ struct ServiceRuntime::Impl {
           recovery.rows_already_published, recovery.temporary_files_removed,
           recovery.torn_bytes_dropped);
     }
-    flight_receiver = std::make_unique<transport::FlightSpanReceiver>(
-        options.receiver->flight, store, store);
+    ARROW_ASSIGN_OR_RAISE(flight_receiver, transport::FlightSpanReceiver::Make(
+                                               options.receiver->flight, store, store));
     ARROW_RETURN_NOT_OK(flight_receiver->Start());
     endpoints.flight = flight_receiver->uri();
     endpoints.data_dir = store_options.data_dir;

@@ -1164,7 +1164,9 @@ TEST(FlightSpanExporterReceiverTest,
   receiver_options.bearer_token = "token";
   receiver_options.max_batch_bytes = 256 * 1024;  // the receiver's limit, not known to
                                                   // the exporter: found by splitting
-  FlightSpanReceiver receiver(receiver_options, sink, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto made,
+                       FlightSpanReceiver::Make(receiver_options, sink, nullptr));
+  FlightSpanReceiver& receiver = *made;
   ASSERT_OK(receiver.Start());
 
   auto options = FlightSpanExporterOptions::Defaults();

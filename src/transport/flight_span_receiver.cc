@@ -769,6 +769,15 @@ class FlightSpanReceiver::Server : public internal::FlightServiceBase {
   std::atomic<int64_t> spans_served_{0};
 };
 
+arrow::Result<std::unique_ptr<FlightSpanReceiver>> FlightSpanReceiver::Make(
+    FlightSpanReceiverOptions options, std::shared_ptr<storage::SpanSink> sink,
+    std::shared_ptr<storage::SpanSource> source) {
+  ARROW_RETURN_NOT_OK(options.Validate());
+  if (sink == nullptr) return arrow::Status::Invalid("FlightSpanReceiver: no SpanSink");
+  return std::unique_ptr<FlightSpanReceiver>(
+      new FlightSpanReceiver(std::move(options), std::move(sink), std::move(source)));
+}
+
 FlightSpanReceiver::FlightSpanReceiver(FlightSpanReceiverOptions options,
                                        std::shared_ptr<storage::SpanSink> sink,
                                        std::shared_ptr<storage::SpanSource> source)

@@ -227,9 +227,11 @@ class FlightSpanReceiverTest : public ::testing::Test {
   void StartReceiver(FlightSpanReceiverOptions options = LoopbackOptions(),
                      bool with_source = true) {
     store_ = std::make_shared<InMemorySpanStore>();
-    receiver_ = std::make_unique<FlightSpanReceiver>(
-        std::move(options), store_,
-        with_source ? std::shared_ptr<storage::SpanSource>(store_) : nullptr);
+    ASSERT_OK_AND_ASSIGN(
+        receiver_,
+        FlightSpanReceiver::Make(
+            std::move(options), store_,
+            with_source ? std::shared_ptr<storage::SpanSource>(store_) : nullptr));
     ASSERT_OK(receiver_->Start());
     ASSERT_GT(receiver_->port(), 0);
     client_ = Connect();
@@ -714,7 +716,7 @@ TEST_F(FlightSpanReceiverTest, DecodedBytesInFlightAreBoundedAcrossStreams) {
   options.max_batch_bytes = batch_bytes * 3 / 2;
   options.max_decoded_bytes_in_flight = options.max_batch_bytes;
   auto gated = std::make_shared<GatedSpanStore>();
-  receiver_ = std::make_unique<FlightSpanReceiver>(options, gated, gated);
+  ASSERT_OK_AND_ASSIGN(receiver_, FlightSpanReceiver::Make(options, gated, gated));
   ASSERT_OK(receiver_->Start());
 
   auto first = std::async(std::launch::async,
@@ -832,7 +834,8 @@ TEST(FlightSpanReceiverStoreTest, BatchTheStoreRefusesIsRefusedPermanently) {
       storage::ParquetSpanStore::Open(store_options).ValueOrDie();
   auto options = FlightSpanReceiverOptions::Defaults();
   options.listen_uri = "grpc://127.0.0.1:0";
-  FlightSpanReceiver receiver(options, store, store);
+  ASSERT_OK_AND_ASSIGN(auto made, FlightSpanReceiver::Make(options, store, store));
+  FlightSpanReceiver& receiver = *made;
   ASSERT_OK(receiver.Start());
   auto client =
       flight::FlightClient::Connect(
@@ -890,7 +893,8 @@ TEST(FlightSpanReceiverStoreTest, AcknowledgedBatchesAreLoggedAsTheyArrivedAndRe
         storage::ParquetSpanStore::Open(store_options).ValueOrDie();
     auto options = FlightSpanReceiverOptions::Defaults();
     options.listen_uri = "grpc://127.0.0.1:0";
-    FlightSpanReceiver receiver(options, store, store);
+    ASSERT_OK_AND_ASSIGN(auto made, FlightSpanReceiver::Make(options, store, store));
+    FlightSpanReceiver& receiver = *made;
     ASSERT_OK(receiver.Start());
     auto client =
         flight::FlightClient::Connect(
@@ -1208,7 +1212,8 @@ CertificateAndKey* FlightSpanReceiverTlsTest::client_cert_ = nullptr;
 
 TEST_F(FlightSpanReceiverTlsTest, ServesOverTls) {
   auto store = std::make_shared<InMemorySpanStore>();
-  FlightSpanReceiver receiver(TlsOptions(), store, store);
+  ASSERT_OK_AND_ASSIGN(auto made, FlightSpanReceiver::Make(TlsOptions(), store, store));
+  FlightSpanReceiver& receiver = *made;
   ASSERT_OK(receiver.Start());
   EXPECT_THAT(receiver.uri(), HasSubstr("grpc+tls://127.0.0.1:"));
   const auto put =
@@ -1230,7 +1235,8 @@ TEST_F(FlightSpanReceiverTlsTest, MutualTlsRequiresATrustedClientCertificate) {
   auto options = TlsOptions();
   options.client_ca_pem = client_cert_->cert_pem;
   auto store = std::make_shared<InMemorySpanStore>();
-  FlightSpanReceiver receiver(options, store, store);
+  ASSERT_OK_AND_ASSIGN(auto made, FlightSpanReceiver::Make(options, store, store));
+  FlightSpanReceiver& receiver = *made;
   ASSERT_OK(receiver.Start());
 
   auto anonymous = ConnectTls(receiver.port(), *server_cert_);
@@ -1248,24 +1254,35 @@ TEST_F(FlightSpanReceiverTlsTest, MutualTlsRequiresATrustedClientCertificate) {
 
 TEST(FlightSpanReceiverOptionsTest, InconsistentSecuritySettingsFailToStart) {
   auto store = std::make_shared<InMemorySpanStore>();
+  // Make() checks the options; what it lets through, Start() may still refuse.
+  auto start = [&](const FlightSpanReceiverOptions& options) {
+    auto receiver = FlightSpanReceiver::Make(options, store, store);
+    return receiver.ok() ? (*receiver)->Start() : receiver.status();
+  };
   auto tls_without_cert = FlightSpanReceiverOptions::Defaults();
   tls_without_cert.listen_uri = "grpc+tls://127.0.0.1:0";
-  EXPECT_TRUE(FlightSpanReceiver(tls_without_cert, store, store).Start().IsInvalid());
+  EXPECT_TRUE(start(tls_without_cert).IsInvalid());
 
   auto cert_without_tls = FlightSpanReceiverOptions::Defaults();
   cert_without_tls.listen_uri = "grpc://127.0.0.1:0";
   cert_without_tls.tls_cert_pem = "cert";
   cert_without_tls.tls_key_pem = "key";
-  EXPECT_TRUE(FlightSpanReceiver(cert_without_tls, store, store).Start().IsInvalid());
+  EXPECT_TRUE(start(cert_without_tls).IsInvalid());
 
   auto empty_token = FlightSpanReceiverOptions::Defaults();
   empty_token.listen_uri = "grpc://127.0.0.1:0";
   empty_token.bearer_token = "";
-  EXPECT_TRUE(FlightSpanReceiver(empty_token, store, store).Start().IsInvalid());
+  EXPECT_TRUE(start(empty_token).IsInvalid());
+
+  // No sink: refused by Make().
+  auto no_sink =
+      FlightSpanReceiver::Make(FlightSpanReceiverOptions::Defaults(), nullptr, store);
+  ASSERT_FALSE(no_sink.ok());
+  EXPECT_TRUE(no_sink.status().IsInvalid());
 
   auto unknown_scheme = FlightSpanReceiverOptions::Defaults();
   unknown_scheme.listen_uri = "http://127.0.0.1:0";
-  EXPECT_FALSE(FlightSpanReceiver(unknown_scheme, store, store).Start().ok());
+  EXPECT_FALSE(start(unknown_scheme).ok());
 }
 
 // A port another receiver holds: Start() fails, and stopping and waiting for the receiver
@@ -1274,10 +1291,12 @@ TEST(FlightSpanReceiverOptionsTest, PortInUseFailsToStartAndStopsCleanly) {
   auto store = std::make_shared<InMemorySpanStore>();
   auto options = FlightSpanReceiverOptions::Defaults();
   options.listen_uri = "grpc://127.0.0.1:0";
-  FlightSpanReceiver first(options, store, store);
+  ASSERT_OK_AND_ASSIGN(auto made_first, FlightSpanReceiver::Make(options, store, store));
+  FlightSpanReceiver& first = *made_first;
   ASSERT_OK(first.Start());
   options.listen_uri = "grpc://127.0.0.1:" + std::to_string(first.port());
-  FlightSpanReceiver second(options, store, store);
+  ASSERT_OK_AND_ASSIGN(auto made_second, FlightSpanReceiver::Make(options, store, store));
+  FlightSpanReceiver& second = *made_second;
   EXPECT_FALSE(second.Start().ok());
   EXPECT_TRUE(second.Shutdown().ok());
   EXPECT_TRUE(second.Wait().ok());

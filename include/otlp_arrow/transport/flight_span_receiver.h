@@ -140,12 +140,14 @@ struct FlightSpanReceiverStats {
 /// Thread-safe: Flight serves calls on many threads; the sink must be thread-safe.
 class FlightSpanReceiver {
  public:
+  /// \brief Checks `options` (FlightSpanReceiverOptions::Validate) and `sink`; Start()
+  /// then binds and serves.
   /// \param[in] options where to listen, security and limits
   /// \param[in] sink where accepted batches go; required
   /// \param[in] source what the read path serves; may be null
-  FlightSpanReceiver(FlightSpanReceiverOptions options,
-                     std::shared_ptr<storage::SpanSink> sink,
-                     std::shared_ptr<storage::SpanSource> source);
+  static arrow::Result<std::unique_ptr<FlightSpanReceiver>> Make(
+      FlightSpanReceiverOptions options, std::shared_ptr<storage::SpanSink> sink,
+      std::shared_ptr<storage::SpanSource> source);
   ~FlightSpanReceiver();
   FlightSpanReceiver(const FlightSpanReceiver&) = delete;
   FlightSpanReceiver& operator=(const FlightSpanReceiver&) = delete;
@@ -175,6 +177,9 @@ class FlightSpanReceiver {
   const FlightSpanReceiverOptions& options() const;
 
  private:
+  FlightSpanReceiver(FlightSpanReceiverOptions options,
+                     std::shared_ptr<storage::SpanSink> sink,
+                     std::shared_ptr<storage::SpanSource> source);
   class Server;
   std::unique_ptr<Server> server_;
 };
