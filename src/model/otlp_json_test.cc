@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../common/test_macros_internal.h"
 #include "otlp_arrow/model/otlp_json.h"
 #include "otlp_arrow/model/workloads.h"
 
@@ -23,17 +24,6 @@ namespace otlp_arrow::model {
 namespace {
 
 using ::testing::HasSubstr;
-
-#define ASSERT_OK(expr)                                       \
-  do {                                                        \
-    const ::arrow::Status _st = (expr);                       \
-    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
-  } while (false)
-#define EXPECT_OK(expr)                                       \
-  do {                                                        \
-    const ::arrow::Status _st = (expr);                       \
-    EXPECT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
-  } while (false)
 
 // Whether `st` is Invalid with a message containing `needle`.
 ::testing::AssertionResult IsInvalidWith(const arrow::Status& st,
