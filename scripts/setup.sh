@@ -25,7 +25,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache unzip
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libzstd-dev zlib1g-dev libssl-dev libcpp-httplib-dev libboost-dev
+  libzstd-dev zlib1g-dev libssl-dev libcpp-httplib-dev libboost-dev libnghttp2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format python3-venv python3-pip
 )
