@@ -92,6 +92,8 @@ constexpr FlagSpec kFlags[] = {
     {"--otlp-http", "listen.otlp_http", kGateway, "OTLP/HTTP listen address (host:port)"},
     {"--flight", "listen.flight", kReceiver,
      "Arrow Flight listen address of the receiver (host:port)"},
+    {"--otap", "listen.otap", kReceiver,
+     "OTAP (and OTLP/gRPC) listen address straight into the store (host:port)"},
     {"--health", "listen.health", kGateway | kReceiver,
      "Address of /health and /ready (host:port)"},
     {"--data-dir", "receiver.data_dir", kReceiver,
@@ -206,7 +208,9 @@ void PrintBanner(ServiceRole role, const config::ServiceConfig& config,
     const char* security = otlp_tls.cert_path.empty()        ? "plaintext"
                            : otlp_tls.client_ca_path.empty() ? "TLS"
                                                              : "mTLS";
-    fmt::print("OTLP/gRPC listening on {} ({})\n", endpoints.otlp_grpc, security);
+    fmt::print(
+        "OTLP/gRPC listening on {} ({}), OTAP ArrowTracesService on the same port\n",
+        endpoints.otlp_grpc, security);
     fmt::print("OTLP/HTTP listening on {} ({})\n", endpoints.otlp_http, security);
     fmt::print(
         "exporting Arrow to {} (batches of {} spans, flush every {} ms, queue {} "
@@ -221,6 +225,12 @@ void PrintBanner(ServiceRole role, const config::ServiceConfig& config,
         tls ? (config.receiver.tls.client_ca_path.empty() ? "TLS" : "mTLS") : "plaintext",
         config.auth.token_file.empty() ? ", no authentication"
                                        : ", bearer token required");
+    if (!endpoints.otap.empty()) {
+      fmt::print("OTAP (and OTLP/gRPC) into the store listening on {} ({}{})\n",
+                 endpoints.otap, tls ? "TLS" : "plaintext",
+                 config.auth.token_file.empty() ? ", no authentication"
+                                                : ", bearer token required");
+    }
     fmt::print("storing spans under {}/spans (write-ahead log {}/wal, {})\n",
                endpoints.data_dir, endpoints.data_dir,
                config.receiver.durability == storage::WalDurability::kFsync

@@ -183,9 +183,11 @@ arrow::Result<GatewayOptions> MakeGatewayOptions(const ServiceConfig& config,
   grpc.max_receive_message_bytes = config.limits.max_request_bytes;
   grpc.transport_memory_bytes = config.limits.max_inflight_bytes;
   grpc.num_threads = config.otlp.grpc_threads;
+  grpc.max_otap_streams = config.otlp.max_otap_streams;
+  grpc.otap_max_stream_dictionary_bytes = config.otlp.otap_max_stream_dictionary_bytes;
   ARROW_RETURN_NOT_OK(
       Checked(grpc.Validate(), "OTLP/gRPC receiver",
-              "listen.otlp_grpc, otlp.tls.*, limits.*, otlp.grpc_threads"));
+              "listen.otlp_grpc, otlp.tls.*, limits.*, otlp.grpc_threads, otlp.*otap*"));
 
   auto& http = gateway.otlp_http;
   http = service::OtlpHttpReceiverOptions::Defaults();
@@ -239,6 +241,23 @@ arrow::Result<ReceiverOptions> MakeReceiverOptions(const ServiceConfig& config,
   store.zstd_level = config.receiver.zstd_level;
   store.max_row_group_rows = config.receiver.max_row_group_rows;
   ARROW_RETURN_NOT_OK(Checked(store.Validate(), "span store", "receiver.*"));
+
+  if (!config.listen.otap.empty()) {
+    auto otap = service::OtlpGrpcReceiverOptions::Defaults();
+    otap.endpoint = config.listen.otap;
+    otap.tls_cert_pem = flight.tls_cert_pem;
+    otap.tls_key_pem = flight.tls_key_pem;
+    otap.client_ca_pem = flight.client_ca_pem;
+    otap.bearer_token = flight.bearer_token.value_or("");
+    otap.max_receive_message_bytes = config.limits.max_request_bytes;
+    otap.num_threads = config.otlp.grpc_threads;
+    otap.max_otap_streams = config.otlp.max_otap_streams;
+    otap.otap_max_stream_dictionary_bytes = config.otlp.otap_max_stream_dictionary_bytes;
+    ARROW_RETURN_NOT_OK(Checked(otap.Validate(), "OTAP receiver",
+                                "listen.otap, receiver.tls.*, limits.max_request_bytes, "
+                                "otlp.*"));
+    receiver.otap = std::move(otap);
+  }
   return receiver;
 }
 

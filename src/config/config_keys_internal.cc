@@ -56,10 +56,20 @@ const std::vector<KeySpec> kKeys = {
     {"listen.otlp_http", Kind::kAddress, 0, 0, OTLP_ARROW_FIELD(listen.otlp_http)},
     {"listen.flight", Kind::kAddress, 0, 0, OTLP_ARROW_FIELD(listen.flight)},
     {"listen.health", Kind::kAddress, 0, 0, OTLP_ARROW_FIELD(listen.health)},
+    {"listen.otap", Kind::kAddress, 1, 0, OTLP_ARROW_FIELD(listen.otap)},
     {"otlp.tls.cert_path", Kind::kPath, 0, 0, OTLP_ARROW_FIELD(otlp.tls.cert_path)},
     {"otlp.tls.key_path", Kind::kPath, 0, 0, OTLP_ARROW_FIELD(otlp.tls.key_path)},
     {"otlp.tls.client_ca_path", Kind::kPath, 0, 0,
      OTLP_ARROW_FIELD(otlp.tls.client_ca_path)},
+    {"otlp.max_otap_streams",
+     Kind::kCount,
+     0,
+     65536,
+     OTLP_ARROW_FIELD(otlp.max_otap_streams),
+     {},
+     "streams"},
+    {"otlp.otap_max_stream_dictionary_bytes", Kind::kBytes, kMiB, 64 * kGiB,
+     OTLP_ARROW_FIELD(otlp.otap_max_stream_dictionary_bytes)},
     {"otlp.grpc_threads",
      Kind::kCount,
      1,
@@ -290,7 +300,7 @@ std::string RangeText(const KeySpec& spec) {
     case Kind::kHost:
       return spec.min > 0 ? "not empty" : "";
     case Kind::kAddress:
-      return "port 0..65535";
+      return spec.min > 0 ? "port 0..65535, empty: off" : "port 0..65535";
     case Kind::kEndpoint:
       return "grpc://, grpc+tcp://, grpc+tls://, grpc+unix://";
     default:
@@ -299,7 +309,8 @@ std::string RangeText(const KeySpec& spec) {
 }
 
 bool AcceptsNull(const KeySpec& spec) {
-  return (spec.kind == Kind::kPath || spec.kind == Kind::kHost) && spec.min == 0;
+  return ((spec.kind == Kind::kPath || spec.kind == Kind::kHost) && spec.min == 0) ||
+         (spec.kind == Kind::kAddress && spec.min > 0);
 }
 
 arrow::Status SetValue(const KeySpec& spec, std::string_view text, ServiceConfig* config,
@@ -338,6 +349,7 @@ arrow::Status SetValue(const KeySpec& spec, std::string_view text, ServiceConfig
       if (!text.empty() || spec.min > 0) ARROW_RETURN_NOT_OK(ValidateHost(text));
       return Store(spec, config, std::string(text));
     case Kind::kAddress: {
+      if (text.empty() && spec.min > 0) return Store(spec, config, std::string());
       ARROW_RETURN_NOT_OK(ParseHostPort(text, /*min_port=*/0).status());
       return Store(spec, config, std::string(text));
     }

@@ -27,7 +27,7 @@ enum class Kind {
   kBool,         ///< true/false
   kPath,         ///< file or directory; min 1: must not be empty
   kHost,         ///< host name or IP address; min 0: may be empty
-  kAddress,      ///< host:port, port 0..65535
+  kAddress,      ///< host:port, port 0..65535; min 1: may be empty (listener off)
   kEndpoint,     ///< Flight URI, normalized
   kCompression,  ///< none|lz4|zstd
   kDurability,   ///< fsync|os

@@ -117,12 +117,15 @@ listen:
   otlp_http: "[::1]:14318"
   flight: 0.0.0.0:18815
   health: 0.0.0.0:18080
+  otap: 0.0.0.0:14319
 otlp:
   tls:
     cert_path: /etc/otlp-arrow/otlp.pem
     key_path: /etc/otlp-arrow/otlp.key
     client_ca_path: /etc/otlp-arrow/sdk-ca.pem
   grpc_threads: 32
+  max_otap_streams: 8
+  otap_max_stream_dictionary_bytes: 64MiB
 monitoring:
   metrics_port: 19090
   metrics_host: 0.0.0.0
@@ -268,6 +271,9 @@ TEST(ServiceConfigFile, ReadsEveryKey) {
   EXPECT_EQ(c.otlp.tls.key_path, "/etc/otlp-arrow/otlp.key");
   EXPECT_EQ(c.otlp.tls.client_ca_path, "/etc/otlp-arrow/sdk-ca.pem");
   EXPECT_EQ(c.otlp.grpc_threads, 32);
+  EXPECT_EQ(c.listen.otap, "0.0.0.0:14319");
+  EXPECT_EQ(c.otlp.max_otap_streams, 8);
+  EXPECT_EQ(c.otlp.otap_max_stream_dictionary_bytes, int64_t{64} << 20);
   EXPECT_EQ(c.monitoring.metrics_port, 19090);
   EXPECT_EQ(c.monitoring.metrics_host, "0.0.0.0");
   EXPECT_TRUE(c.monitoring.verbose_logging);
@@ -308,7 +314,7 @@ TEST(ServiceConfigFile, EveryKeyTestCoversEveryKeyWithANonDefaultValue) {
 TEST(ServiceConfigFile, OriginsNameFileLineAndColumn) {
   const LoadedServiceConfig loaded = LoadOrDie(kEveryKey);
   EXPECT_EQ(loaded.origins.at("endpoint"), "test.yaml:2:11");
-  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:59:21");
+  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:62:21");
 }
 
 // The design document's ConfigMap (k8s/deployment.yaml), verbatim.
@@ -1118,9 +1124,18 @@ TEST(ComponentOptions, Receiver) {
   EXPECT_EQ(options.max_streams_per_client, 4);
   EXPECT_EQ(options.max_decoded_bytes_in_flight, 96 << 20);
   EXPECT_EQ(options.stream_idle_timeout, 5000ms);
+  // listen.otap: the store's own gRPC port, secured as the Flight port is.
+  ASSERT_TRUE(receiver->otap.has_value());
+  EXPECT_EQ(receiver->otap->endpoint, "0.0.0.0:14319");
+  EXPECT_EQ(receiver->otap->tls_cert_pem, "SERVER CERT");
+  EXPECT_EQ(receiver->otap->client_ca_pem, "CLIENT CA");
+  EXPECT_EQ(receiver->otap->bearer_token, "s3cret");
+  EXPECT_EQ(receiver->otap->max_otap_streams, 8);
+  EXPECT_EQ(receiver->otap->otap_max_stream_dictionary_bytes, int64_t{64} << 20);
 
   const auto plain = OptionsOrDie(ServiceConfig{}, ServiceRole::kReceiver).receiver;
   ASSERT_TRUE(plain.has_value());
+  EXPECT_FALSE(plain->otap.has_value());
   EXPECT_EQ(plain->flight.listen_uri,
             transport::FlightSpanReceiverOptions::Defaults().listen_uri);
   EXPECT_EQ(plain->flight.bearer_token, std::nullopt);
@@ -1253,6 +1268,13 @@ INSTANTIATE_TEST_SUITE_P(
         EdgeCase{"limits: {max_inflight_bytes: 1MiB}\n", false},
         EdgeCase{"otlp: {grpc_threads: 0}\n", false},
         EdgeCase{"otlp: {grpc_threads: 1024}\n", true},
+        EdgeCase{"listen: {otap: \"\"}\n", true},
+        EdgeCase{"listen: {otap: \"127.0.0.1:65536\"}\n", false},
+        EdgeCase{"listen: {otap: \"127.0.0.1:8815\", flight: \"127.0.0.1:8815\"}\n",
+                 false},
+        EdgeCase{"otlp: {max_otap_streams: 0}\n", true},
+        EdgeCase{"otlp: {max_otap_streams: -1}\n", false},
+        EdgeCase{"otlp: {otap_max_stream_dictionary_bytes: 1KiB}\n", false},
         EdgeCase{"receiver: {data_dir: \"\"}\n", false},
         EdgeCase{"receiver: {max_file_age_ms: 0}\n", true},
         EdgeCase{"receiver: {zstd_level: 0}\n", false},

@@ -471,9 +471,11 @@ class Loader {
         {"listen.otlp_http", config.listen.otlp_http, false},
         {"listen.flight", config.listen.flight, false},
         {"listen.health", config.listen.health, true},
+        {"listen.otap", config.listen.otap, false},
         {"monitoring.metrics_port", config.monitoring.MetricsAddress(), true},
     };
     for (size_t i = 0; i < std::size(listeners); ++i) {
+      if (listeners[i].address.empty()) continue;  // a listener turned off
       auto a = internal::ParseHostPort(listeners[i].address, 0);
       if (!a.ok()) {
         Error(Location(listeners[i].key), listeners[i].key + ": " + a.status().message());
@@ -481,6 +483,7 @@ class Loader {
       }
       for (size_t j = i + 1; j < std::size(listeners); ++j) {
         if (listeners[i].http_operations && listeners[j].http_operations) continue;
+        if (listeners[j].address.empty()) continue;
         auto b = internal::ParseHostPort(listeners[j].address, 0);
         if (!b.ok() || a->port == 0 || a->port != b->port) continue;
         std::string host_a = a->host, host_b = b->host;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <google/protobuf/arena.h>
 
+#include "otlp_arrow/convert/otap_traces_decoder.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/model/otlp.h"
 #include "otlp_arrow/model/otlp_json.h"
@@ -138,6 +139,13 @@ IngestResult OtlpTraceIngest::IngestOtlpJson(std::string_view request) {
   if (!status.ok()) return Invalid(status);
   return Ingest(
       [message](convert::SpanTableEncoder& encoder) { return encoder.Append(*message); });
+}
+
+IngestResult OtlpTraceIngest::IngestOtap(
+    const std::shared_ptr<const convert::OtapTraces>& traces) {
+  return Ingest([traces](convert::SpanTableEncoder& encoder) {
+    return traces->AppendTo(&encoder);
+  });
 }
 
 }  // namespace otlp_arrow::pipeline

@@ -18,6 +18,8 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "otap_stream_internal.h"
+#include "otlp_arrow/common/constant_time.h"
 #include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/common/log.h"
 #include "receiver_internal.h"
@@ -66,18 +68,29 @@ arrow::Status OtlpGrpcReceiverOptions::Validate() const {
       max_receive_message_bytes > std::numeric_limits<int>::max()) {
     return arrow::Status::Invalid("max_receive_message_bytes must be in [1, 2^31)");
   }
-  if (max_concurrent_streams < 0 || num_threads < 0 || transport_memory_bytes < 0) {
+  if (max_concurrent_streams < 0 || num_threads < 0 || transport_memory_bytes < 0 ||
+      max_otap_streams < 0) {
     return arrow::Status::Invalid(
-        "max_concurrent_streams, num_threads and transport_memory_bytes must not be "
-        "negative");
+        "max_concurrent_streams, num_threads, transport_memory_bytes and "
+        "max_otap_streams must not be negative");
+  }
+  if (otap_max_stream_dictionary_bytes <= 0) {
+    return arrow::Status::Invalid("otap_max_stream_dictionary_bytes must be positive");
   }
   return arrow::Status::OK();
 }
 
 class OtlpGrpcReceiver::Impl {
  public:
-  Impl(OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest)
-      : options_(std::move(options)), ingest_(std::move(ingest)) {}
+  Impl(OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest,
+       std::shared_ptr<pipeline::TraceIngest> otap_ingest)
+      : options_(std::move(options)),
+        ingest_(std::move(ingest)),
+        otap_ingest_(otap_ingest != nullptr ? std::move(otap_ingest) : ingest_) {
+    if (!options_.bearer_token.empty()) {
+      expected_authorization_ = "Bearer " + options_.bearer_token;
+    }
+  }
 
   ~Impl() { common::LogErrorFromDestructor("OtlpGrpcReceiver", Shutdown(std::nullopt)); }
 
@@ -104,6 +117,19 @@ class OtlpGrpcReceiver::Impl {
 
   int port() const { return port_; }
   OtlpReceiverStats Stats() const { return counters_.Snapshot(); }
+  OtapReceiverStats OtapStats() const {
+    OtapReceiverStats stats;
+    stats.batches = otap_counters_.Snapshot();
+    const auto get = [](const std::atomic<int64_t>& c) {
+      return c.load(std::memory_order_relaxed);
+    };
+    stats.streams_opened = get(otap_stream_counters_.opened);
+    stats.streams_active = get(otap_stream_counters_.active);
+    stats.streams_refused_busy = get(otap_stream_counters_.refused_busy);
+    stats.streams_ended_with_error = get(otap_stream_counters_.ended_with_error);
+    stats.batches_unauthenticated = get(otap_stream_counters_.batches_unauthenticated);
+    return stats;
+  }
   const OtlpGrpcReceiverOptions& options() const { return options_; }
 
  private:
@@ -113,6 +139,7 @@ class OtlpGrpcReceiver::Impl {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.endpoint, std::move(credentials), &port_);
     builder.RegisterService(&service_);
+    if (options_.otap) builder.RegisterService(&otap_service_);
     builder.SetMaxReceiveMessageSize(
         static_cast<int>(options_.max_receive_message_bytes));
     // gRPC 1.51 inflates a compressed message whole before it compares its size with
@@ -159,6 +186,19 @@ class OtlpGrpcReceiver::Impl {
     // One call waits to be matched per thread, so a call finds a thread that is not
     // busy with another whenever there is one.
     for (int i = 0; i < threads; ++i) RequestCall();
+    if (options_.otap) {
+      otap_host_.service = &otap_service_;
+      otap_host_.cq = cq_.get();
+      otap_host_.queue_mutex = &queue_mutex_;
+      otap_host_.queue_open = &queue_open_;
+      otap_host_.options = &options_;
+      otap_host_.ingest = otap_ingest_.get();
+      otap_host_.batch_counters = &otap_counters_;
+      otap_host_.stream_counters = &otap_stream_counters_;
+      otap_host_.expected_authorization = expected_authorization_;
+      // Each stream that starts asks for the next one.
+      internal::AwaitOtapStream(otap_host_);
+    }
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Serve(); });
     return arrow::Status::OK();
   }
@@ -187,8 +227,10 @@ class OtlpGrpcReceiver::Impl {
   }
 
   // One Export call; it is its own completion-queue tag.
-  struct Call {
-    Call() : responder(&context) {}
+  struct Call final : internal::CompletionTag {
+    explicit Call(Impl* impl) : impl(impl), responder(&context) {}
+    void Complete(bool ok) override { impl->OnCallEvent(this, ok); }
+    Impl* impl;
     grpc::ServerContext context;
     grpc::ByteBuffer request;
     grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder;
@@ -212,7 +254,7 @@ class OtlpGrpcReceiver::Impl {
   void RequestCall() {
     std::shared_lock<std::shared_mutex> lock(queue_mutex_);
     if (!queue_open_) return;
-    auto* call = new Call();
+    auto* call = new Call(this);
     service_.RequestExport(&call->context, &call->request, &call->responder, cq_.get(),
                            cq_.get(), call);
   }
@@ -220,23 +262,26 @@ class OtlpGrpcReceiver::Impl {
   void Serve() {
     void* tag = nullptr;
     bool ok = false;
-    while (cq_->Next(&tag, &ok)) {
-      auto* call = static_cast<Call*>(tag);
-      if (call->finishing || !ok) {
-        // Answer sent (or the call died), or a request cancelled by the shutdown.
-        delete call;
-        continue;
-      }
-      RequestCall();
-      Handle(*call);
-    }
+    while (cq_->Next(&tag, &ok)) static_cast<internal::CompletionTag*>(tag)->Complete(ok);
   }
 
-  // Deletes what a failed Start() left in the queue.
+  void OnCallEvent(Call* call, bool ok) {
+    if (call->finishing || !ok) {
+      // Answer sent (or the call died), or a request cancelled by the shutdown.
+      delete call;
+      return;
+    }
+    RequestCall();
+    Handle(*call);
+  }
+
+  // Deletes what a failed Start() left in the queue: requests for calls, which all
+  // complete with ok=false.
   void Drain() {
     void* tag = nullptr;
     bool ok = false;
-    while (cq_->Next(&tag, &ok)) delete static_cast<Call*>(tag);
+    while (cq_->Next(&tag, &ok))
+      static_cast<internal::CompletionTag*>(tag)->Complete(false);
   }
 
   void Handle(Call& call) {
@@ -288,6 +333,12 @@ class OtlpGrpcReceiver::Impl {
   }
 
   grpc::Status Export(Call& call) {
+    if (!expected_authorization_.empty() && !Authorized(call.context)) {
+      counters_.AddRequest(false);
+      counters_.AddRefusedInvalid();
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "missing or wrong bearer token");
+    }
     const grpc::ByteBuffer& request = call.request;
     const auto wire_size = static_cast<int64_t>(request.Length());
     // TraceIngest wants contiguous bytes. A message in one slice is taken as it is;
@@ -388,12 +439,30 @@ class OtlpGrpcReceiver::Impl {
     return ToGrpcStatus(result, options_.default_retry_after);
   }
 
+  // Exactly one `authorization` header, equal to the expected one.
+  bool Authorized(const grpc::ServerContext& context) const {
+    const auto& metadata = context.client_metadata();
+    const auto range = metadata.equal_range("authorization");
+    if (range.first == range.second || std::next(range.first) != range.second) {
+      return false;
+    }
+    return common::ConstantTimeEquals(
+        std::string_view(range.first->second.data(), range.first->second.size()),
+        expected_authorization_);
+  }
+
   const OtlpGrpcReceiverOptions options_;
   const std::shared_ptr<pipeline::TraceIngest> ingest_;
+  const std::shared_ptr<pipeline::TraceIngest> otap_ingest_;
+  std::string expected_authorization_;  // "Bearer <token>", or empty
   internal::ReceiverCounters counters_;
+  internal::ReceiverCounters otap_counters_;
+  internal::OtapStreamCounters otap_stream_counters_;
+  internal::OtapStreamHost otap_host_;
 
-  // Declared before server_ so that it outlives it.
+  // Declared before server_ so that they outlive it.
   RawTraceService service_;
+  internal::RawArrowTracesService otap_service_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::thread> threads_;
@@ -408,12 +477,13 @@ class OtlpGrpcReceiver::Impl {
 };
 
 arrow::Result<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Make(
-    OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest) {
+    OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest,
+    std::shared_ptr<pipeline::TraceIngest> otap_ingest) {
   if (ingest == nullptr)
     return arrow::Status::Invalid("OtlpGrpcReceiver: no TraceIngest");
   ARROW_RETURN_NOT_OK(options.Validate());
-  return std::unique_ptr<OtlpGrpcReceiver>(new OtlpGrpcReceiver(
-      std::make_unique<Impl>(std::move(options), std::move(ingest))));
+  return std::unique_ptr<OtlpGrpcReceiver>(new OtlpGrpcReceiver(std::make_unique<Impl>(
+      std::move(options), std::move(ingest), std::move(otap_ingest))));
 }
 
 OtlpGrpcReceiver::OtlpGrpcReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -430,6 +500,8 @@ arrow::Status OtlpGrpcReceiver::Shutdown(
 }
 
 OtlpReceiverStats OtlpGrpcReceiver::Stats() const { return impl_->Stats(); }
+
+OtapReceiverStats OtlpGrpcReceiver::OtapStats() const { return impl_->OtapStats(); }
 
 const OtlpGrpcReceiverOptions& OtlpGrpcReceiver::options() const {
   return impl_->options();

@@ -36,6 +36,7 @@ IngestAnswer AnswerFor(IngestCode code) {
       // RESOURCE_EXHAUSTED only when RetryInfo says they may.
       return {kRpcResourceExhausted, 413, false};
     case IngestCode::kShuttingDown:
+    case IngestCode::kUnavailable:
       return {kRpcUnavailable, 503, true};
   }
   // An IngestCode this receiver does not know: fail the request, never crash.
@@ -254,6 +255,10 @@ void ReceiverCounters::AddResult(const pipeline::IngestResult& result) {
       Add(requests_refused_shutting_down_, 1);
       Add(spans_refused_shutting_down_, spans);
       return;
+    case IngestCode::kUnavailable:
+      Add(requests_refused_unavailable_, 1);
+      Add(spans_refused_unavailable_, spans);
+      return;
   }
   Add(requests_failed_, 1);
 }
@@ -272,6 +277,7 @@ OtlpReceiverStats ReceiverCounters::Snapshot() const {
   s.requests_refused_queue_full = get(requests_refused_queue_full_);
   s.requests_refused_too_large = get(requests_refused_too_large_);
   s.requests_refused_shutting_down = get(requests_refused_shutting_down_);
+  s.requests_refused_unavailable = get(requests_refused_unavailable_);
   s.requests_refused_memory = get(requests_refused_memory_);
   s.requests_failed = get(requests_failed_);
   s.requests_compressed = get(requests_compressed_);
@@ -281,6 +287,7 @@ OtlpReceiverStats ReceiverCounters::Snapshot() const {
   s.spans_refused_queue_full = get(spans_refused_queue_full_);
   s.spans_refused_too_large = get(spans_refused_too_large_);
   s.spans_refused_shutting_down = get(spans_refused_shutting_down_);
+  s.spans_refused_unavailable = get(spans_refused_unavailable_);
   s.bytes_received_wire = get(bytes_received_wire_);
   s.bytes_received_decompressed = get(bytes_received_decompressed_);
   return s;

@@ -153,6 +153,7 @@ class ReceiverCounters {
   Counter requests_refused_queue_full_{0};
   Counter requests_refused_too_large_{0};
   Counter requests_refused_shutting_down_{0};
+  Counter requests_refused_unavailable_{0};
   Counter requests_refused_memory_{0};
   Counter requests_failed_{0};
   Counter requests_compressed_{0};
@@ -162,6 +163,7 @@ class ReceiverCounters {
   Counter spans_refused_queue_full_{0};
   Counter spans_refused_too_large_{0};
   Counter spans_refused_shutting_down_{0};
+  Counter spans_refused_unavailable_{0};
   Counter bytes_received_wire_{0};
   Counter bytes_received_decompressed_{0};
 };

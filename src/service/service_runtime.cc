@@ -18,6 +18,7 @@
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
 #include "otlp_arrow/pipeline/flight_span_batch_exporter.h"
 #include "otlp_arrow/pipeline/otlp_trace_ingest.h"
+#include "otlp_arrow/pipeline/span_sink_ingest.h"
 #include "otlp_arrow/service/otlp_grpc_receiver.h"
 #include "otlp_arrow/service/otlp_http_receiver.h"
 #include "otlp_arrow/service/request_memory_budget.h"
@@ -103,6 +104,9 @@ struct ServiceRuntime::Impl {
   // Receiver side.
   std::shared_ptr<storage::ParquetSpanStore> store;
   std::unique_ptr<transport::FlightSpanReceiver> flight_receiver;
+  // OTAP (and OTLP/gRPC) straight into the store: listen.otap, and all-in-one's OTAP.
+  std::shared_ptr<pipeline::SpanSinkIngest> store_ingest;
+  std::unique_ptr<OtlpGrpcReceiver> otap_receiver;
 
   // Gateway side.
   std::shared_ptr<pipeline::BatchingSpanExporter> batching;
@@ -133,6 +137,17 @@ struct ServiceRuntime::Impl {
     ARROW_RETURN_NOT_OK(flight_receiver->Start());
     endpoints.flight = flight_receiver->uri();
     endpoints.data_dir = store_options.data_dir;
+
+    pipeline::SpanSinkIngest::Options ingest_options;
+    ingest_options.max_batch_bytes = options.receiver->flight.max_batch_bytes;
+    ARROW_ASSIGN_OR_RAISE(store_ingest,
+                          pipeline::SpanSinkIngest::Make(store, ingest_options));
+    if (options.receiver->otap.has_value()) {
+      ARROW_ASSIGN_OR_RAISE(
+          otap_receiver, OtlpGrpcReceiver::Make(*options.receiver->otap, store_ingest));
+      ARROW_RETURN_NOT_OK(otap_receiver->Start());
+      endpoints.otap = WithPort(config.listen.otap, otap_receiver->port());
+    }
     return arrow::Status::OK();
   }
 
@@ -156,8 +171,10 @@ struct ServiceRuntime::Impl {
     // One budget for the requests both listeners are reading and decoding.
     request_budget = std::make_shared<RequestMemoryBudget>(gateway.request_budget_bytes);
     gateway.otlp_grpc.memory_budget = request_budget;
-    ARROW_ASSIGN_OR_RAISE(grpc_receiver,
-                          OtlpGrpcReceiver::Make(gateway.otlp_grpc, ingest));
+    // All-in-one stores OTAP batches itself, answering each once it is in the
+    // write-ahead log; a gateway queues them for its receiver as it does OTLP.
+    ARROW_ASSIGN_OR_RAISE(
+        grpc_receiver, OtlpGrpcReceiver::Make(gateway.otlp_grpc, ingest, store_ingest));
     ARROW_RETURN_NOT_OK(grpc_receiver->Start());
     endpoints.otlp_grpc = WithPort(config.listen.otlp_grpc, grpc_receiver->port());
 
@@ -217,6 +234,9 @@ struct ServiceRuntime::Impl {
   arrow::Status RegisterMetrics();
   arrow::Status RegisterGatewayMetrics();
   arrow::Status RegisterReceiverMetrics();
+  // `listener`: the configuration key's name under listen.*.
+  arrow::Status RegisterOtapMetrics(OtlpGrpcReceiver* receiver,
+                                    const std::string& listener);
 
   ServiceStopReport Stop();
 };
@@ -228,6 +248,10 @@ arrow::Status ServiceRuntime::Impl::RegisterMetrics() {
   ARROW_RETURN_NOT_OK(telemetry::RegisterProcessMetrics(registry.get()));
   if (batching != nullptr) ARROW_RETURN_NOT_OK(RegisterGatewayMetrics());
   if (flight_receiver != nullptr) ARROW_RETURN_NOT_OK(RegisterReceiverMetrics());
+  if (grpc_receiver != nullptr)
+    ARROW_RETURN_NOT_OK(RegisterOtapMetrics(grpc_receiver.get(), "otlp_grpc"));
+  if (otap_receiver != nullptr)
+    ARROW_RETURN_NOT_OK(RegisterOtapMetrics(otap_receiver.get(), "otap"));
   return arrow::Status::OK();
 }
 
@@ -271,6 +295,7 @@ arrow::Status ServiceRuntime::Impl::RegisterGatewayMetrics() {
         {"queue_full", &OtlpReceiverStats::spans_refused_queue_full},
         {"too_large", &OtlpReceiverStats::spans_refused_too_large},
         {"shutting_down", &OtlpReceiverStats::spans_refused_shutting_down},
+        {"unavailable", &OtlpReceiverStats::spans_refused_unavailable},
     };
     for (const auto& [reason, member] : refusals) {
       ARROW_RETURN_NOT_OK(add("otlp_arrow_otlp_spans_refused_total",
@@ -365,6 +390,63 @@ arrow::Status ServiceRuntime::Impl::RegisterGatewayMetrics() {
   return arrow::Status::OK();
 }
 
+arrow::Status ServiceRuntime::Impl::RegisterOtapMetrics(OtlpGrpcReceiver* receiver,
+                                                        const std::string& listener) {
+  MetricRegistry& r = *registry;
+  const Labels labels = {{"listener", listener}};
+  auto add = [&](bool gauge, const std::string& name, const std::string& help,
+                 Labels extra, std::function<double(const OtapReceiverStats&)> field) {
+    Labels all = labels;
+    all.insert(all.end(), extra.begin(), extra.end());
+    auto read = [receiver, field] { return field(receiver->OtapStats()); };
+    return gauge ? r.AddGauge({name, help, "", all}, read)
+                 : r.AddCounter({name, help, "", all}, read);
+  };
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_streams_total",
+                          "OTAP ArrowTraces streams opened", {},
+                          [](const auto& s) { return s.streams_opened; }));
+  ARROW_RETURN_NOT_OK(add(true, "otlp_arrow_otap_streams_active",
+                          "OTAP ArrowTraces streams open now", {},
+                          [](const auto& s) { return s.streams_active; }));
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_streams_refused_total",
+                          "OTAP streams ended at once over otlp.max_otap_streams", {},
+                          [](const auto& s) { return s.streams_refused_busy; }));
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_streams_failed_total",
+                          "OTAP streams ended with an error status (undecodable message, "
+                          "bad HPACK block, a limit passed)",
+                          {}, [](const auto& s) { return s.streams_ended_with_error; }));
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_batches_total",
+                          "OTAP BatchArrowRecords received", {},
+                          [](const auto& s) { return s.batches.requests; }));
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_batches_unauthenticated_total",
+                          "OTAP batches answered UNAUTHENTICATED (bearer token)", {},
+                          [](const auto& s) { return s.batches_unauthenticated; }));
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_spans_accepted_total",
+                          "Spans of OTAP batches answered OK", {},
+                          [](const auto& s) { return s.batches.spans_accepted; }));
+  const std::pair<const char*, int64_t OtlpReceiverStats::*> refusals[] = {
+      {"invalid", &OtlpReceiverStats::spans_refused_invalid},
+      {"queue_full", &OtlpReceiverStats::spans_refused_queue_full},
+      {"too_large", &OtlpReceiverStats::spans_refused_too_large},
+      {"shutting_down", &OtlpReceiverStats::spans_refused_shutting_down},
+      {"unavailable", &OtlpReceiverStats::spans_refused_unavailable},
+  };
+  for (const auto& [reason, member] : refusals) {
+    ARROW_RETURN_NOT_OK(
+        add(false, "otlp_arrow_otap_spans_refused_total",
+            "Spans of OTAP batches refused, by reason", {{"reason", reason}},
+            [member = member](const auto& s) { return s.batches.*member; }));
+  }
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_received_bytes_total",
+                          "Bytes of OTAP messages", {{"stage", "wire"}},
+                          [](const auto& s) { return s.batches.bytes_received_wire; }));
+  ARROW_RETURN_NOT_OK(
+      add(false, "otlp_arrow_otap_received_bytes_total", "Bytes of OTAP messages",
+          {{"stage", "decompressed"}},
+          [](const auto& s) { return s.batches.bytes_received_decompressed; }));
+  return arrow::Status::OK();
+}
+
 arrow::Status ServiceRuntime::Impl::RegisterReceiverMetrics() {
   MetricRegistry& r = *registry;
   auto* receiver = flight_receiver.get();
@@ -448,6 +530,7 @@ ServiceStopReport ServiceRuntime::Impl::Stop() {
   // 1. No new OTLP requests; running ones finish (they only wait for queue room).
   if (grpc_receiver != nullptr) report.status &= grpc_receiver->Shutdown(grace);
   if (http_receiver != nullptr) report.status &= http_receiver->Shutdown();
+  if (otap_receiver != nullptr) report.status &= otap_receiver->Shutdown(grace);
   // 2. Drain the queue to the receiver.
   if (batching != nullptr) {
     const auto left = std::max(std::chrono::milliseconds(0),
@@ -460,8 +543,14 @@ ServiceStopReport ServiceRuntime::Impl::Stop() {
     const auto stats = batching->Stats();
     report.spans_exported = stats.spans_exported;
   }
-  if (grpc_receiver != nullptr)
-    report.spans_accepted += grpc_receiver->Stats().spans_accepted;
+  if (grpc_receiver != nullptr) {
+    report.spans_accepted += grpc_receiver->Stats().spans_accepted +
+                             grpc_receiver->OtapStats().batches.spans_accepted;
+  }
+  if (otap_receiver != nullptr) {
+    report.spans_accepted += otap_receiver->Stats().spans_accepted +
+                             otap_receiver->OtapStats().batches.spans_accepted;
+  }
   if (http_receiver != nullptr) {
     const auto stats = http_receiver->Stats();
     report.spans_accepted += stats.protobuf.spans_accepted + stats.json.spans_accepted;

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "otlp_arrow/convert/otap_traces_decoder.h"
 #include "otlp_arrow/pipeline/trace_ingest.h"
 
 namespace otlp_arrow::service::testing {
@@ -29,8 +30,9 @@ namespace otlp_arrow::service::testing {
 class FakeTraceIngest : public pipeline::TraceIngest {
  public:
   struct Call {
-    std::string api;  // "protobuf" or "json"
-    std::string bytes;
+    std::string api;    // "protobuf", "json" or "otap"
+    std::string bytes;  // for "otap": the number of spans
+    std::shared_ptr<const convert::OtapTraces> otap;
   };
 
   pipeline::IngestResult IngestOtlpProtobuf(std::string_view request) override {
@@ -38,6 +40,10 @@ class FakeTraceIngest : public pipeline::TraceIngest {
   }
   pipeline::IngestResult IngestOtlpJson(std::string_view request) override {
     return Take("json", request);
+  }
+  pipeline::IngestResult IngestOtap(
+      const std::shared_ptr<const convert::OtapTraces>& traces) override {
+    return Take("otap", std::to_string(traces->num_spans()), traces);
   }
 
   void Answer(pipeline::IngestResult result) {
@@ -70,9 +76,10 @@ class FakeTraceIngest : public pipeline::TraceIngest {
   }
 
  private:
-  pipeline::IngestResult Take(std::string api, std::string_view request) {
+  pipeline::IngestResult Take(std::string api, std::string_view request,
+                              std::shared_ptr<const convert::OtapTraces> otap = nullptr) {
     std::unique_lock<std::mutex> lock(mutex_);
-    calls_.push_back({std::move(api), std::string(request)});
+    calls_.push_back({std::move(api), std::string(request), std::move(otap)});
     ++waiting_;
     changed_.notify_all();
     changed_.wait(lock, [&] { return !held_; });
@@ -96,6 +103,10 @@ class ThrowingTraceIngest : public pipeline::TraceIngest {
     throw std::runtime_error("boom");
   }
   pipeline::IngestResult IngestOtlpJson(std::string_view) override { throw 42; }
+  pipeline::IngestResult IngestOtap(
+      const std::shared_ptr<const convert::OtapTraces>&) override {
+    throw std::runtime_error("boom");
+  }
 };
 
 /// An ExportTraceServiceRequest with `spans` spans in one resource and scope.

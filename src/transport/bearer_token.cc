@@ -6,19 +6,10 @@
 
 #include <arrow/flight/types.h>
 
+#include "otlp_arrow/common/constant_time.h"
 #include "otlp_arrow/transport/flight_protocol.h"
 
 namespace otlp_arrow::transport::internal {
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  // The length is not secret (it is the length of a well-known format); the content is.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return diff == 0;
-}
 
 arrow::Status CheckAuthorization(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
@@ -27,9 +18,10 @@ arrow::Status CheckAuthorization(
   const auto range = metadata.equal_range(
       grpc::string_ref(kAuthorizationHeader.data(), kAuthorizationHeader.size()));
   const auto count = std::distance(range.first, range.second);
-  if (count == 1 && ConstantTimeEquals(std::string_view(range.first->second.data(),
-                                                        range.first->second.size()),
-                                       expected_header)) {
+  if (count == 1 &&
+      common::ConstantTimeEquals(
+          std::string_view(range.first->second.data(), range.first->second.size()),
+          expected_header)) {
     return arrow::Status::OK();
   }
   return MakeRefusalStatus(arrow::flight::FlightStatusCode::Unauthenticated,

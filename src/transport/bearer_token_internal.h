@@ -20,8 +20,4 @@ arrow::Status CheckAuthorization(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
     std::string_view expected_header);
 
-/// \brief Compares in time independent of where the strings differ, so response times
-/// do not reveal how much of a guessed token is right.
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
-
 }  // namespace otlp_arrow::transport::internal

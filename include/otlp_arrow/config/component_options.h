@@ -53,8 +53,9 @@ struct GatewayOptions {
   /// \brief `max_span_bytes`.
   pipeline::OtlpTraceIngestOptions ingest;
   /// \brief `listen.otlp_grpc`, `otlp.tls.*`, `limits.max_request_bytes`,
-  /// `limits.max_inflight_bytes` (as transport_memory_bytes), `otlp.grpc_threads`. The
-  /// memory budget is the process's and is set when it starts.
+  /// `limits.max_inflight_bytes` (as transport_memory_bytes), `otlp.grpc_threads`,
+  /// `otlp.max_otap_streams`, `otlp.otap_max_stream_dictionary_bytes`. The memory
+  /// budget is the process's and is set when it starts.
   service::OtlpGrpcReceiverOptions otlp_grpc;
   /// \brief `listen.otlp_http`, `otlp.tls.*`, `limits.max_request_bytes`,
   /// `limits.max_decompressed_bytes`. The memory budget likewise.
@@ -74,6 +75,11 @@ struct ReceiverOptions {
   /// \brief `receiver.data_dir`, `receiver.durability`, `receiver.max_file_bytes`,
   /// `receiver.max_file_age_ms`, `receiver.zstd_level`, `receiver.max_row_group_rows`.
   storage::ParquetSpanStoreOptions store;
+  /// \brief With `listen.otap`: OTAP and OTLP/gRPC straight into the store, with
+  /// `receiver.tls.*`, `auth.token_file`, `limits.max_request_bytes`,
+  /// `otlp.grpc_threads`, `otlp.max_otap_streams`,
+  /// `otlp.otap_max_stream_dictionary_bytes`.
+  std::optional<service::OtlpGrpcReceiverOptions> otap;
 };
 
 /// \brief The options of every component a role runs.

@@ -16,6 +16,7 @@
 #include <arrow/status.h>
 
 #include "otlp_arrow/pipeline/batching_span_exporter.h"
+#include "otlp_arrow/service/otlp_grpc_receiver.h"
 #include "otlp_arrow/storage/parquet_span_store.h"
 #include "otlp_arrow/transport/flight_span_exporter.h"
 #include "otlp_arrow/transport/flight_span_receiver.h"
@@ -113,6 +114,11 @@ struct ListenConfig {
   /// \brief Key `listen.health`, default 127.0.0.1:8080, env OTLP_ARROW_LISTEN_HEALTH.
   /// HTTP `/health` and `/ready` (all subcommands).
   std::string health = "127.0.0.1:8080";
+  /// \brief Key `listen.otap`, default "" (off), env OTLP_ARROW_LISTEN_OTAP. OTAP
+  /// (ArrowTracesService, as the Collector's otelarrow exporter sends it) and OTLP/gRPC
+  /// straight into the receiver's store (receiver, all-in-one); TLS and bearer token as
+  /// on `listen.flight`. The gateway and all-in-one take OTAP on `listen.otlp_grpc`.
+  std::string otap;
 
   /// \brief `host:port` of FlightSpanReceiverOptions::Defaults().listen_uri.
   static std::string DefaultFlightListenAddress();
@@ -135,6 +141,15 @@ struct OtlpConfig {
   /// its thread while it waits for queue room (up to `enqueue_timeout_ms`): with one
   /// thread per core, a few waiting clients would delay every other answer.
   int grpc_threads = 16;
+  /// \brief Key `otlp.max_otap_streams`, default 64, 0..65536 (0: no limit), env
+  /// OTLP_ARROW_OTLP_MAX_OTAP_STREAMS. OTAP streams open at once on an OTLP/gRPC port
+  /// (and `listen.otap`); one more ends at once with UNAVAILABLE.
+  int max_otap_streams = service::OtlpGrpcReceiverOptions::Defaults().max_otap_streams;
+  /// \brief Key `otlp.otap_max_stream_dictionary_bytes`, default 128 MiB, 1 MiB..64 GiB,
+  /// env OTLP_ARROW_OTLP_OTAP_MAX_STREAM_DICTIONARY_BYTES. Arrow dictionaries one OTAP
+  /// stream may hold (the Collector's `arrow.memory_limit_mib`).
+  int64_t otap_max_stream_dictionary_bytes =
+      service::OtlpGrpcReceiverOptions::Defaults().otap_max_stream_dictionary_bytes;
 
   bool operator==(const OtlpConfig&) const = default;
 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// OtlpTraceIngest: OTLP requests → span-table batches → the BatchingSpanExporter.
+// OtlpTraceIngest: OTLP and OTAP requests → span-table batches → the
+// BatchingSpanExporter.
 
 #pragma once
 
@@ -40,7 +41,8 @@ struct OtlpTraceIngestOptions {
 ///
 /// OTLP protobuf goes from the wire bytes into Arrow builders
 /// (SpanTableEncoder::AppendOtlpProtobuf), without protobuf objects; OTLP/JSON is
-/// parsed into an arena-allocated request first. Thread-safe.
+/// parsed into an arena-allocated request first; OTAP payloads, decoded by the receiver,
+/// are appended by convert::OtapTraces::AppendTo. Thread-safe.
 ///
 /// A malformed request is kInvalid with the encoder's or parser's message, which names
 /// the field; nothing of it is queued and the other requests' spans in the same batch
@@ -58,6 +60,8 @@ class OtlpTraceIngest : public TraceIngest {
 
   IngestResult IngestOtlpProtobuf(std::string_view request) override;
   IngestResult IngestOtlpJson(std::string_view request) override;
+  IngestResult IngestOtap(
+      const std::shared_ptr<const convert::OtapTraces>& traces) override;
 
  private:
   OtlpTraceIngest(std::shared_ptr<BatchingSpanExporter> exporter,

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// TraceIngest: what an OTLP receiver (gRPC or HTTP) hands each request to, and the answer
-// it turns into a gRPC status or an HTTP status code.
+// TraceIngest: what a receiver (OTLP over gRPC or HTTP, OTAP) hands each request to, and
+// the answer it turns into a gRPC status, an HTTP status code or an OTAP BatchStatus.
 
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+
+namespace otlp_arrow::convert {
+class OtapTraces;
+}  // namespace otlp_arrow::convert
 
 namespace otlp_arrow::pipeline {
 
@@ -28,6 +33,9 @@ enum class IngestCode {
   kTooLarge,
   /// The pipeline is shutting down or has stopped.  gRPC UNAVAILABLE, HTTP 503.
   kShuttingDown,
+  /// Where the spans go cannot take them now (a store whose disk is full or failing);
+  /// the same request may succeed later.           gRPC UNAVAILABLE, HTTP 503.
+  kUnavailable,
 };
 
 /// \brief The answer to one request.
@@ -58,6 +66,11 @@ class TraceIngest {
   /// \brief An ExportTraceServiceRequest as OTLP/JSON (`application/json`), already
   /// decompressed.
   virtual IngestResult IngestOtlpJson(std::string_view request) = 0;
+
+  /// \brief The decoded trace payloads of one OTAP BatchArrowRecords (decoded by the
+  /// receiver with its stream's state; never null).
+  virtual IngestResult IngestOtap(
+      const std::shared_ptr<const convert::OtapTraces>& traces) = 0;
 };
 
 }  // namespace otlp_arrow::pipeline

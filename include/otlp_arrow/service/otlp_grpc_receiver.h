@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The OTLP/gRPC trace receiver:
-// opentelemetry.proto.collector.trace.v1.TraceService/Export in front of a
+// opentelemetry.proto.collector.trace.v1.TraceService/Export, and on the same port OTAP's
+// opentelemetry.proto.experimental.arrow.v1.ArrowTracesService/ArrowTraces, in front of a
 // pipeline::TraceIngest.
 
 #pragma once
@@ -71,6 +72,27 @@ struct OtlpGrpcReceiverOptions {
   /// gRPC's default (no limit).
   int64_t transport_memory_bytes = 0;
 
+  /// \brief Serve OTAP's ArrowTracesService/ArrowTraces beside OTLP, as the Collector's
+  /// otelarrow receiver does on its port, so that its otelarrow exporter can send here.
+  bool otap = true;
+
+  /// \brief OTAP streams open at once; a stream beyond it ends at once with UNAVAILABLE
+  /// (the exporter opens another later). Each holds up to
+  /// `otap_max_stream_dictionary_bytes` of dictionaries. 0: no limit.
+  int max_otap_streams = 64;
+
+  /// \brief Dictionary memory of one OTAP stream (the Collector's
+  /// `arrow.memory_limit_mib`); a stream passing it ends with RESOURCE_EXHAUSTED and its
+  /// last batch is answered UNAVAILABLE (the exporter sends it again on a new stream).
+  int64_t otap_max_stream_dictionary_bytes = int64_t{128} << 20;
+
+  /// \brief When set, every call must carry `authorization: Bearer <bearer_token>`: as
+  /// gRPC metadata of an Export call; as metadata of an ArrowTraces call or in the
+  /// HPACK headers of each of its BatchArrowRecords (where the Collector's exporter puts
+  /// its per-RPC credentials). Export without it is UNAUTHENTICATED; an OTAP batch is
+  /// answered UNAUTHENTICATED and the stream stays up. Empty: no check.
+  std::string bearer_token;
+
   /// \brief Checks the endpoint, that the TLS fields go together, and the ranges above;
   /// OtlpGrpcReceiver::Make() calls it.
   arrow::Status Validate() const;
@@ -110,6 +132,26 @@ struct OtlpGrpcReceiverOptions {
 /// fit does not. The details are a google.rpc.Status {code, message, details: [Any
 /// {type.googleapis.com/google.rpc.RetryInfo}]}, as gRPC's richer error model has it.
 ///
+/// **OTAP.** With `otap`, ArrowTracesService/ArrowTraces is served on the same port (see
+/// docs/otap.md). Per stream: the message's own zstd (the Collector's `zstdarrow<N>`
+/// gRPC encoding, which gRPC C++ does not know and hands over as sent) or gzip is undone
+/// by the receiver within `max_receive_message_bytes`; the HPACK headers are decoded
+/// with the stream's table; the payloads are decoded with the stream's Arrow IPC state
+/// (convert::OtapTraceStreamDecoder) and handed to `otap_ingest`; each
+/// BatchArrowRecords is answered with one BatchStatus once TraceIngest has taken it:
+///
+/// | IngestCode / event                    | BatchStatus        | the exporter       |
+/// |---------------------------------------|--------------------|--------------------|
+/// | kAccepted                             | OK                 | done               |
+/// | kInvalid, kTooLarge, bad payloads     | INVALID_ARGUMENT   | drops the batch    |
+/// | kQueueFull, kShuttingDown, kUnavailable, memory budget full | UNAVAILABLE | retries
+/// | | wrong or missing bearer token         | UNAUTHENTICATED    | stream breaks      |
+///
+/// A message that does not decompress or parse, a bad HPACK block, or a stream whose
+/// IPC state passes its limit ends the call with INVALID_ARGUMENT, RESOURCE_EXHAUSTED
+/// (the batches not answered are sent again on a new stream). When the client
+/// half-closes, the batches read are answered and the call ends OK.
+///
 /// Thread-safe: Stats() and Shutdown() may be called from any thread.
 class OtlpGrpcReceiver {
  public:
@@ -117,8 +159,10 @@ class OtlpGrpcReceiver {
   /// receiver that Start() starts.
   /// \param[in] options where to listen, security and limits
   /// \param[in] ingest where requests go; required, thread-safe
+  /// \param[in] otap_ingest where OTAP batches go; null: `ingest`
   static arrow::Result<std::unique_ptr<OtlpGrpcReceiver>> Make(
-      OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest);
+      OtlpGrpcReceiverOptions options, std::shared_ptr<pipeline::TraceIngest> ingest,
+      std::shared_ptr<pipeline::TraceIngest> otap_ingest = nullptr);
 
   /// \brief Shuts down (without a deadline) if still running.
   ~OtlpGrpcReceiver();
@@ -144,6 +188,9 @@ class OtlpGrpcReceiver {
 
   /// \brief A snapshot of the counters (protocol `grpc`).
   OtlpReceiverStats Stats() const;
+
+  /// \brief A snapshot of the OTAP counters (its batches counted as requests).
+  OtapReceiverStats OtapStats() const;
 
   const OtlpGrpcReceiverOptions& options() const;
 

@@ -35,6 +35,9 @@ struct OtlpReceiverStats {
   int64_t requests_refused_too_large = 0;
   /// \brief TraceIngest said kShuttingDown (gRPC UNAVAILABLE, HTTP 503).
   int64_t requests_refused_shutting_down = 0;
+  /// \brief TraceIngest said kUnavailable: where spans go (a store) failed for now
+  /// (gRPC UNAVAILABLE, HTTP 503).
+  int64_t requests_refused_unavailable = 0;
   /// \brief Refused before they were read or decoded because the requests in flight
   /// held the whole RequestMemoryBudget (gRPC RESOURCE_EXHAUSTED with RetryInfo, HTTP
   /// 429 with Retry-After).
@@ -58,6 +61,7 @@ struct OtlpReceiverStats {
   int64_t spans_refused_queue_full = 0;
   int64_t spans_refused_too_large = 0;
   int64_t spans_refused_shutting_down = 0;
+  int64_t spans_refused_unavailable = 0;
 
   /// \brief Request bytes as they arrived, compressed when compressed. HTTP: the body
   /// after chunked framing, including bodies refused as too large up to where reading
@@ -65,6 +69,24 @@ struct OtlpReceiverStats {
   int64_t bytes_received_wire = 0;
   /// \brief Request bytes after decompression that were handed to TraceIngest.
   int64_t bytes_received_decompressed = 0;
+};
+
+/// \brief Counters of the OTAP (ArrowTracesService) side of an OtlpGrpcReceiver.
+struct OtapReceiverStats {
+  /// \brief Per BatchArrowRecords, with the meanings above (a batch is a request;
+  /// `requests_refused_invalid` includes batches refused for their bearer token).
+  OtlpReceiverStats batches;
+  /// \brief ArrowTraces calls that started.
+  int64_t streams_opened = 0;
+  /// \brief ArrowTraces calls open now (a gauge).
+  int64_t streams_active = 0;
+  /// \brief Calls ended at once because `max_otap_streams` were open.
+  int64_t streams_refused_busy = 0;
+  /// \brief Calls that ended with an error status (a message that did not decode, a
+  /// limit passed).
+  int64_t streams_ended_with_error = 0;
+  /// \brief Batches answered UNAUTHENTICATED.
+  int64_t batches_unauthenticated = 0;
 };
 
 }  // namespace otlp_arrow::service

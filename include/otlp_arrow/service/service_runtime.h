@@ -29,6 +29,7 @@ struct ServiceEndpoints {
   std::string otlp_grpc;  // host:port, empty unless gateway
   std::string otlp_http;  // http://host:port/v1/traces, empty unless gateway
   std::string flight;     // grpc://host:port, empty unless receiver
+  std::string otap;       // host:port of listen.otap, empty unless set
   std::string upstream;   // where the gateway exports, empty unless gateway
   std::string health;     // http://host:port
   std::string metrics;    // http://host:port/metrics
