@@ -108,8 +108,10 @@ arrow::Status BindStruct(const arrow::RecordBatch& batch, const std::string& pay
                                   "': expected a struct, got ",
                                   column->type()->ToString());
   }
-  ARROW_RETURN_NOT_OK(column->Validate().WithMessage(
-      payload, " column '", name, "': ", column->Validate().message()));
+  const arrow::Status valid = column->Validate();
+  if (!valid.ok()) {
+    return arrow::Status::Invalid(payload, " column '", name, "': ", valid.message());
+  }
   *out = arrow::internal::checked_cast<const arrow::StructArray*>(column.get());
   return arrow::Status::OK();
 }
@@ -161,8 +163,8 @@ arrow::Status OtapColumn::BindArray(const std::shared_ptr<arrow::Array>& array,
     }
     const auto& dict_array =
         arrow::internal::checked_cast<const arrow::DictionaryArray&>(*array);
-    ARROW_RETURN_NOT_OK(dict_array.indices()->Validate().WithMessage(
-        name_.Prefix(), ": ", dict_array.indices()->Validate().message()));
+    const arrow::Status valid = dict_array.indices()->Validate();
+    if (!valid.ok()) return arrow::Status::Invalid(name_.Prefix(), ": ", valid.message());
     dictionary_ = dict_array.dictionary();
     if (!validated->Contains(dictionary_->data().get())) {
       const arrow::Status status = dictionary_->ValidateFull();
