@@ -144,8 +144,38 @@ class AttributesWriter {
   /// \brief The finished map column (AttributesType()); resets for the next batch.
   arrow::Result<std::shared_ptr<arrow::ArrayData>> Finish();
 
- private:
-  arrow::Status AppendWireValue(std::string_view any_value, const FieldPath& where);
+  /// \brief Appends for encoders without OTLP objects (OTAP): per entry AppendKey()
+  /// then one Append*Value(); CloseSlot() ends the slot.
+  void AppendKey(std::string_view key) { key_.Append(KeyIndex(key)); }
+  void AppendEmptyValue() { type_.Append(static_cast<uint8_t>(AttributeType::kEmpty)); }
+  void AppendStrValue(std::string_view value) {
+    str_.Append(StrIndex(value));
+    type_.Append(static_cast<uint8_t>(AttributeType::kString));
+  }
+  void AppendIntValue(int64_t value) {
+    int_.Append(value);
+    type_.Append(static_cast<uint8_t>(AttributeType::kInt));
+  }
+  void AppendDoubleValue(double value) {
+    double_.Append(value);
+    type_.Append(static_cast<uint8_t>(AttributeType::kDouble));
+  }
+  void AppendBoolValue(bool value) {
+    bool_.Append(value ? 1 : 0);
+    type_.Append(static_cast<uint8_t>(AttributeType::kBool));
+  }
+  void AppendBytesValue(std::string_view value) {
+    bytes_.Append(value);
+    type_.Append(static_cast<uint8_t>(AttributeType::kBytes));
+  }
+  /// \brief `json`: the OTLP/JSON of an ArrayValue (kArray) or a KeyValueList (kKvlist),
+  /// as model::ArrayValueToJson / KeyValueListToJson write it.
+  void AppendSerializedValue(AttributeType type, std::string_view json) {
+    ser_.Append(json);
+    type_.Append(static_cast<uint8_t>(type));
+  }
+  /// \brief `count` empty slots.
+  void AppendEmptySlots(int64_t count) { offsets_.AppendEmpty(count); }
 
   struct Sizes {
     int64_t entries, str, i64, f64, b, bytes, ser;
@@ -154,7 +184,7 @@ class AttributesWriter {
     return {type_.size(), str_.size(),     int_.size(),  double_.size(),
             bool_.size(), bytes_.length(), ser_.length()};
   }
-  /// Copies the slot written since `begin` `times` more times.
+  /// \brief Copies the slot written since `begin` (sizes() then) `times` more times.
   void RepeatSlot(const Sizes& begin, int64_t times) {
     const Sizes end = sizes();
     key_.RepeatRange(begin.entries, end.entries, times);
@@ -169,6 +199,9 @@ class AttributesWriter {
       offsets_.Append(end.entries + t * (end.entries - begin.entries));
     }
   }
+
+ private:
+  arrow::Status AppendWireValue(std::string_view any_value, const FieldPath& where);
 
   // Dictionary indices of keys and string values, with a hint per position in the
   // attribute list: the same keys (and often values) come at the same positions span

@@ -17,6 +17,10 @@
 
 namespace otlp_arrow::convert {
 
+namespace internal {
+struct SpanTableEncoderAccess;
+}  // namespace internal
+
 /// \brief Builds span-table RecordBatches (EncodedSpanTableSchema(): the span table
 /// without its derived time columns) from OTLP trace data.
 ///
@@ -78,6 +82,9 @@ class SpanTableEncoder {
       arrow::MemoryPool* pool = arrow::default_memory_pool());
 
  private:
+  // Other encoders of the span table in this library (OTAP) append to the same writers.
+  friend struct internal::SpanTableEncoderAccess;
+
   // Rolls back to the start of the Append in progress when `status` (or a writer's
   // allocation) failed; returns the error.
   arrow::Status RollBack(arrow::Status status);
