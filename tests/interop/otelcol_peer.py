@@ -11,10 +11,12 @@ or from $OTELCOL_BIN and $OTAP_ORACLE.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 from pathlib import Path
 
@@ -221,9 +223,12 @@ def record_workload(otlp_arrow_bin: Path, oracle_bin: Path, workload: str, spans
 # Spans in comparable, hashable form.
 
 def _canonical(value):
-    """A comparable AnyValue (otlp_service's form) with nested kvlists sorted by key: the Go
-    consumer decodes maps inside values through a Go map, in random order."""
+    """A comparable AnyValue (otlp_service's form) with nested kvlists sorted by key (the Go
+    consumer decodes maps inside values through a Go map, in random order) and every NaN the
+    same (Go's math.NaN() has payload bits that OTLP/JSON cannot carry)."""
     kind = value[0]
+    if kind == "double" and math.isnan(struct.unpack("<d", value[1])[0]):
+        return ("double", "NaN")
     if kind == "array":
         return ("array", tuple(_canonical(v) for v in value[1]))
     if kind == "kvlist":
@@ -255,6 +260,13 @@ def canonical_span(row: dict) -> tuple:
             items.append(_frozen(item))
         out[key] = tuple(sorted(items, key=repr))
     return _frozen(out)
+
+
+def span_differences(want: tuple, have: tuple) -> list[str]:
+    """The fields in which two canonical spans differ."""
+    w, h = dict(want), dict(have)
+    return [f"{k}: expected {w.get(k)!r}, got {h.get(k)!r}"
+            for k in sorted(set(w) | set(h)) if w.get(k) != h.get(k)]
 
 
 def _json_number(text: str):

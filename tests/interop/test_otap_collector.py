@@ -40,7 +40,7 @@ import pytest
 from otelcol_peer import (REPO, Collector, Sender, arrow_exporter_yaml, canonical_span,
                           collector_config, expected_spans, free_port, oracle,
                           otelarrow_receiver_yaml, otlp_receiver_yaml, peer_binaries, port_open,
-                          record_workload)
+                          record_workload, span_differences)
 from otlp_service import Service, comparable_row, stored_rows, wait_for
 
 WORKLOAD_SPANS = 6000
@@ -91,11 +91,21 @@ def stored_spans(data_dir: Path) -> list[tuple]:
 
 
 def multiset_problems(expected: list[tuple], stored: list[tuple]) -> list[str]:
-    """What is missing from `stored` and what it holds in excess, as counted multisets."""
+    """What is missing from `stored` and what it holds in excess, as counted multisets; for a
+    few missing spans, how they differ from the stored span with the same span id."""
     want, have = Counter(expected), Counter(stored)
     missing, extra = want - have, have - want
-    problems = [f"missing ({n}×): {dict(span)}" for span, n in list(missing.items())[:3]]
-    problems += [f"not expected ({n}×): {dict(span)}" for span, n in list(extra.items())[:3]]
+    by_id = {dict(span)["span_id"]: span for span in extra}
+    problems = []
+    for span in list(missing)[:3]:
+        other = by_id.get(dict(span)["span_id"])
+        if other is None:
+            problems.append(f"missing: {dict(span)}")
+        else:
+            problems.append(f"span {dict(span)['name']!r} differs: "
+                            + "; ".join(span_differences(span, other)))
+    problems += [f"not expected: {dict(span)}" for span in list(extra)[:3]
+                 if dict(span)["span_id"] not in {dict(m)["span_id"] for m in missing}]
     if missing or extra:
         problems.append(f"{sum(missing.values())} expected spans missing, "
                         f"{sum(extra.values())} stored spans not expected, of {len(expected)}")
