@@ -128,8 +128,14 @@ class Collector:
             raise
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_file.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the log, for assertion messages (its whole path is given too)."""
+        tail = self.log().splitlines()[-lines:]
+        return f"{self.log_file} (last {len(tail)} lines):\n" + "\n".join(tail)
 
     def stop(self, timeout: float = 30) -> int:
         if self.process.poll() is None:
