@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the OpenTelemetry Collector benchmark peer (tests/peers/otelcol: core v0.148.0 / v1.54.0,
-# contrib v0.148.0, pinned by its go.mod and go.sum) into .deps/otelcol/otelcol-peer, and prints
-# the binary's path. Skips the build when the binary is there and neither the sources nor the Go
-# version changed. The module cache and the build cache go under .deps/go (unless GOMODCACHE /
-# GOCACHE are set); the first build downloads about 130 MB of modules from the Go module proxy and
-# takes about 3 minutes on 2 cores.
+# Builds the OpenTelemetry Collector peer (tests/peers/otelcol: core v0.148.0 / v1.54.0, contrib
+# v0.148.0, pinned by its go.mod and go.sum) into .deps/otelcol/otelcol-peer and, from the same
+# module, the OTAP oracle (tests/peers/otelcol/cmd/otap-oracle) into .deps/otelcol/otap-oracle,
+# and prints the Collector's path. Skips the build when both binaries are there and neither the
+# sources nor the Go version changed. The module cache and the build cache go under .deps/go
+# (unless GOMODCACHE / GOCACHE are set); the first build downloads about 130 MB of modules from the
+# Go module proxy and takes about 3 minutes on 2 cores.
 #
 #   scripts/build_otelcol.sh
 set -euo pipefail
@@ -12,6 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC="${ROOT}/tests/peers/otelcol"
 OUT="${ROOT}/.deps/otelcol"
 BIN="${OUT}/otelcol-peer"
+ORACLE="${OUT}/otap-oracle"
 
 if ! command -v go >/dev/null; then
   echo "build_otelcol.sh: go (the version in ${SRC}/go.mod or later) is needed" >&2
@@ -25,8 +27,8 @@ export GOCACHE="${GOCACHE:-${GOPATH}/cache}"
 export GOFLAGS="-mod=readonly -modcacherw -buildvcs=false"
 export GOTOOLCHAIN=local
 
-stamp="$(cd "$SRC" && { go version; cat go.mod go.sum ./*.go; } | sha256sum | cut -d' ' -f1)"
-if [ -x "$BIN" ] && [ -f "${BIN}.stamp" ] && [ "$(cat "${BIN}.stamp")" = "$stamp" ]; then
+stamp="$(cd "$SRC" && { go version; cat go.mod go.sum ./*.go ./cmd/otap-oracle/*.go; } | sha256sum | cut -d' ' -f1)"
+if [ -x "$BIN" ] && [ -x "$ORACLE" ] && [ -f "${BIN}.stamp" ] && [ "$(cat "${BIN}.stamp")" = "$stamp" ]; then
   echo "build_otelcol.sh: up to date" >&2
   echo "$BIN"
   exit 0
@@ -35,8 +37,10 @@ fi
 mkdir -p "$OUT"
 echo "build_otelcol.sh: go build in ${SRC} (module cache ${GOMODCACHE})" >&2
 start=$(date +%s)
-(cd "$SRC" && go build -p "$(nproc)" -trimpath -o "${BIN}.tmp" .)
+(cd "$SRC" && go build -p "$(nproc)" -trimpath -o "${BIN}.tmp" . &&
+  go build -p "$(nproc)" -trimpath -o "${ORACLE}.tmp" ./cmd/otap-oracle)
 mv "${BIN}.tmp" "$BIN"
+mv "${ORACLE}.tmp" "$ORACLE"
 echo "$stamp" >"${BIN}.stamp"
 echo "build_otelcol.sh: built in $(($(date +%s) - start)) s" >&2
 echo "$BIN"

@@ -273,7 +273,7 @@ def stored_value(value: dict):
     ser = json.loads(value["ser"])
     if kind == 6:
         return ("array", [json_value(v) for v in ser.get("values", [])])
-    return ("kvlist", [(kv["key"], json_value(kv.get("value", {})))
+    return ("kvlist", [(kv.get("key", ""), json_value(kv.get("value", {})))
                        for kv in ser.get("values", [])])
 
 
@@ -302,13 +302,13 @@ def json_value(any_value: dict):
     if kind == "arrayValue":
         return ("array", [json_value(x) for x in v.get("values", [])])
     if kind == "kvlistValue":
-        return ("kvlist", [(kv["key"], json_value(kv.get("value", {})))
+        return ("kvlist", [(kv.get("key", ""), json_value(kv.get("value", {})))
                            for kv in v.get("values", [])])
     raise AssertionError(f"unknown AnyValue kind {kind}")
 
 
 def json_attributes(key_values) -> list:
-    return [(kv["key"], json_value(kv.get("value", {}))) for kv in key_values or []]
+    return [(kv.get("key", ""), json_value(kv.get("value", {}))) for kv in key_values or []]
 
 
 def python_value(value):

@@ -127,7 +127,7 @@ def expected_rows(body: dict) -> list[dict]:
                                        if span.get("parentSpanId") else None),
                     "trace_state": span.get("traceState") or None,
                     "flags": span.get("flags", 0),
-                    "name": span["name"],
+                    "name": span.get("name", ""),
                     "kind": enum(span.get("kind", 0), KIND_NAMES),
                     "start_time_unix_nano": start,
                     "end_time_unix_nano": end,
@@ -136,7 +136,8 @@ def expected_rows(body: dict) -> list[dict]:
                     "status_message": status.get("message") or None,
                     "attributes": json_attributes(span.get("attributes")),
                     "dropped_attributes_count": span.get("droppedAttributesCount", 0),
-                    "events": [{"time_unix_nano": int(e["timeUnixNano"]), "name": e["name"],
+                    "events": [{"time_unix_nano": int(e.get("timeUnixNano", 0)),
+                                "name": e.get("name", ""),
                                 "attributes": json_attributes(e.get("attributes")),
                                 "dropped_attributes_count": e.get("droppedAttributesCount", 0)}
                                for e in span.get("events", [])],

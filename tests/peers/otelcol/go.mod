@@ -3,11 +3,13 @@ module otlp-arrow/tests/peers/otelcol
 go 1.26.0
 
 require (
+	github.com/apache/arrow-go/v18 v18.5.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/receiver/otelarrowreceiver v0.148.0
 	github.com/open-telemetry/otel-arrow/go v0.46.0
 	go.opentelemetry.io/collector/component v1.54.0
 	go.opentelemetry.io/collector/config/configcompression v1.54.0
 	go.opentelemetry.io/collector/config/configgrpc v0.148.0
+	go.opentelemetry.io/collector/config/configopaque v1.54.0
 	go.opentelemetry.io/collector/config/configoptional v1.54.0
 	go.opentelemetry.io/collector/config/configretry v1.54.0
 	go.opentelemetry.io/collector/confmap v1.54.0
@@ -30,12 +32,13 @@ require (
 	go.opentelemetry.io/collector/service v0.148.0
 	go.uber.org/zap v1.27.1
 	golang.org/x/net v0.51.0
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260226221140-a57be14db171
 	google.golang.org/grpc v1.79.2
+	google.golang.org/protobuf v1.36.11
 )
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.2.0 // indirect
-	github.com/apache/arrow-go/v18 v18.5.0 // indirect
 	github.com/axiomhq/hyperloglog v0.2.6 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
@@ -105,7 +108,6 @@ require (
 	go.opentelemetry.io/collector/config/confighttp v0.148.0 // indirect
 	go.opentelemetry.io/collector/config/configmiddleware v1.54.0 // indirect
 	go.opentelemetry.io/collector/config/confignet v1.54.0 // indirect
-	go.opentelemetry.io/collector/config/configopaque v1.54.0 // indirect
 	go.opentelemetry.io/collector/config/configtelemetry v0.148.0 // indirect
 	go.opentelemetry.io/collector/config/configtls v1.54.0 // indirect
 	go.opentelemetry.io/collector/confmap/xconfmap v0.148.0 // indirect
@@ -178,7 +180,5 @@ require (
 	golang.org/x/xerrors v0.0.0-20240903120638-7835f813f4da // indirect
 	gonum.org/v1/gonum v0.17.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260226221140-a57be14db171 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20260226221140-a57be14db171 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
