@@ -33,7 +33,7 @@ RUN mkdir -p /out/bin /out/lib \
 
 # ---------------------------------------------------------------------------------------
 # Runtime: Debian 12 slim, the shared libraries the program links (Debian's gRPC, protobuf,
-# yaml-cpp, spdlog, fmt, cpp-httplib, OpenSSL, zlib, Abseil; a test maps every library
+# yaml-cpp, spdlog, fmt, cpp-httplib, OpenSSL, zlib, Abseil, nghttp2; a test maps every library
 # `ldd build/otlp-arrow` resolves to these packages), the Arrow libraries and the binary.
 FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update \
@@ -44,6 +44,7 @@ RUN apt-get update \
       libfmt9 \
       libgrpc++1.51 \
       libgrpc29 \
+      libnghttp2-14 \
       libprotobuf32 \
       libspdlog1.10 \
       libssl3 \
