@@ -185,6 +185,7 @@ arrow::Result<GatewayOptions> MakeGatewayOptions(const ServiceConfig& config,
   grpc.num_threads = config.otlp.grpc_threads;
   grpc.max_otap_streams = config.otlp.max_otap_streams;
   grpc.otap_max_stream_dictionary_bytes = config.otlp.otap_max_stream_dictionary_bytes;
+  grpc.otap_stream_idle_timeout = config.otlp.otap_stream_idle_timeout_ms;
   ARROW_RETURN_NOT_OK(
       Checked(grpc.Validate(), "OTLP/gRPC receiver",
               "listen.otlp_grpc, otlp.tls.*, limits.*, otlp.grpc_threads, otlp.*otap*"));
@@ -253,6 +254,7 @@ arrow::Result<ReceiverOptions> MakeReceiverOptions(const ServiceConfig& config,
     otap.num_threads = config.otlp.grpc_threads;
     otap.max_otap_streams = config.otlp.max_otap_streams;
     otap.otap_max_stream_dictionary_bytes = config.otlp.otap_max_stream_dictionary_bytes;
+    otap.otap_stream_idle_timeout = config.otlp.otap_stream_idle_timeout_ms;
     ARROW_RETURN_NOT_OK(Checked(otap.Validate(), "OTAP receiver",
                                 "listen.otap, receiver.tls.*, limits.max_request_bytes, "
                                 "otlp.*"));

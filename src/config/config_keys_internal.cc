@@ -70,6 +70,8 @@ const std::vector<KeySpec> kKeys = {
      "streams"},
     {"otlp.otap_max_stream_dictionary_bytes", Kind::kBytes, kMiB, 64 * kGiB,
      OTLP_ARROW_FIELD(otlp.otap_max_stream_dictionary_bytes)},
+    {"otlp.otap_stream_idle_timeout_ms", Kind::kMillis, 0, 86'400'000,
+     OTLP_ARROW_FIELD(otlp.otap_stream_idle_timeout_ms)},
     {"otlp.grpc_threads",
      Kind::kCount,
      1,

@@ -126,6 +126,7 @@ otlp:
   grpc_threads: 32
   max_otap_streams: 8
   otap_max_stream_dictionary_bytes: 64MiB
+  otap_stream_idle_timeout_ms: 45000
 monitoring:
   metrics_port: 19090
   metrics_host: 0.0.0.0
@@ -314,7 +315,7 @@ TEST(ServiceConfigFile, EveryKeyTestCoversEveryKeyWithANonDefaultValue) {
 TEST(ServiceConfigFile, OriginsNameFileLineAndColumn) {
   const LoadedServiceConfig loaded = LoadOrDie(kEveryKey);
   EXPECT_EQ(loaded.origins.at("endpoint"), "test.yaml:2:11");
-  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:62:21");
+  EXPECT_EQ(loaded.origins.at("receiver.tls.client_ca_path"), "test.yaml:63:21");
 }
 
 // The design document's ConfigMap (k8s/deployment.yaml), verbatim.
@@ -1132,6 +1133,7 @@ TEST(ComponentOptions, Receiver) {
   EXPECT_EQ(receiver->otap->bearer_token, "s3cret");
   EXPECT_EQ(receiver->otap->max_otap_streams, 8);
   EXPECT_EQ(receiver->otap->otap_max_stream_dictionary_bytes, int64_t{64} << 20);
+  EXPECT_EQ(receiver->otap->otap_stream_idle_timeout, 45000ms);
 
   const auto plain = OptionsOrDie(ServiceConfig{}, ServiceRole::kReceiver).receiver;
   ASSERT_TRUE(plain.has_value());

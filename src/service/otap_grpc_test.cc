@@ -345,6 +345,33 @@ TEST_F(OtapGrpcTest, ShutdownEndsOpenStreams) {
   EXPECT_EQ(receiver_->OtapStats().streams_active, 0);
 }
 
+TEST_F(OtapGrpcTest, AnIdleStreamIsCancelledAndABusyOneIsNot) {
+  OtlpGrpcReceiverOptions options;
+  options.otap_stream_idle_timeout = std::chrono::milliseconds(300);
+  options.max_otap_streams = 1;
+  Start(options);
+  // Busy: a batch every 100 ms for a second.
+  auto busy = Open();
+  for (int i = 1; i <= 10; ++i) {
+    EXPECT_EQ(RoundTrip(*busy, SpansBatch(i, std::to_string(i), 1)).status_code(),
+              arrowpb::OK);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(Close(*busy).ok());
+  EXPECT_EQ(receiver_->OtapStats().streams_idle_cancelled, 0);
+
+  // Idle after its first batch: cancelled, and its slot taken by the next stream.
+  auto idle = Open();
+  EXPECT_EQ(RoundTrip(*idle, SpansBatch(1, "0", 1)).status_code(), arrowpb::OK);
+  arrowpb::BatchStatus status;
+  EXPECT_FALSE(idle->stream->Read(&status));  // returns once cancelled
+  EXPECT_EQ(idle->stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(receiver_->OtapStats().streams_idle_cancelled, 1);
+  auto next = Open();
+  EXPECT_EQ(RoundTrip(*next, SpansBatch(1, "0", 1)).status_code(), arrowpb::OK);
+  EXPECT_TRUE(Close(*next).ok());
+}
+
 TEST_F(OtapGrpcTest, OtapCanBeTurnedOff) {
   OtlpGrpcReceiverOptions options;
   options.otap = false;

@@ -2,6 +2,7 @@
 
 #include "otap_stream_internal.h"
 
+#include <chrono>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -9,6 +10,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <grpcpp/alarm.h>
 
 #include "opentelemetry/proto/experimental/arrow/v1/arrow_service.pb.h"
 #include "otap_messages_internal.h"
@@ -69,7 +72,7 @@ class OtapStream {
   }
 
  private:
-  enum class Op { kMatch, kRead, kWrite, kFinish };
+  enum class Op { kMatch, kRead, kWrite, kFinish, kIdleCheck };
   struct Tag final : CompletionTag {
     Tag(OtapStream* s, Op o) : stream(s), op(o) {}
     void Complete(bool ok) override { stream->OnComplete(op, ok); }
@@ -95,6 +98,8 @@ class OtapStream {
         return OnWritten(ok);
       case Op::kFinish:
         return OnFinished();
+      case Op::kIdleCheck:
+        return OnIdleCheck(ok);
     }
   }
 
@@ -130,6 +135,7 @@ class OtapStream {
         decoder_ = std::move(*decoder);
         headers_ = std::move(*headers);
         StartRead();
+        ArmIdleCheck(host_.options->otap_stream_idle_timeout);
       }
     }
     if (Advance()) {
@@ -177,11 +183,49 @@ class OtapStream {
 
   void OnFinished() {
     host_.stream_counters->active.fetch_sub(1, std::memory_order_relaxed);
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_ = true;
+    if (idle_check_pending_) return;  // deleted by OnIdleCheck, which comes soon
+    lock.unlock();
     delete this;
+  }
+
+  // A client that keeps a stream open without sending holds one of max_otap_streams
+  // and its dictionaries. The check runs every `otap_stream_idle_timeout`; a stream
+  // waiting for its client's next batch for that long is cancelled (its batches are
+  // all answered: nothing the exporter would have to send again).
+  void ArmIdleCheck(std::chrono::milliseconds after) {
+    const auto timeout = host_.options->otap_stream_idle_timeout;
+    if (timeout.count() <= 0 || finishing_) return;
+    idle_check_pending_ = StartOperation([&] {
+      idle_check_.Set(host_.cq, std::chrono::system_clock::now() + after, &idle_tag_);
+    });
+  }
+
+  void OnIdleCheck(bool fired) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_check_pending_ = false;
+    if (finished_) {
+      lock.unlock();
+      delete this;
+      return;
+    }
+    if (!fired || finishing_) return;  // cancelled: the stream is ending
+    const auto timeout = host_.options->otap_stream_idle_timeout;
+    const auto idle = std::chrono::steady_clock::now() - waiting_since_;
+    if (reading_ && idle >= timeout) {
+      host_.stream_counters->idle_cancelled.fetch_add(1, std::memory_order_relaxed);
+      context_.TryCancel();  // the read ends, then the call
+      return;
+    }
+    ArmIdleCheck(
+        reading_ ? std::chrono::duration_cast<std::chrono::milliseconds>(timeout - idle)
+                 : timeout);
   }
 
   // With mutex_ held.
   void StartRead() {
+    waiting_since_ = std::chrono::steady_clock::now();
     reading_ = StartOperation([this] { stream_.Read(&incoming_, &read_tag_); });
     if (!reading_) read_closed_ = true;  // the queue is shutting down
   }
@@ -213,13 +257,15 @@ class OtapStream {
       return false;
     }
     finishing_ = true;
+    if (idle_check_pending_) idle_check_.Cancel();
     const grpc::Status status = end_status_.value_or(grpc::Status::OK);
     if (!status.ok()) {
       host_.stream_counters->ended_with_error.fetch_add(1, std::memory_order_relaxed);
     }
     if (StartOperation([&] { stream_.Finish(status, &finish_tag_); })) return false;
     if (matched_) host_.stream_counters->active.fetch_sub(1, std::memory_order_relaxed);
-    return true;
+    finished_ = true;
+    return !idle_check_pending_;  // else OnIdleCheck deletes it
   }
 
   struct BatchAnswerMessage {
@@ -403,6 +449,8 @@ class OtapStream {
   Tag read_tag_{this, Op::kRead};
   Tag write_tag_{this, Op::kWrite};
   Tag finish_tag_{this, Op::kFinish};
+  Tag idle_tag_{this, Op::kIdleCheck};
+  grpc::Alarm idle_check_;
 
   grpc::ByteBuffer incoming_;  // touched by the thread of the read only
   std::unique_ptr<convert::OtapTraceStreamDecoder> decoder_;
@@ -417,6 +465,9 @@ class OtapStream {
   bool writing_ = false;
   bool write_failed_ = false;
   bool finishing_ = false;
+  bool finished_ = false;
+  bool idle_check_pending_ = false;
+  std::chrono::steady_clock::time_point waiting_since_;
   std::optional<grpc::Status> end_status_;
 };
 

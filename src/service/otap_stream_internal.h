@@ -45,6 +45,7 @@ struct OtapStreamCounters {
   std::atomic<int64_t> active{0};
   std::atomic<int64_t> refused_busy{0};
   std::atomic<int64_t> ended_with_error{0};
+  std::atomic<int64_t> idle_cancelled{0};
   std::atomic<int64_t> batches_unauthenticated{0};
 };
 

@@ -74,6 +74,9 @@ arrow::Status OtlpGrpcReceiverOptions::Validate() const {
         "max_concurrent_streams, num_threads, transport_memory_bytes and "
         "max_otap_streams must not be negative");
   }
+  if (otap_stream_idle_timeout.count() < 0) {
+    return arrow::Status::Invalid("otap_stream_idle_timeout must not be negative");
+  }
   if (otap_max_stream_dictionary_bytes <= 0) {
     return arrow::Status::Invalid("otap_max_stream_dictionary_bytes must be positive");
   }
@@ -127,6 +130,7 @@ class OtlpGrpcReceiver::Impl {
     stats.streams_active = get(otap_stream_counters_.active);
     stats.streams_refused_busy = get(otap_stream_counters_.refused_busy);
     stats.streams_ended_with_error = get(otap_stream_counters_.ended_with_error);
+    stats.streams_idle_cancelled = get(otap_stream_counters_.idle_cancelled);
     stats.batches_unauthenticated = get(otap_stream_counters_.batches_unauthenticated);
     return stats;
   }

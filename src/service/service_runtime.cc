@@ -415,6 +415,10 @@ arrow::Status ServiceRuntime::Impl::RegisterOtapMetrics(OtlpGrpcReceiver* receiv
                           "OTAP streams ended with an error status (undecodable message, "
                           "bad HPACK block, a limit passed)",
                           {}, [](const auto& s) { return s.streams_ended_with_error; }));
+  ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_streams_idle_cancelled_total",
+                          "OTAP streams cancelled after otlp.otap_stream_idle_timeout_ms "
+                          "without a batch",
+                          {}, [](const auto& s) { return s.streams_idle_cancelled; }));
   ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_batches_total",
                           "OTAP BatchArrowRecords received", {},
                           [](const auto& s) { return s.batches.requests; }));

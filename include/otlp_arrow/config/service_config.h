@@ -150,6 +150,11 @@ struct OtlpConfig {
   /// stream may hold (the Collector's `arrow.memory_limit_mib`).
   int64_t otap_max_stream_dictionary_bytes =
       service::OtlpGrpcReceiverOptions::Defaults().otap_max_stream_dictionary_bytes;
+  /// \brief Key `otlp.otap_stream_idle_timeout_ms`, default 120000, 0..86400000 (0:
+  /// never), env OTLP_ARROW_OTLP_OTAP_STREAM_IDLE_TIMEOUT_MS. An OTAP stream whose client
+  /// sends no batch for this long is cancelled.
+  std::chrono::milliseconds otap_stream_idle_timeout_ms =
+      service::OtlpGrpcReceiverOptions::Defaults().otap_stream_idle_timeout;
 
   bool operator==(const OtlpConfig&) const = default;
 };

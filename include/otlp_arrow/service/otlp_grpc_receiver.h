@@ -86,6 +86,12 @@ struct OtlpGrpcReceiverOptions {
   /// last batch is answered UNAVAILABLE (the exporter sends it again on a new stream).
   int64_t otap_max_stream_dictionary_bytes = int64_t{128} << 20;
 
+  /// \brief An OTAP stream whose client sends nothing for this long (all its batches
+  /// answered) is cancelled, freeing its slot and dictionaries. Longer than the
+  /// Collector exporter's stream lifetime (30 s), so that its streams end by themselves
+  /// first. 0: never.
+  std::chrono::milliseconds otap_stream_idle_timeout{120'000};
+
   /// \brief When set, every call must carry `authorization: Bearer <bearer_token>`: as
   /// gRPC metadata of an Export call; as metadata of an ArrowTraces call or in the
   /// HPACK headers of each of its BatchArrowRecords (where the Collector's exporter puts

@@ -85,6 +85,8 @@ struct OtapReceiverStats {
   /// \brief Calls that ended with an error status (a message that did not decode, a
   /// limit passed).
   int64_t streams_ended_with_error = 0;
+  /// \brief Calls cancelled after `otap_stream_idle_timeout` without a batch.
+  int64_t streams_idle_cancelled = 0;
   /// \brief Batches answered UNAUTHENTICATED.
   int64_t batches_unauthenticated = 0;
 };
