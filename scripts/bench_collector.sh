@@ -29,11 +29,30 @@
 # (from its own metrics), its CPU-seconds (user + system, all threads, from /proc) per million
 # spans, and the loadgen's.
 #
+# Mode `otap` (RATE 40000 spans/s unless set): the receiving end of OTAP side by side, one after
+# the other in one run, each fed by the same collector A (setup (b) above: otlp → batch →
+# otelarrowlite, whose Arrow stream goes to the one port under test):
+#
+#   (a) the Collector's otelarrow receiver → nop exporter (collector B)
+#   (b) `otlp-arrow gateway`: OTAP on its OTLP/gRPC port → export queue → Flight → `otlp-arrow
+#       receiver` (durability os); the gateway's CPU alone is (b), the receiver's is shown apart
+#   (c) `otlp-arrow all-in-one`: OTAP → queue → Parquet (durability os), the whole process
+#
+# and prints each one's CPU-seconds per million spans (denominator: the spans collector A
+# exported, i.e. that the receiving end acknowledged), with (b) / (a) against the target 1/4.
+#
 #   [PROTOCOL=grpc|http] [RATE=spans/s, 0 = flat out] [DURATION=s] [CONNECTIONS=n]
 #   [SPANS_PER_REQUEST=n] [COMPRESSION=zstd|none] [ARROW_STREAMS=n] [ARROW_WAIT_FOR_RESULT=bool]
 #   [OTELCOL_BIN=path]
-#   scripts/bench_collector.sh [workload=otel]
+#   scripts/bench_collector.sh [collector|otap] [workload=otel]
 set -euo pipefail
+MODE=collector
+case "${1:-}" in
+  collector|otap) MODE=$1; shift ;;
+esac
+if [ "$MODE" = otap ]; then
+  RATE="${RATE:-40000}"
+fi
 # shellcheck source=scripts/lib/load_bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/load_bench.sh"
 WORKLOAD="${1:-otel}"
@@ -49,6 +68,8 @@ case "$COMPRESSION" in
   none) arrow_top=$'\n    compression: none'; arrow_block=$'\n      payload_compression: none' ;;
   *) echo "bench_collector.sh: COMPRESSION is zstd or none" >&2; exit 1 ;;
 esac
+# Never downgrade to plain OTLP: an endpoint without OTAP must show, not be measured as OTLP.
+arrow_block+=$'\n'"      disable_downgrade: true"
 [ -z "${ARROW_STREAMS:-}" ] || arrow_block+=$'\n'"      num_streams: ${ARROW_STREAMS}"
 [ -z "${ARROW_WAIT_FOR_RESULT:-}" ] || queue_block=$'\n'"      wait_for_result: ${ARROW_WAIT_FOR_RESULT}"
 [ -z "$arrow_block" ] || arrow_block=$'\n    arrow:'"$arrow_block"
@@ -60,9 +81,9 @@ wait_port() {  # wait_port PORT LOG: until something listens on 127.0.0.1:PORT
   echo "timed out waiting for 127.0.0.1:$1" >&2; cat "$2" >&2; exit 1
 }
 # Free 127.0.0.1 ports, all bound at once so that they differ.
-read -r P_GRPC P_HTTP P_METRICS_A P_ARROW P_METRICS_B < <(python3 - <<'PY'
+read -r P_GRPC P_HTTP P_METRICS_A P_ARROW P_METRICS_B P_FLIGHT < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
 PY
@@ -214,6 +235,126 @@ else:
 print(f"  loadgen     {l:.2f} CPU-s = {per_m(l):.2f} CPU-s per million spans")
 PY
 }
+
+stop_pid() {  # stop_pid PID: SIGTERM, then SIGKILL after 10 s (a Collector whose exporter keeps
+  # retrying an endpoint that refuses it takes minutes to shut down)
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# run_load CONFIG-A LOG-PREFIX: collector A with CONFIG-A, the loadgen into it, until A has
+# exported what it accepted (at most 10 s after the load). Sets a_pid (still running), accepted,
+# exported and l_ticks. Callers read the CPU of the receiving end around it.
+run_load() {
+  local config=$1 name=$2 loadgen t
+  "$OTELCOL" --config "$config" >"$DATA/$name-a.log" 2>&1 &
+  a_pid=$!; pids+=("$a_pid")
+  wait_port "$P_GRPC" "$DATA/$name-a.log"; wait_port "$P_HTTP" "$DATA/$name-a.log"
+  wait_port "$P_METRICS_A" "$DATA/$name-a.log"
+  sleep 0.5  # let the Arrow stream open
+  "$BIN" loadgen --protocol "$PROTOCOL" --endpoint "$endpoint" --workload "$WORKLOAD" \
+    --rate "$RATE" --duration "$DURATION" --connections "$CONNECTIONS" \
+    --spans-per-request "$SPANS_PER_REQUEST" --json "$DATA/$name-loadgen.json" \
+    >"$DATA/$name-loadgen.log" 2>&1 &
+  loadgen=$!
+  l_ticks=0
+  while kill -0 "$loadgen" 2>/dev/null; do
+    t=$(cpu_ticks "$loadgen" 2>/dev/null || echo "$l_ticks"); l_ticks=$t; sleep 0.1
+  done
+  if ! wait "$loadgen"; then  # shown, and the figures still printed: the end under test refused
+    echo "bench_collector.sh: $name: the loadgen failed:" >&2; tail -4 "$DATA/$name-loadgen.log" >&2
+  fi
+  accepted=$(metric "http://127.0.0.1:${P_METRICS_A}/metrics" 'otelcol_receiver_accepted_spans')
+  for _ in $(seq 100); do
+    exported=$(metric "http://127.0.0.1:${P_METRICS_A}/metrics" 'otelcol_exporter_sent_spans')
+    [ "$exported" -ge "$accepted" ] && break; sleep 0.1
+  done
+}
+
+# run_otap SETUP: one receiving end (collector-b | gateway | all-in-one) on P_ARROW, fed by
+# collector A; prints one tab-separated line: setup, spans exported by A, CPU ticks of the
+# receiving end (of the gateway alone for `gateway`), of otlp-arrow's Flight receiver behind
+# the gateway, of A, of the loadgen.
+run_otap() {
+  local setup=$1 main other="" m0 m1 o0=0 o1=0 a0 a1
+  case "$setup" in
+    collector-b)
+      "$OTELCOL" --config "$DATA/b.yaml" >"$DATA/otap-$setup.log" 2>&1 & main=$! ;;
+    gateway)
+      "$BIN" receiver --flight "127.0.0.1:${P_FLIGHT}" --data-dir "$DATA/otap-gateway-data" \
+        --durability os --health 127.0.0.1:0 --metrics 127.0.0.1:0 \
+        >"$DATA/otap-receiver.log" 2>&1 & other=$!
+      pids+=("$other")
+      wait_port "$P_FLIGHT" "$DATA/otap-receiver.log"
+      "$BIN" gateway --endpoint "grpc://127.0.0.1:${P_FLIGHT}" --otlp-grpc "127.0.0.1:${P_ARROW}" \
+        --otlp-http 127.0.0.1:0 --health 127.0.0.1:0 --metrics 127.0.0.1:0 \
+        >"$DATA/otap-$setup.log" 2>&1 & main=$! ;;
+    all-in-one)
+      "$BIN" all-in-one --otlp-grpc "127.0.0.1:${P_ARROW}" --otlp-http 127.0.0.1:0 \
+        --flight 127.0.0.1:0 --health 127.0.0.1:0 --metrics 127.0.0.1:0 \
+        --data-dir "$DATA/otap-all-in-one-data" --durability os \
+        >"$DATA/otap-$setup.log" 2>&1 & main=$! ;;
+  esac
+  pids+=("$main")
+  wait_port "$P_ARROW" "$DATA/otap-$setup.log"
+  m0=$(cpu_ticks "$main"); [ -z "$other" ] || o0=$(cpu_ticks "$other")
+  run_load "$DATA/a-arrow.yaml" "otap-$setup"
+  a0=0; a1=$(cpu_ticks "$a_pid")  # A started inside run_load: all of its CPU
+  m1=$(cpu_ticks "$main"); [ -z "$other" ] || o1=$(cpu_ticks "$other")
+  stop_pid "$a_pid"
+  stop_pid "$main"
+  [ -z "$other" ] || stop_pid "$other"
+  pids=()
+  if [ "$exported" -lt "$accepted" ]; then
+    echo "bench_collector.sh: otap $setup: collector A exported $exported of $accepted spans" \
+      "(its log: the last lines)" >&2
+    tail -5 "$DATA/otap-$setup-a.log" >&2
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$exported" "$((m1 - m0))" "$((o1 - o0))" \
+    "$((a1 - a0))" "$l_ticks" "$DATA/otap-$setup-loadgen.json"
+}
+
+if [ "$MODE" = otap ]; then
+  {
+    run_otap collector-b
+    run_otap gateway
+    run_otap all-in-one
+  } >"$DATA/otap.tsv"
+  python3 - "$DATA/otap.tsv" "$TICKS" "$WORKLOAD" "$PROTOCOL" "$COMPRESSION" "$RATE" <<'PY'
+import json, sys
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
+hz = int(sys.argv[2])
+workload, protocol, compression, rate = sys.argv[3:7]
+names = {"collector-b": "(a) Collector: otelarrow receiver → nop",
+         "gateway": "(b) otlp-arrow gateway: OTAP → queue → Flight (gateway alone)",
+         "all-in-one": "(c) otlp-arrow all-in-one: OTAP → Parquet"}
+print(f"OTAP receivers, {workload} workload, loadgen → OTLP/{protocol} at {rate} spans/s → "
+      f"collector A otlp → batch → otelarrowlite ({compression})")
+per_m = {}
+for setup, exported, main, other, a, l, load_json in rows:
+    exported = int(exported)
+    load = json.load(open(load_json))
+    cpu = lambda ticks: int(ticks) / hz
+    per = lambda ticks: cpu(ticks) / max(exported, 1) * 1e6
+    if exported == 0:
+        print(f"  {names[setup]}: no span acknowledged (see the messages above)")
+        continue
+    per_m[setup] = per(main)
+    print(f"  {names[setup]}: {per(main):.2f} CPU-s per million spans "
+          f"({cpu(main):.2f} CPU-s, {exported} spans acknowledged; loadgen sent "
+          f"{load['spans_accepted']} at {load['spans_per_second']:,.0f} spans/s)")
+    if setup == "gateway":
+        print(f"      its Flight receiver (otlp-arrow receiver → Parquet): {per(other):.2f} CPU-s "
+              f"per million spans")
+    print(f"      collector A {per(a):.2f}, loadgen {per(l):.2f} CPU-s per million spans")
+if per_m.get("collector-b") and "gateway" in per_m:
+    ratio = per_m["gateway"] / per_m["collector-b"]
+    print(f"  (b) / (a) = {ratio:.3f} (target ≤ 0.25: {'met' if ratio <= 0.25 else 'missed'})")
+PY
+  exit 0
+fi
 
 run_setup nop "$DATA/a-nop.yaml" 0
 run_setup arrow "$DATA/a-arrow.yaml" 1

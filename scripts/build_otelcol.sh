@@ -7,8 +7,15 @@
 # (unless GOMODCACHE / GOCACHE are set); the first build downloads about 130 MB of modules from the
 # Go module proxy and takes about 3 minutes on 2 cores.
 #
-#   scripts/build_otelcol.sh
+#   scripts/build_otelcol.sh           build (or find up to date)
+#   scripts/build_otelcol.sh --test    and run the Go unit tests of both (go test)
 set -euo pipefail
+run_tests=0
+case "${1:-}" in
+  --test) run_tests=1 ;;
+  "") ;;
+  *) echo "build_otelcol.sh: unknown argument: $1" >&2; exit 2 ;;
+esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC="${ROOT}/tests/peers/otelcol"
 OUT="${ROOT}/.deps/otelcol"
@@ -28,8 +35,15 @@ export GOFLAGS="-mod=readonly -modcacherw -buildvcs=false"
 export GOTOOLCHAIN=local
 
 stamp="$(cd "$SRC" && { go version; cat go.mod go.sum ./*.go ./cmd/otap-oracle/*.go; } | sha256sum | cut -d' ' -f1)"
+go_tests() {
+  if ((run_tests)); then
+    echo "build_otelcol.sh: go test ./... in ${SRC}" >&2
+    (cd "$SRC" && go test -p "$(nproc)" -count=1 ./... >&2)
+  fi
+}
 if [ -x "$BIN" ] && [ -x "$ORACLE" ] && [ -f "${BIN}.stamp" ] && [ "$(cat "${BIN}.stamp")" = "$stamp" ]; then
   echo "build_otelcol.sh: up to date" >&2
+  go_tests
   echo "$BIN"
   exit 0
 fi
@@ -43,4 +57,5 @@ mv "${BIN}.tmp" "$BIN"
 mv "${ORACLE}.tmp" "$ORACLE"
 echo "$stamp" >"${BIN}.stamp"
 echo "build_otelcol.sh: built in $(($(date +%s) - start)) s" >&2
+go_tests
 echo "$BIN"

@@ -25,7 +25,10 @@ echo "== benchmarks (smoke run: they build and run; docs/benchmarks.md has the f
 ./build/src/convert/span_table_benchmark --benchmark_min_time=0.01 \
   --benchmark_filter='/100$' >/dev/null
 
-echo "== interop tests (pyarrow, DuckDB)"
+echo "== test peers: the OpenTelemetry Collector peer and otap-oracle (Go; their unit tests)"
+./scripts/build_otelcol.sh --test >/dev/null
+
+echo "== interop tests (pyarrow, DuckDB, the OpenTelemetry Collector)"
 OTLP_ARROW_BIN="${ROOT}/build/otlp-arrow" .deps/venv/bin/python -m pytest -q tests/interop
 
 echo "== deployment tests (Dockerfile, Kubernetes manifests: strict schema, then against the program)"

@@ -230,7 +230,7 @@ def test_recycled_streams_are_lossless(peer, corpus, otlp_arrow_bin, tmp_path):
             service.endpoint, num_streams=2, max_stream_lifetime="2s"), "otelarrowlite")
         with Collector(collector_bin, config, tmp_path, port) as collector:
             sender = Sender(oracle_bin, requests, f"127.0.0.1:{port}", tmp_path / "acked.jsonl",
-                            interval_ms=500)
+                            concurrency=2, interval_ms=500)
             rc, result, err = sender.result(timeout=120)
             assert rc == 0, f"send: {result} {err}\n{collector.log_tail()}"
             assert collector.stop() == 0, collector.log_tail()
@@ -257,8 +257,8 @@ def test_collector_killed_mid_stream_loses_nothing_acknowledged(peer, corpus, ot
         config = collector_config(otlp_receiver_yaml(port),
                                   otap_exporter(service.endpoint), "otelarrowlite")
         with Collector(collector_bin, config, tmp_path, port) as collector:
-            sender = Sender(oracle_bin, requests, f"127.0.0.1:{port}", acked, interval_ms=300,
-                            timeout_s=5)
+            sender = Sender(oracle_bin, requests, f"127.0.0.1:{port}", acked, concurrency=2,
+                            interval_ms=300, timeout_s=5)
             try:
                 wait_for(lambda: sender.acked_requests() >= 4, 60, "4 requests acknowledged")
                 collector.process.send_signal(signal.SIGKILL)
@@ -295,7 +295,7 @@ def test_otlp_arrow_restarted_mid_stream_gets_every_span(peer, corpus, otlp_arro
                                   otap_exporter(service.endpoint), "otelarrowlite")
         with Collector(collector_bin, config, tmp_path, port) as collector:
             sender = Sender(oracle_bin, requests, f"127.0.0.1:{port}", tmp_path / "acked.jsonl",
-                            interval_ms=300, timeout_s=60)
+                            concurrency=2, interval_ms=300, timeout_s=60)
             try:
                 wait_for(lambda: sender.acked_requests() >= 3, 60, "3 requests acknowledged")
                 service.kill()
@@ -338,7 +338,7 @@ def test_bearer_token_in_hpack_headers(peer, corpus, otlp_arrow_bin, tmp_path):
             assert rc != 0 and result["requests_acknowledged"] == 0, result
             wait_for(lambda: "unauthenticated" in collector.log().lower(), 10,
                      "UNAUTHENTICATED in the Collector's log")
-            collector.stop()
+            collector.kill()  # its exporter may still be retrying
 
         port = free_port()
         config = collector_config(otlp_receiver_yaml(port), otap_exporter(
