@@ -208,10 +208,10 @@ def record_workload(otlp_arrow_bin: Path, oracle_bin: Path, workload: str, spans
         line = capture.stdout.readline()
         m = re.match(r"capturing OTLP/gRPC on (\S+)", line)
         assert m, f"otap-oracle capture: {line}{capture.stderr.read()}"
-        rate = 10 * spans  # all of them in about 0.1 s, at most a second of load
+        # rate × duration spans in all: exactly `spans`, within a second
         run = subprocess.run([str(otlp_arrow_bin), "loadgen", "--endpoint", m.group(1),
                               "--workload", workload, "--spans-per-request", "100",
-                              "--connections", "1", "--rate", str(rate), "--duration", "1"],
+                              "--connections", "1", "--rate", str(spans), "--duration", "1"],
                              capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr
         capture.send_signal(signal.SIGTERM)

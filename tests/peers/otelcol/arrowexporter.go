@@ -428,7 +428,7 @@ write:
 			}
 			hdrs.Reset()
 			for name, value := range s.e.cfg.Arrow.BatchHeaders.Iter {
-				_ = enc.WriteField(hpack.HeaderField{Name: name, Value: string(value), Sensitive: true})
+				_ = enc.WriteField(hpack.HeaderField{Name: name, Value: string(value)})
 			}
 			_ = enc.WriteField(hpack.HeaderField{Name: "otlp-pdata-size", Value: strconv.Itoa(it.size)})
 			if !it.deadline.IsZero() {

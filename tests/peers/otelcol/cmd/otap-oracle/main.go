@@ -229,7 +229,6 @@ func runRandom(args []string) error {
 		return err
 	}
 	o.sum.ValueKinds = c.valueKinds
-	o.sum.ResourceCount, o.sum.ScopeCount = corpusResources, corpusScopes
 	return printSummary(o.sum)
 }
 

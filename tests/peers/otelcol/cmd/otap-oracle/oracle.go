@@ -58,18 +58,15 @@ func (o *producerEvents) OnRecord(arrow.Record, record_message.PayloadType) {}
 
 // summary is what every mode prints on stdout, as one JSON object.
 type summary struct {
-	Batches        int             `json:"batches"`
-	Spans          int             `json:"spans"`
-	DecodedSpans   int             `json:"decoded_spans"`
-	SchemaIDs      int             `json:"schema_ids"`
-	MaxBatchBytes  int             `json:"max_batch_bytes"`
-	TotalBarBytes  int64           `json:"total_bar_bytes"`
-	Producer       *producerEvents `json:"producer"`
-	PayloadZstd    bool            `json:"payload_zstd"`
-	ValueKinds     map[string]int  `json:"value_kinds,omitempty"`
-	ResourceCount  int             `json:"distinct_resources,omitempty"`
-	ScopeCount     int             `json:"distinct_scopes,omitempty"`
-	ExpectedOutput string          `json:"expected,omitempty"`
+	Batches       int             `json:"batches"`
+	Spans         int             `json:"spans"`
+	DecodedSpans  int             `json:"decoded_spans"`
+	SchemaIDs     int             `json:"schema_ids"`
+	MaxBatchBytes int             `json:"max_batch_bytes"`
+	TotalBarBytes int64           `json:"total_bar_bytes"`
+	Producer      *producerEvents `json:"producer"`
+	PayloadZstd   bool            `json:"payload_zstd"`
+	ValueKinds    map[string]int  `json:"value_kinds,omitempty"`
 }
 
 // oracle runs one producer and one consumer over a stream of batches, as one gRPC stream of
@@ -152,7 +149,7 @@ func (o *oracle) encodeBatch(td ptrace.Traces, out *streamOut) error {
 	return out.expected.write(req)
 }
 
-// decode is the Go receiver's view of one BatchArrowRecords: its traces merged into one
+// decodeBar is the Go receiver's view of one BatchArrowRecords: its traces merged into one
 // request, nested maps in canonical order (see canonicalize).
 func decodeBar(c *arrowrecord.Consumer, bar *arrowpb.BatchArrowRecords) (ptrace.Traces, error) {
 	tds, err := c.TracesFrom(bar)
