@@ -15,6 +15,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/status.h>
 #include <arrow/util/bit_util.h>
+#include <arrow/util/macros.h>
 
 namespace otlp_arrow::convert::internal {
 
@@ -83,7 +84,7 @@ class OtapColumn {
   bool present() const { return values_ != nullptr; }
   const OtapColumnName& name() const { return name_; }
 
-  bool IsValid(int64_t row) const {
+  ARROW_FORCE_INLINE bool IsValid(int64_t row) const {
     if (values_ == nullptr) return false;
     if (outer_validity_ != nullptr &&
         !arrow::bit_util::GetBit(outer_validity_, outer_offset_ + row)) {
@@ -98,7 +99,7 @@ class OtapColumn {
   }
 
   /// \brief The row of the values array (the dictionary's for a dictionary column).
-  int64_t Index(int64_t row) const {
+  ARROW_FORCE_INLINE int64_t Index(int64_t row) const {
     switch (index_width_) {
       case 0:
         return row;
@@ -112,19 +113,26 @@ class OtapColumn {
         return static_cast<int64_t>(static_cast<const uint64_t*>(indices_)[row]);
     }
   }
-  /// \brief For a dictionary column with unique values, the dictionary index, which
-  /// then identifies the value; -1 otherwise.
+  /// \brief Whether the column is dictionary-encoded.
   bool has_index() const { return index_width_ != 0; }
 
+  /// \brief View(a) == View(b), without reading the strings when both rows hold the
+  /// same dictionary index.
+  ARROW_FORCE_INLINE bool SameView(int64_t a, int64_t b) const {
+    if (index_width_ != 0 && Index(a) == Index(b) && IsValid(a) && IsValid(b))
+      return true;
+    return View(a) == View(b);
+  }
+
   /// \brief utf8 / binary: the value, "" when null.
-  std::string_view View(int64_t row) const {
+  ARROW_FORCE_INLINE std::string_view View(int64_t row) const {
     if (!IsValid(row)) return {};
     const int64_t i = Index(row) + values_offset_;
     return std::string_view(reinterpret_cast<const char*>(data_) + offsets_[i],
                             static_cast<size_t>(offsets_[i + 1] - offsets_[i]));
   }
   /// \brief fixed_size_binary: the bytes, nullptr when null.
-  const uint8_t* Fixed(int64_t row) const {
+  ARROW_FORCE_INLINE const uint8_t* Fixed(int64_t row) const {
     if (!IsValid(row)) return nullptr;
     return data_ + (Index(row) + values_offset_) * width_;
   }
@@ -133,14 +141,14 @@ class OtapColumn {
   /// \brief Fixed-width numbers (int32, int64, uint8/16/32/64, double, duration,
   /// timestamp): the value, 0 when null.
   template <typename T>
-  T Get(int64_t row) const {
+  ARROW_FORCE_INLINE T Get(int64_t row) const {
     if (!IsValid(row)) return T{};
     T value;
     std::memcpy(&value, data_ + (Index(row) + values_offset_) * sizeof(T), sizeof(T));
     return value;
   }
   /// \brief kUnsigned: the value whatever its width, 0 when null.
-  uint64_t Unsigned(int64_t row) const {
+  ARROW_FORCE_INLINE uint64_t Unsigned(int64_t row) const {
     switch (width_) {
       case 1:
         return Get<uint8_t>(row);
@@ -152,7 +160,7 @@ class OtapColumn {
         return Get<uint64_t>(row);
     }
   }
-  bool GetBool(int64_t row) const {
+  ARROW_FORCE_INLINE bool GetBool(int64_t row) const {
     return IsValid(row) && arrow::bit_util::GetBit(data_, values_offset_ + Index(row));
   }
 

@@ -73,7 +73,10 @@ constexpr int32_t kNone = -1;
 constexpr int64_t kSpanRowBytes = 16 + 8 + 8 + 4 * 8 + 8 * 2 + 4 * 4 + 8 * 2;
 constexpr int64_t kEventBytes = 8 + 4 + 4 + 4 + 4;
 constexpr int64_t kLinkBytes = 16 + 8 + 4 + 4 + 4 + 4;
-constexpr int64_t kAttributeBytes = 1 + 4 + 4 + 8 + 8 + 4 + 4 + 1;
+// An attribute: its slots, and about the characters of a key and a value (which the
+// span table keeps in per-batch dictionaries: counted once per entry here, an upper
+// bound).
+constexpr int64_t kAttributeBytes = 1 + 4 + 4 + 8 + 8 + 4 + 4 + 1 + 24;
 
 // Rows grouped by a parent id: order() lists the rows of each id contiguously, in row
 // order (a stable counting sort), so that the rows of id k are
@@ -184,7 +187,7 @@ struct AttrsTable {
   Buckets buckets;
   // OTLP/JSON of the nested values (types 5 and 6), by row.
   std::unordered_map<int32_t, std::string> json;
-  int64_t string_bytes = 0;
+  int64_t json_bytes = 0;
 
   int64_t num_rows() const { return batch == nullptr ? 0 : batch->num_rows(); }
 
@@ -232,8 +235,6 @@ struct AttrsTable {
           code == static_cast<uint8_t>(AttributeType::kArray)) {
         ARROW_RETURN_NOT_OK(DecodeNested(row, code, &nested, &scratch));
       }
-      string_bytes += static_cast<int64_t>(key.View(row).size() + str.View(row).size() +
-                                           bytes.View(row).size());
       uint64_t id;
       if (prev >= 0 && SameEntry(prev, row)) {
         id = (prev_id + value) & max_id;
@@ -269,7 +270,7 @@ struct AttrsTable {
                     : model::ArrayValueToJson(nested->array_value(), json_out);
     if (!status.ok())
       return arrow::Status::Invalid(ser.name().Row(row), ": ", status.message());
-    string_bytes += static_cast<int64_t>(json_out->size());
+    json_bytes += static_cast<int64_t>(json_out->size());
     json.emplace(static_cast<int32_t>(row), *json_out);
     return arrow::Status::OK();
   }
@@ -278,10 +279,10 @@ struct AttrsTable {
   bool SameEntry(int64_t a, int64_t b) const {
     const uint8_t code = type.Get<uint8_t>(a);
     if (code != type.Get<uint8_t>(b)) return false;
-    if (key.View(a) != key.View(b)) return false;
+    if (!key.SameView(a, b)) return false;
     switch (static_cast<AttributeType>(code)) {
       case AttributeType::kString:
-        return str.View(a) == str.View(b);
+        return str.SameView(a, b);
       case AttributeType::kInt:
         return int_value.Get<int64_t>(a) == int_value.Get<int64_t>(b);
       case AttributeType::kDouble:
@@ -289,7 +290,7 @@ struct AttrsTable {
       case AttributeType::kBool:
         return bool_value.GetBool(a) == bool_value.GetBool(b);
       case AttributeType::kBytes:
-        return bytes.View(a) == bytes.View(b);
+        return bytes.SameView(a, b);
       default:  // empty, map, slice: never equal
         return false;
     }
@@ -745,7 +746,7 @@ arrow::Status OtapTracesImpl::ResolveSpans() {
   }
   for (const AttrsTable* table :
        {&resource_attrs_, &scope_attrs_, &span_attrs_, &event_attrs_, &link_attrs_}) {
-    estimated_bytes_ += table->num_rows() * kAttributeBytes + table->string_bytes;
+    estimated_bytes_ += table->num_rows() * kAttributeBytes + table->json_bytes;
   }
   return arrow::Status::OK();
 }
