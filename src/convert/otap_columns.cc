@@ -166,12 +166,13 @@ arrow::Status OtapColumn::BindArray(const std::shared_ptr<arrow::Array>& array,
     const arrow::Status valid = dict_array.indices()->Validate();
     if (!valid.ok()) return arrow::Status::Invalid(name_.Prefix(), ": ", valid.message());
     dictionary_ = dict_array.dictionary();
-    if (!validated->Contains(dictionary_->data().get())) {
+    const std::string column = name_.Prefix();
+    if (!validated->Contains(column, dictionary_->data().get())) {
       const arrow::Status status = dictionary_->ValidateFull();
       if (!status.ok()) {
-        return arrow::Status::Invalid(name_.Prefix(), " dictionary: ", status.message());
+        return arrow::Status::Invalid(column, " dictionary: ", status.message());
       }
-      validated->Add(dictionary_->data());
+      validated->Add(column, dictionary_->data());
     }
     values = dictionary_.get();
     const auto& indices = *dict_array.indices()->data();

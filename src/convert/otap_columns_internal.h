@@ -37,22 +37,23 @@ enum class OtapKind {
   kTimestampNs,  ///< any time zone
 };
 
-/// \brief Dictionaries already checked on this stream, by the identity of their data
-/// (a stream's dictionaries stay the same objects from batch to batch until a delta or
-/// a replacement arrives), so a batch does not validate them again.
+/// \brief The dictionary last checked for each column of a stream ("SPANS column
+/// 'name'"): a stream's dictionaries stay the same objects from batch to batch until a
+/// delta or a replacement arrives, so a batch does not validate them again. One entry
+/// per column, so replaced dictionaries are not kept alive.
 class OtapValidatedDictionaries {
  public:
-  bool Contains(const arrow::ArrayData* data) const { return seen_.count(data) != 0; }
-  void Add(std::shared_ptr<arrow::ArrayData> data) {
-    if (seen_.size() >= kMaxEntries) seen_.clear();
-    const arrow::ArrayData* key = data.get();
-    seen_.emplace(key, std::move(data));
+  bool Contains(const std::string& column, const arrow::ArrayData* data) const {
+    auto it = last_.find(column);
+    return it != last_.end() && it->second.get() == data;
+  }
+  void Add(const std::string& column, std::shared_ptr<arrow::ArrayData> data) {
+    last_[column] = std::move(data);
   }
 
  private:
-  static constexpr size_t kMaxEntries = 256;
   // Holding the data keeps its address from being reused by another dictionary.
-  std::unordered_map<const arrow::ArrayData*, std::shared_ptr<arrow::ArrayData>> seen_;
+  std::unordered_map<std::string, std::shared_ptr<arrow::ArrayData>> last_;
 };
 
 /// \brief Names a place for error messages: "SPAN_ATTRS column 'parent_id'".

@@ -10,10 +10,8 @@
 
 #include <algorithm>
 #include <array>
-#include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "attributes_internal.h"
@@ -125,7 +123,7 @@ class Buckets {
     for (size_t row = 0; row < ids.size(); ++row) {
       if (ids[row] >= 0) order_[next[Bucket(ids[row])]++] = static_cast<int32_t>(row);
     }
-    used_.assign(start_.size() - 1, 0);
+    user_.assign(start_.size() - 1, -1);
   }
 
   // The bucket of `id`, or -1 when no row has it.
@@ -148,17 +146,18 @@ class Buckets {
   std::vector<int32_t>& mutable_order() { return order_; }
   int32_t num_buckets() const { return static_cast<int32_t>(start_.size()) - 1; }
 
-  // Marks bucket `b` as referenced by an owner; returns whether it already was.
-  bool Use(int32_t b) {
-    const bool was = used_[b] != 0;
-    used_[b] = 1;
-    return was;
+  // Marks bucket `b` as referenced by the owner at `row`; returns the row of an earlier
+  // owner, or -1.
+  int32_t Use(int32_t b, int32_t row = 0) {
+    const int32_t earlier = user_[b];
+    if (earlier < 0) user_[b] = row;
+    return earlier;
   }
   // The first row of a bucket that nothing refers to, or -1.
   int32_t FirstUnusedRow() const {
     int32_t first = -1;
     for (int32_t b = 0; b < num_buckets(); ++b) {
-      if (!used_[b] && start_[b] != start_[b + 1]) {
+      if (user_[b] < 0 && start_[b] != start_[b + 1]) {
         const int32_t row = order_[start_[b]];
         if (first < 0 || row < first) first = row;
       }
@@ -175,7 +174,7 @@ class Buckets {
   std::vector<int32_t> start_{0};
   std::vector<int32_t> order_;
   std::unordered_map<int64_t, int32_t> sparse_;
-  std::vector<uint8_t> used_;
+  std::vector<int32_t> user_;  // per bucket: the first row that refers to it, or -1
 };
 
 // One attribute table (RESOURCE_ATTRS, SCOPE_ATTRS, SPAN_ATTRS, SPAN_EVENT_ATTRS,
@@ -671,8 +670,6 @@ arrow::Status OtapTracesImpl::ResolveSpans() {
   // the scope id or the resource changes. Span ids are deltas over the non-null rows.
   uint16_t resource_id = 0, scope_id = 0, span_id = 0;
   int32_t prev_resource = kNone, prev_scope = kNone;
-  // Which span row took the events and links of an id first (Go moves them there).
-  std::unordered_map<uint16_t, int64_t> events_owner;
   for (int64_t row = 0; row < rows; ++row) {
     if (!trace_id_.IsValid(row)) {
       return arrow::Status::Invalid(trace_id_.name().Row(row),
@@ -724,17 +721,17 @@ arrow::Status OtapTracesImpl::ResolveSpans() {
     buckets[1] = events_by_span_.Find(span_id);
     buckets[2] = links_by_span_.Find(span_id);
     if (buckets[0] >= 0) span_attrs_.buckets.Use(buckets[0]);
-    if (buckets[1] >= 0 || buckets[2] >= 0) {
-      auto [owner, first] = events_owner.try_emplace(span_id, row);
-      if (!first) {
-        return arrow::Status::Invalid(
-            id_.name().Row(row), ": span id ", span_id, " is also that of row ",
-            owner->second,
-            "; its events and links can belong to one span only (the Go consumer moves "
-            "them to the first and leaves empty ones on the others)");
-      }
-      if (buckets[1] >= 0) events_by_span_.Use(buckets[1]);
-      if (buckets[2] >= 0) links_by_span_.Use(buckets[2]);
+    int32_t earlier = -1;
+    if (buckets[1] >= 0)
+      earlier = events_by_span_.Use(buckets[1], static_cast<int32_t>(row));
+    if (buckets[2] >= 0 && earlier < 0) {
+      earlier = links_by_span_.Use(buckets[2], static_cast<int32_t>(row));
+    }
+    if (earlier >= 0) {
+      return arrow::Status::Invalid(
+          id_.name().Row(row), ": span id ", span_id, " is also that of row ", earlier,
+          "; its events and links can belong to one span only (the Go consumer moves "
+          "them to the first and leaves empty ones on the others)");
     }
   }
   // Attribute entries, events and links, as the span table will repeat them.

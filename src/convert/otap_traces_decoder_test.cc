@@ -543,6 +543,21 @@ TEST(OtapTraces, AppendToTwiceGivesTheRowsTwice) {
   EXPECT_GT(traces->EstimatedEncodedBytes(), 0);
 }
 
+// The estimate is meant for queue accounting: not below what the encoder then holds,
+// and not far above.
+TEST(OtapTraces, EstimatedBytesBoundTheEncodedBytes) {
+  for (const char* workload : {"realistic", "otel", "seed"}) {
+    const auto request = model::MakeWorkload(workload, 1000).ValueOrDie();
+    OtapTestProducer producer;
+    ASSERT_OK_AND_ASSIGN(auto decoder, OtapTraceStreamDecoder::Make());
+    ASSERT_OK_AND_ASSIGN(auto traces, decoder->Decode(producer.Produce(request).Views()));
+    SpanTableEncoder encoder;
+    ASSERT_OK(traces->AppendTo(&encoder));
+    EXPECT_GE(traces->EstimatedEncodedBytes(), encoder.EncodedBytes()) << workload;
+    EXPECT_LE(traces->EstimatedEncodedBytes(), 3 * encoder.EncodedBytes()) << workload;
+  }
+}
+
 // A pool whose allocations fail past `limit` live bytes.
 class LimitedPool : public arrow::MemoryPool {
  public:
