@@ -311,6 +311,30 @@ TEST(OtapTraces, EventAndLinkParentIds) {
             OneScope(s));
 }
 
+// Event ids are 32-bit deltas: far-apart ids group as well as dense ones.
+TEST(OtapTraces, FarApartEventIds) {
+  auto spans = SpanIds(1);
+  spans.push_back({"id", J(arrow::uint16(), "[0]")});
+  auto events = Batch({{"id", J(arrow::uint32(), "[7, 4000000000]")},
+                       {"parent_id", J(arrow::uint16(), "[0, 0]")},
+                       {"name", J(arrow::utf8(), R"(["a", "b"])")}});
+  auto event_attrs = Batch({{"parent_id", J(arrow::uint32(), "[4000000007, 7]")},
+                            {"key", J(arrow::utf8(), R"(["far", "near"])")},
+                            {"type", J(arrow::uint8(), "[4, 4]")},
+                            {"bool", J(arrow::boolean(), "[true, false]")}});
+  auto span = IdSpan(0);
+  auto* a = span.add_events();
+  a->set_name("a");
+  Put(a->mutable_attributes(), "near")->mutable_value()->set_bool_value(false);
+  auto* b = span.add_events();
+  b->set_name("b");
+  Put(b->mutable_attributes(), "far")->mutable_value()->set_bool_value(true);
+  ExpectBar({WholePayload("0", OtapPayloadType::kSpans, *Batch(spans)),
+             WholePayload("1", OtapPayloadType::kSpanEvents, *events),
+             WholePayload("2", OtapPayloadType::kSpanEventAttrs, *event_attrs)},
+            OneScope({span}));
+}
+
 // Span fields as the Go consumer sets them: end = start + duration in int64 (wrapping),
 // a null or all-zero parent span id empty, a null status struct the default status,
 // dictionary-encoded kind and status code, resource and scope fields from their structs.

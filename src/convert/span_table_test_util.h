@@ -16,8 +16,8 @@
 #include <arrow/record_batch.h>
 #include <arrow/table.h>
 
-#include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
+#include "otlp_arrow/convert/span_schema.h"
 #include "otlp_arrow/convert/span_table_encoder.h"
 #include "otlp_arrow/model/otlp.h"
 
