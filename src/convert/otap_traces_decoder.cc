@@ -304,9 +304,8 @@ struct AttrsTable {
       if (last - first < 2) continue;
       if (last - first <= 32) {
         for (int32_t i = first + 1; i < last; ++i) {
-          const std::string_view k = key.View(order[i]);
           for (int32_t j = first; j < i; ++j) {
-            if (order[j] >= 0 && key.View(order[j]) == k) {
+            if (order[j] >= 0 && key.SameView(order[j], order[i])) {
               order[j] = order[i];
               order[i] = -1;
               break;
