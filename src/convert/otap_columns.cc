@@ -177,7 +177,11 @@ arrow::Status OtapColumn::BindArray(const std::shared_ptr<arrow::Array>& array,
     values = dictionary_.get();
     const auto& indices = *dict_array.indices()->data();
     index_width_ = dict_type.index_type()->byte_width();
-    indices_ = indices.buffers[1]->data() + indices.offset * index_width_;
+    // Validate() has checked the buffer's size against the length; a zero-length
+    // column may come without one.
+    indices_ = indices.buffers[1] != nullptr
+                   ? indices.buffers[1]->data() + indices.offset * index_width_
+                   : nullptr;
     outer_validity_ = Validity(indices);
     outer_offset_ = indices.offset;
     const uint64_t length = static_cast<uint64_t>(dictionary_->length());
@@ -218,7 +222,8 @@ arrow::Status OtapColumn::BindArray(const std::shared_ptr<arrow::Array>& array,
                                          : reinterpret_cast<const uint8_t*>("");
       break;
     case arrow::Type::BOOL:
-      data_ = data.buffers[1]->data();
+      data_ = data.buffers[1] != nullptr ? data.buffers[1]->data()
+                                         : reinterpret_cast<const uint8_t*>("");
       break;
     default:
       width_ = values->type()->byte_width();

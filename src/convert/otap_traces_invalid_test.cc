@@ -242,6 +242,11 @@ TEST(OtapTracesInvalid, PayloadsThatAreNotOneIpcRecordBatch) {
   two.record = stream.Write(*batch, &counter, arrow::Compression::UNCOMPRESSED, &id);
   two.record += stream.Write(*batch, &counter, arrow::Compression::UNCOMPRESSED, &id);
   ExpectInvalid({two}, "holds 2 record batches, expected 1");
+  // One record batch, then the start of another message.
+  auto cut = WholePayload("s", OtapPayloadType::kSpans, *batch);
+  cut.record +=
+      stream.Write(*batch, &counter, arrow::Compression::UNCOMPRESSED, &id).substr(0, 12);
+  ExpectInvalid({cut}, "a message is cut short after the record batch");
   // A schema_id of another payload type.
   auto attrs = SpanAttrs(IntAttrs("[0, 1]"));
   attrs.schema_id = "s";
