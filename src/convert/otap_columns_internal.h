@@ -43,17 +43,27 @@ enum class OtapKind {
 /// per column, so replaced dictionaries are not kept alive.
 class OtapValidatedDictionaries {
  public:
-  bool Contains(const std::string& column, const arrow::ArrayData* data) const {
+  /// \brief Whether `data` is the dictionary last validated for `column`; if so,
+  /// `*unique` says whether its values are distinct.
+  bool Contains(const std::string& column, const arrow::ArrayData* data,
+                bool* unique) const {
     auto it = last_.find(column);
-    return it != last_.end() && it->second.get() == data;
+    if (it == last_.end() || it->second.data.get() != data) return false;
+    *unique = it->second.unique;
+    return true;
   }
-  void Add(const std::string& column, std::shared_ptr<arrow::ArrayData> data) {
-    last_[column] = std::move(data);
+  void Add(const std::string& column, std::shared_ptr<arrow::ArrayData> data,
+           bool unique) {
+    last_[column] = {std::move(data), unique};
   }
 
  private:
-  // Holding the data keeps its address from being reused by another dictionary.
-  std::unordered_map<std::string, std::shared_ptr<arrow::ArrayData>> last_;
+  struct Entry {
+    // Holding the data keeps its address from being reused by another dictionary.
+    std::shared_ptr<arrow::ArrayData> data;
+    bool unique = false;
+  };
+  std::unordered_map<std::string, Entry> last_;
 };
 
 /// \brief Names a place for error messages: "SPAN_ATTRS column 'parent_id'".
@@ -117,11 +127,14 @@ class OtapColumn {
   /// \brief Whether the column is dictionary-encoded.
   bool has_index() const { return index_width_ != 0; }
 
-  /// \brief View(a) == View(b), without reading the strings when both rows hold the
-  /// same dictionary index.
+  /// rief View(a) == View(b), without reading the strings when both rows hold
+  /// dictionary indices (equal, or different in a dictionary of distinct values).
   ARROW_FORCE_INLINE bool SameView(int64_t a, int64_t b) const {
-    if (index_width_ != 0 && Index(a) == Index(b) && IsValid(a) && IsValid(b))
-      return true;
+    if (index_width_ != 0 && IsValid(a) && IsValid(b)) {
+      // Distinct dictionary values: the index is the value.
+      if (Index(a) == Index(b)) return true;
+      if (unique_values_) return false;
+    }
     return View(a) == View(b);
   }
 
@@ -180,6 +193,7 @@ class OtapColumn {
   int64_t values_offset_ = 0;
   const void* indices_ = nullptr;  // already offset
   int index_width_ = 0;            // 0: plain
+  bool unique_values_ = false;     // a dictionary whose values are all distinct
   const int32_t* offsets_ = nullptr;
   const uint8_t* data_ = nullptr;
   int32_t width_ = 0;
