@@ -57,9 +57,8 @@ arrow::Status AttributesWriter::AppendSerialized(const otlp::AnyValue& value) {
   ARROW_RETURN_NOT_OK(is_array
                           ? model::ArrayValueToJson(value.array_value(), &scratch_)
                           : model::KeyValueListToJson(value.kvlist_value(), &scratch_));
-  ser_.Append(scratch_);
-  type_.Append(
-      static_cast<uint8_t>(is_array ? AttributeType::kArray : AttributeType::kKvlist));
+  AppendSerializedValue(is_array ? AttributeType::kArray : AttributeType::kKvlist,
+                        scratch_);
   return arrow::Status::OK();
 }
 

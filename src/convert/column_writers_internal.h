@@ -117,6 +117,8 @@ class PodBuffer {
   void RepeatRange(int64_t begin, int64_t end, int64_t times) {
     const int64_t n = end - begin;
     if (n == 0 || times == 0) return;
+    // After a failed allocation [begin, end) may not exist: nothing more is written.
+    if (ARROW_PREDICT_FALSE(!status_.ok() || end > size_)) return;
     if (ARROW_PREDICT_FALSE(size_ + n * times > capacity_) && !Grow(size_ + n * times))
       return;
     if (end != size_) {
@@ -442,6 +444,9 @@ class StringWriter {
   /// Appends `times` copies of the values [begin, end) already in this column.
   void RepeatRange(int64_t begin, int64_t end, int64_t times) {
     if (begin == end || times == 0) return;
+    // After a failed allocation the offsets of [begin, end) may never have been
+    // written: nothing more is (the caller rolls back).
+    if (!offsets_.status().ok() || !data_.status().ok()) return;
     // The characters of the values are contiguous: copied as one block per repetition
     // (doubling when they are the tail), the offsets shifted by the block's size.
     const int32_t first = offsets_.data()[begin];
@@ -617,6 +622,12 @@ class StringDictionary {
     const int64_t capacity = std::max<int64_t>(64, capacity_);
     capacity_ = 0;
     Rebuild(capacity);
+    if (!slots_.status().ok()) {
+      // Out of memory again (the rollback of a request that ran out): no table; the
+      // next IndexOf() builds it, so the rows before the mark still finish.
+      slots_ = PodBuffer<Slot>(pool_);
+      capacity_ = 0;
+    }
   }
   int64_t bytes() const { return values_.bytes(); }
   bool ok() const { return values_.ok() && slots_.status().ok(); }

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
+#include <string_view>
+#include <unordered_set>
+
 #include <arrow/array/validate.h>
 #include <arrow/type.h>
 #include <arrow/util/checked_cast.h>
@@ -90,6 +93,22 @@ const uint8_t* Validity(const arrow::ArrayData& data) {
                                                             : data.buffers[0]->data();
 }
 
+// Whether a utf8 or binary array holds no value twice (nulls apart): then equal
+// dictionary indices and equal strings are the same thing.
+bool DistinctStrings(const arrow::Array& values) {
+  if (values.type_id() != arrow::Type::STRING &&
+      values.type_id() != arrow::Type::BINARY) {
+    return false;
+  }
+  const auto& strings = arrow::internal::checked_cast<const arrow::BinaryArray&>(values);
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(static_cast<size_t>(strings.length()));
+  for (int64_t i = 0; i < strings.length(); ++i) {
+    if (strings.IsValid(i) && !seen.insert(strings.GetView(i)).second) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 arrow::Status BindStruct(const arrow::RecordBatch& batch, const std::string& payload,
@@ -166,17 +185,23 @@ arrow::Status OtapColumn::BindArray(const std::shared_ptr<arrow::Array>& array,
     const arrow::Status valid = dict_array.indices()->Validate();
     if (!valid.ok()) return arrow::Status::Invalid(name_.Prefix(), ": ", valid.message());
     dictionary_ = dict_array.dictionary();
-    if (!validated->Contains(dictionary_->data().get())) {
+    const std::string column = name_.Prefix();
+    if (!validated->Contains(column, dictionary_->data().get(), &unique_values_)) {
       const arrow::Status status = dictionary_->ValidateFull();
       if (!status.ok()) {
-        return arrow::Status::Invalid(name_.Prefix(), " dictionary: ", status.message());
+        return arrow::Status::Invalid(column, " dictionary: ", status.message());
       }
-      validated->Add(dictionary_->data());
+      unique_values_ = DistinctStrings(*dictionary_);
+      validated->Add(column, dictionary_->data(), unique_values_);
     }
     values = dictionary_.get();
     const auto& indices = *dict_array.indices()->data();
     index_width_ = dict_type.index_type()->byte_width();
-    indices_ = indices.buffers[1]->data() + indices.offset * index_width_;
+    // Validate() has checked the buffer's size against the length; a zero-length
+    // column may come without one.
+    indices_ = indices.buffers[1] != nullptr
+                   ? indices.buffers[1]->data() + indices.offset * index_width_
+                   : nullptr;
     outer_validity_ = Validity(indices);
     outer_offset_ = indices.offset;
     const uint64_t length = static_cast<uint64_t>(dictionary_->length());
@@ -217,7 +242,8 @@ arrow::Status OtapColumn::BindArray(const std::shared_ptr<arrow::Array>& array,
                                          : reinterpret_cast<const uint8_t*>("");
       break;
     case arrow::Type::BOOL:
-      data_ = data.buffers[1]->data();
+      data_ = data.buffers[1] != nullptr ? data.buffers[1]->data()
+                                         : reinterpret_cast<const uint8_t*>("");
       break;
     default:
       width_ = values->type()->byte_width();

@@ -15,6 +15,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/status.h>
 #include <arrow/util/bit_util.h>
+#include <arrow/util/macros.h>
 
 namespace otlp_arrow::convert::internal {
 
@@ -36,22 +37,33 @@ enum class OtapKind {
   kTimestampNs,  ///< any time zone
 };
 
-/// \brief Dictionaries already checked on this stream, by the identity of their data
-/// (a stream's dictionaries stay the same objects from batch to batch until a delta or
-/// a replacement arrives), so a batch does not validate them again.
+/// \brief The dictionary last checked for each column of a stream ("SPANS column
+/// 'name'"): a stream's dictionaries stay the same objects from batch to batch until a
+/// delta or a replacement arrives, so a batch does not validate them again. One entry
+/// per column, so replaced dictionaries are not kept alive.
 class OtapValidatedDictionaries {
  public:
-  bool Contains(const arrow::ArrayData* data) const { return seen_.count(data) != 0; }
-  void Add(std::shared_ptr<arrow::ArrayData> data) {
-    if (seen_.size() >= kMaxEntries) seen_.clear();
-    const arrow::ArrayData* key = data.get();
-    seen_.emplace(key, std::move(data));
+  /// \brief Whether `data` is the dictionary last validated for `column`; if so,
+  /// `*unique` says whether its values are distinct.
+  bool Contains(const std::string& column, const arrow::ArrayData* data,
+                bool* unique) const {
+    auto it = last_.find(column);
+    if (it == last_.end() || it->second.data.get() != data) return false;
+    *unique = it->second.unique;
+    return true;
+  }
+  void Add(const std::string& column, std::shared_ptr<arrow::ArrayData> data,
+           bool unique) {
+    last_[column] = {std::move(data), unique};
   }
 
  private:
-  static constexpr size_t kMaxEntries = 256;
-  // Holding the data keeps its address from being reused by another dictionary.
-  std::unordered_map<const arrow::ArrayData*, std::shared_ptr<arrow::ArrayData>> seen_;
+  struct Entry {
+    // Holding the data keeps its address from being reused by another dictionary.
+    std::shared_ptr<arrow::ArrayData> data;
+    bool unique = false;
+  };
+  std::unordered_map<std::string, Entry> last_;
 };
 
 /// \brief Names a place for error messages: "SPAN_ATTRS column 'parent_id'".
@@ -83,7 +95,7 @@ class OtapColumn {
   bool present() const { return values_ != nullptr; }
   const OtapColumnName& name() const { return name_; }
 
-  bool IsValid(int64_t row) const {
+  ARROW_FORCE_INLINE bool IsValid(int64_t row) const {
     if (values_ == nullptr) return false;
     if (outer_validity_ != nullptr &&
         !arrow::bit_util::GetBit(outer_validity_, outer_offset_ + row)) {
@@ -98,7 +110,7 @@ class OtapColumn {
   }
 
   /// \brief The row of the values array (the dictionary's for a dictionary column).
-  int64_t Index(int64_t row) const {
+  ARROW_FORCE_INLINE int64_t Index(int64_t row) const {
     switch (index_width_) {
       case 0:
         return row;
@@ -112,19 +124,29 @@ class OtapColumn {
         return static_cast<int64_t>(static_cast<const uint64_t*>(indices_)[row]);
     }
   }
-  /// \brief For a dictionary column with unique values, the dictionary index, which
-  /// then identifies the value; -1 otherwise.
+  /// \brief Whether the column is dictionary-encoded.
   bool has_index() const { return index_width_ != 0; }
 
+  /// rief View(a) == View(b), without reading the strings when both rows hold
+  /// dictionary indices (equal, or different in a dictionary of distinct values).
+  ARROW_FORCE_INLINE bool SameView(int64_t a, int64_t b) const {
+    if (index_width_ != 0 && IsValid(a) && IsValid(b)) {
+      // Distinct dictionary values: the index is the value.
+      if (Index(a) == Index(b)) return true;
+      if (unique_values_) return false;
+    }
+    return View(a) == View(b);
+  }
+
   /// \brief utf8 / binary: the value, "" when null.
-  std::string_view View(int64_t row) const {
+  ARROW_FORCE_INLINE std::string_view View(int64_t row) const {
     if (!IsValid(row)) return {};
     const int64_t i = Index(row) + values_offset_;
     return std::string_view(reinterpret_cast<const char*>(data_) + offsets_[i],
                             static_cast<size_t>(offsets_[i + 1] - offsets_[i]));
   }
   /// \brief fixed_size_binary: the bytes, nullptr when null.
-  const uint8_t* Fixed(int64_t row) const {
+  ARROW_FORCE_INLINE const uint8_t* Fixed(int64_t row) const {
     if (!IsValid(row)) return nullptr;
     return data_ + (Index(row) + values_offset_) * width_;
   }
@@ -133,14 +155,14 @@ class OtapColumn {
   /// \brief Fixed-width numbers (int32, int64, uint8/16/32/64, double, duration,
   /// timestamp): the value, 0 when null.
   template <typename T>
-  T Get(int64_t row) const {
+  ARROW_FORCE_INLINE T Get(int64_t row) const {
     if (!IsValid(row)) return T{};
     T value;
     std::memcpy(&value, data_ + (Index(row) + values_offset_) * sizeof(T), sizeof(T));
     return value;
   }
   /// \brief kUnsigned: the value whatever its width, 0 when null.
-  uint64_t Unsigned(int64_t row) const {
+  ARROW_FORCE_INLINE uint64_t Unsigned(int64_t row) const {
     switch (width_) {
       case 1:
         return Get<uint8_t>(row);
@@ -152,7 +174,7 @@ class OtapColumn {
         return Get<uint64_t>(row);
     }
   }
-  bool GetBool(int64_t row) const {
+  ARROW_FORCE_INLINE bool GetBool(int64_t row) const {
     return IsValid(row) && arrow::bit_util::GetBit(data_, values_offset_ + Index(row));
   }
 
@@ -171,6 +193,7 @@ class OtapColumn {
   int64_t values_offset_ = 0;
   const void* indices_ = nullptr;  // already offset
   int index_width_ = 0;            // 0: plain
+  bool unique_values_ = false;     // a dictionary whose values are all distinct
   const int32_t* offsets_ = nullptr;
   const uint8_t* data_ = nullptr;
   int32_t width_ = 0;

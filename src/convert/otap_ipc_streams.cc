@@ -157,12 +157,19 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> OtapIpcStreams::Feed(
   }
   // The record batch must end the payload: a message cut short would otherwise wait
   // for the next payload's bytes.
-  if (stream.decoder->next_required_size() != 8 &&
-      stream.decoder->next_required_size() != 4) {
+  // (At a message boundary the decoder wants the 4 bytes of the next one's prefix.)
+  if (stream.decoder->next_required_size() != 4) {
     return fail("a message is cut short after the record batch");
   }
   std::shared_ptr<arrow::RecordBatch> batch = stream.listener->PopRecordBatch();
   stream.dictionary_bytes = BatchDictionaryBytes(*batch);
+  // Column lengths against the row count and buffer sizes against the lengths (not the
+  // values: the columns are checked where they are bound). The IPC state is fine.
+  status = batch->Validate();
+  if (!status.ok()) {
+    return arrow::Status::Invalid(payload_name, " payload (schema_id '", schema_id,
+                                  "'): ", status.message());
+  }
   return batch;
 }
 

@@ -338,6 +338,8 @@ class PayloadStream {
     return sink_->Take();
   }
 
+  const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
+
  private:
   std::shared_ptr<Sink> sink_;
   std::shared_ptr<arrow::ipc::RecordBatchWriter> writer_;
@@ -521,6 +523,11 @@ class OtapTestProducer {
         link_attrs_(true) {}
 
   OtapProducerOptions& options() { return options_; }
+
+  /// \brief The schema of the last batch of a payload type.
+  std::shared_ptr<arrow::Schema> last_schema(convert::OtapPayloadType type) {
+    return streams_[static_cast<int32_t>(type)].schema();
+  }
 
   /// \brief Go's dictionary reset: every dictionary starts again (replacement
   /// dictionaries on the wire, same schemas).

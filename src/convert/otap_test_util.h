@@ -85,3 +85,103 @@ inline arrow::Result<otlp::ExportTraceServiceRequest> ToOtlp(
 }
 
 }  // namespace otlp_arrow::testing
+
+#include <arrow/builder.h>
+#include <arrow/json/from_string.h>
+
+#include "otap_test_producer.h"
+
+namespace otlp_arrow::testing {
+
+using Columns = std::vector<std::pair<std::string, std::shared_ptr<arrow::Array>>>;
+
+/// \brief An array from JSON (arrow::json::ArrayFromJSONString).
+inline std::shared_ptr<arrow::Array> J(const std::shared_ptr<arrow::DataType>& type,
+                                       std::string_view json) {
+  return arrow::json::ArrayFromJSONString(type, json).ValueOrDie();
+}
+
+/// \brief A dictionary array: index type, value type, indices and values as JSON.
+inline std::shared_ptr<arrow::Array> Dict(const std::shared_ptr<arrow::DataType>& index,
+                                          const std::shared_ptr<arrow::DataType>& value,
+                                          std::string_view indices,
+                                          std::string_view dictionary) {
+  return arrow::json::DictArrayFromJSONString(arrow::dictionary(index, value), indices,
+                                              dictionary)
+      .ValueOrDie();
+}
+
+inline std::shared_ptr<arrow::Array> Doubles(const std::vector<double>& values) {
+  arrow::DoubleBuilder builder;
+  (void)builder.AppendValues(values);
+  return builder.Finish().ValueOrDie();
+}
+
+inline std::shared_ptr<arrow::Array> Binaries(const std::vector<std::string>& values) {
+  arrow::BinaryBuilder builder;
+  for (const auto& v : values) (void)builder.Append(v);
+  return builder.Finish().ValueOrDie();
+}
+
+inline std::shared_ptr<arrow::Array> Struct(const Columns& children) {
+  std::vector<std::shared_ptr<arrow::Array>> arrays;
+  std::vector<std::shared_ptr<arrow::Field>> fields;
+  for (const auto& [name, array] : children) {
+    fields.push_back(arrow::field(name, array->type()));
+    arrays.push_back(array);
+  }
+  return arrow::StructArray::Make(arrays, fields).ValueOrDie();
+}
+
+inline std::shared_ptr<arrow::RecordBatch> Batch(const Columns& columns) {
+  std::vector<std::shared_ptr<arrow::Array>> arrays;
+  std::vector<std::shared_ptr<arrow::Field>> fields;
+  int64_t rows = 0;
+  for (const auto& [name, array] : columns) {
+    fields.push_back(arrow::field(name, array->type()));
+    arrays.push_back(array);
+    rows = array->length();
+  }
+  return arrow::RecordBatch::Make(arrow::schema(fields), rows, arrays);
+}
+
+/// \brief One payload holding a whole IPC stream: Schema, dictionaries, the batch.
+inline OtapBar::Payload WholePayload(
+    std::string schema_id, convert::OtapPayloadType type, const arrow::RecordBatch& batch,
+    arrow::Compression::type compression = arrow::Compression::UNCOMPRESSED) {
+  PayloadStream stream;
+  int counter = 0;
+  OtapBar::Payload payload;
+  payload.type = static_cast<int32_t>(type);
+  std::string ignored;
+  payload.record = stream.Write(batch, &counter, compression, &ignored);
+  payload.schema_id = std::move(schema_id);
+  return payload;
+}
+
+/// \brief `n` spans' ids: trace ids "trace-000000000k", span ids "span000k".
+inline Columns SpanIds(int n) {
+  std::string traces = "[", spans = "[";
+  for (int i = 0; i < n; ++i) {
+    char t[32], s[16];
+    std::snprintf(t, sizeof t, "trace-%010d", i);
+    std::snprintf(s, sizeof s, "span%04d", i);
+    traces += std::string(i ? "," : "") + "\"" + t + "\"";
+    spans += std::string(i ? "," : "") + "\"" + s + "\"";
+  }
+  return {{"trace_id", J(arrow::fixed_size_binary(16), traces + "]")},
+          {"span_id", J(arrow::fixed_size_binary(8), spans + "]")}};
+}
+
+/// \brief The OTLP span SpanIds() describes at `i`.
+inline otlp::Span IdSpan(int i) {
+  otlp::Span span;
+  char t[32], s[16];
+  std::snprintf(t, sizeof t, "trace-%010d", i);
+  std::snprintf(s, sizeof s, "span%04d", i);
+  span.set_trace_id(t);
+  span.set_span_id(s);
+  return span;
+}
+
+}  // namespace otlp_arrow::testing

@@ -10,10 +10,8 @@
 
 #include <algorithm>
 #include <array>
-#include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "attributes_internal.h"
@@ -73,7 +71,10 @@ constexpr int32_t kNone = -1;
 constexpr int64_t kSpanRowBytes = 16 + 8 + 8 + 4 * 8 + 8 * 2 + 4 * 4 + 8 * 2;
 constexpr int64_t kEventBytes = 8 + 4 + 4 + 4 + 4;
 constexpr int64_t kLinkBytes = 16 + 8 + 4 + 4 + 4 + 4;
-constexpr int64_t kAttributeBytes = 1 + 4 + 4 + 8 + 8 + 4 + 4 + 1;
+// An attribute: its slots, and about the characters of a key and a value (which the
+// span table keeps in per-batch dictionaries: counted once per entry here, an upper
+// bound).
+constexpr int64_t kAttributeBytes = 1 + 4 + 4 + 8 + 8 + 4 + 4 + 1 + 24;
 
 // Rows grouped by a parent id: order() lists the rows of each id contiguously, in row
 // order (a stable counting sort), so that the rows of id k are
@@ -122,7 +123,7 @@ class Buckets {
     for (size_t row = 0; row < ids.size(); ++row) {
       if (ids[row] >= 0) order_[next[Bucket(ids[row])]++] = static_cast<int32_t>(row);
     }
-    used_.assign(start_.size() - 1, 0);
+    user_.assign(start_.size() - 1, -1);
   }
 
   // The bucket of `id`, or -1 when no row has it.
@@ -145,17 +146,18 @@ class Buckets {
   std::vector<int32_t>& mutable_order() { return order_; }
   int32_t num_buckets() const { return static_cast<int32_t>(start_.size()) - 1; }
 
-  // Marks bucket `b` as referenced by an owner; returns whether it already was.
-  bool Use(int32_t b) {
-    const bool was = used_[b] != 0;
-    used_[b] = 1;
-    return was;
+  // Marks bucket `b` as referenced by the owner at `row`; returns the row of an earlier
+  // owner, or -1.
+  int32_t Use(int32_t b, int32_t row = 0) {
+    const int32_t earlier = user_[b];
+    if (earlier < 0) user_[b] = row;
+    return earlier;
   }
   // The first row of a bucket that nothing refers to, or -1.
   int32_t FirstUnusedRow() const {
     int32_t first = -1;
     for (int32_t b = 0; b < num_buckets(); ++b) {
-      if (!used_[b] && start_[b] != start_[b + 1]) {
+      if (user_[b] < 0 && start_[b] != start_[b + 1]) {
         const int32_t row = order_[start_[b]];
         if (first < 0 || row < first) first = row;
       }
@@ -172,7 +174,7 @@ class Buckets {
   std::vector<int32_t> start_{0};
   std::vector<int32_t> order_;
   std::unordered_map<int64_t, int32_t> sparse_;
-  std::vector<uint8_t> used_;
+  std::vector<int32_t> user_;  // per bucket: the first row that refers to it, or -1
 };
 
 // One attribute table (RESOURCE_ATTRS, SCOPE_ATTRS, SPAN_ATTRS, SPAN_EVENT_ATTRS,
@@ -184,7 +186,7 @@ struct AttrsTable {
   Buckets buckets;
   // OTLP/JSON of the nested values (types 5 and 6), by row.
   std::unordered_map<int32_t, std::string> json;
-  int64_t string_bytes = 0;
+  int64_t json_bytes = 0;
 
   int64_t num_rows() const { return batch == nullptr ? 0 : batch->num_rows(); }
 
@@ -232,8 +234,6 @@ struct AttrsTable {
           code == static_cast<uint8_t>(AttributeType::kArray)) {
         ARROW_RETURN_NOT_OK(DecodeNested(row, code, &nested, &scratch));
       }
-      string_bytes += static_cast<int64_t>(key.View(row).size() + str.View(row).size() +
-                                           bytes.View(row).size());
       uint64_t id;
       if (prev >= 0 && SameEntry(prev, row)) {
         id = (prev_id + value) & max_id;
@@ -269,7 +269,7 @@ struct AttrsTable {
                     : model::ArrayValueToJson(nested->array_value(), json_out);
     if (!status.ok())
       return arrow::Status::Invalid(ser.name().Row(row), ": ", status.message());
-    string_bytes += static_cast<int64_t>(json_out->size());
+    json_bytes += static_cast<int64_t>(json_out->size());
     json.emplace(static_cast<int32_t>(row), *json_out);
     return arrow::Status::OK();
   }
@@ -278,10 +278,10 @@ struct AttrsTable {
   bool SameEntry(int64_t a, int64_t b) const {
     const uint8_t code = type.Get<uint8_t>(a);
     if (code != type.Get<uint8_t>(b)) return false;
-    if (key.View(a) != key.View(b)) return false;
+    if (!key.SameView(a, b)) return false;
     switch (static_cast<AttributeType>(code)) {
       case AttributeType::kString:
-        return str.View(a) == str.View(b);
+        return str.SameView(a, b);
       case AttributeType::kInt:
         return int_value.Get<int64_t>(a) == int_value.Get<int64_t>(b);
       case AttributeType::kDouble:
@@ -289,7 +289,7 @@ struct AttrsTable {
       case AttributeType::kBool:
         return bool_value.GetBool(a) == bool_value.GetBool(b);
       case AttributeType::kBytes:
-        return bytes.View(a) == bytes.View(b);
+        return bytes.SameView(a, b);
       default:  // empty, map, slice: never equal
         return false;
     }
@@ -304,9 +304,8 @@ struct AttrsTable {
       if (last - first < 2) continue;
       if (last - first <= 32) {
         for (int32_t i = first + 1; i < last; ++i) {
-          const std::string_view k = key.View(order[i]);
           for (int32_t j = first; j < i; ++j) {
-            if (order[j] >= 0 && key.View(order[j]) == k) {
+            if (order[j] >= 0 && key.SameView(order[j], order[i])) {
               order[j] = order[i];
               order[i] = -1;
               break;
@@ -670,8 +669,6 @@ arrow::Status OtapTracesImpl::ResolveSpans() {
   // the scope id or the resource changes. Span ids are deltas over the non-null rows.
   uint16_t resource_id = 0, scope_id = 0, span_id = 0;
   int32_t prev_resource = kNone, prev_scope = kNone;
-  // Which span row took the events and links of an id first (Go moves them there).
-  std::unordered_map<uint16_t, int64_t> events_owner;
   for (int64_t row = 0; row < rows; ++row) {
     if (!trace_id_.IsValid(row)) {
       return arrow::Status::Invalid(trace_id_.name().Row(row),
@@ -723,17 +720,17 @@ arrow::Status OtapTracesImpl::ResolveSpans() {
     buckets[1] = events_by_span_.Find(span_id);
     buckets[2] = links_by_span_.Find(span_id);
     if (buckets[0] >= 0) span_attrs_.buckets.Use(buckets[0]);
-    if (buckets[1] >= 0 || buckets[2] >= 0) {
-      auto [owner, first] = events_owner.try_emplace(span_id, row);
-      if (!first) {
-        return arrow::Status::Invalid(
-            id_.name().Row(row), ": span id ", span_id, " is also that of row ",
-            owner->second,
-            "; its events and links can belong to one span only (the Go consumer moves "
-            "them to the first and leaves empty ones on the others)");
-      }
-      if (buckets[1] >= 0) events_by_span_.Use(buckets[1]);
-      if (buckets[2] >= 0) links_by_span_.Use(buckets[2]);
+    int32_t earlier = -1;
+    if (buckets[1] >= 0)
+      earlier = events_by_span_.Use(buckets[1], static_cast<int32_t>(row));
+    if (buckets[2] >= 0 && earlier < 0) {
+      earlier = links_by_span_.Use(buckets[2], static_cast<int32_t>(row));
+    }
+    if (earlier >= 0) {
+      return arrow::Status::Invalid(
+          id_.name().Row(row), ": span id ", span_id, " is also that of row ", earlier,
+          "; its events and links can belong to one span only (the Go consumer moves "
+          "them to the first and leaves empty ones on the others)");
     }
   }
   // Attribute entries, events and links, as the span table will repeat them.
@@ -745,7 +742,7 @@ arrow::Status OtapTracesImpl::ResolveSpans() {
   }
   for (const AttrsTable* table :
        {&resource_attrs_, &scope_attrs_, &span_attrs_, &event_attrs_, &link_attrs_}) {
-    estimated_bytes_ += table->num_rows() * kAttributeBytes + table->string_bytes;
+    estimated_bytes_ += table->num_rows() * kAttributeBytes + table->json_bytes;
   }
   return arrow::Status::OK();
 }
