@@ -127,6 +127,17 @@ class OtapColumn {
   /// \brief Whether the column is dictionary-encoded.
   bool has_index() const { return index_width_ != 0; }
 
+  /// \brief For a dictionary column without nulls (no null slot, no null value, no
+  /// null parent) whose values are distinct: the number of values, so that Index() is
+  /// the value itself and can index a table. 0 otherwise.
+  int64_t distinct_dictionary_length() const {
+    if (index_width_ == 0 || !unique_values_ || outer_validity_ != nullptr ||
+        parent_validity_ != nullptr || values_validity_ != nullptr) {
+      return 0;
+    }
+    return dictionary_->length();
+  }
+
   /// rief View(a) == View(b), without reading the strings when both rows hold
   /// dictionary indices (equal, or different in a dictionary of distinct values).
   ARROW_FORCE_INLINE bool SameView(int64_t a, int64_t b) const {

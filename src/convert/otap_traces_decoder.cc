@@ -187,6 +187,11 @@ struct AttrsTable {
   // OTLP/JSON of the nested values (types 5 and 6), by row.
   std::unordered_map<int32_t, std::string> json;
   int64_t json_bytes = 0;
+  // CollapseDuplicateKeys()'s table, by key index: the bucket that last had the key and
+  // where. Keys of larger dictionaries take the slower path.
+  static constexpr int64_t kMaxKeyTable = int64_t{1} << 20;
+  std::vector<int32_t> key_bucket_;
+  std::vector<int32_t> key_position_;
 
   int64_t num_rows() const { return batch == nullptr ? 0 : batch->num_rows(); }
 
@@ -299,6 +304,27 @@ struct AttrsTable {
   // its first position and takes the last value. The later rows are marked -1.
   void CollapseDuplicateKeys() {
     auto& order = buckets.mutable_order();
+    // Keys as indices of a dictionary of distinct values (what the Go producer sends):
+    // the last position of each key in the current bucket, stamped with the bucket, in
+    // one pass per bucket instead of comparing every pair.
+    const int64_t distinct = key.distinct_dictionary_length();
+    if (distinct > 0 && distinct <= kMaxKeyTable) {
+      key_bucket_.assign(static_cast<size_t>(distinct), -1);
+      key_position_.resize(static_cast<size_t>(distinct));
+      for (int32_t b = 0; b < buckets.num_buckets(); ++b) {
+        for (int32_t i = buckets.begin(b); i < buckets.end(b); ++i) {
+          const auto k = static_cast<size_t>(key.Index(order[i]));
+          if (key_bucket_[k] == b) {
+            order[key_position_[k]] = order[i];
+            order[i] = -1;
+          } else {
+            key_bucket_[k] = b;
+            key_position_[k] = i;
+          }
+        }
+      }
+      return;
+    }
     for (int32_t b = 0; b < buckets.num_buckets(); ++b) {
       const int32_t first = buckets.begin(b), last = buckets.end(b);
       if (last - first < 2) continue;

@@ -424,6 +424,28 @@ TEST(OtapTraces, RepeatedKeysCollapseAsPutEmpty) {
             OneScope({span}));
 }
 
+// The same with keys from a dictionary of distinct values, as the Go producer sends
+// them (collapsed by key index), over two spans: a key repeated in one span is not a
+// repeat in the other.
+TEST(OtapTraces, RepeatedKeysCollapsePerSpanWithADistinctDictionary) {
+  auto spans = SpanIds(2);
+  spans.push_back({"id", J(arrow::uint16(), "[0, 1]")});
+  auto attrs = Batch({{"parent_id", J(arrow::uint16(), "[0, 0, 0, 1, 0, 1]")},
+                      {"key", Dict(arrow::uint8(), arrow::utf8(), "[0, 1, 0, 1, 1, 0]",
+                                   R"(["k", "j"])")},
+                      {"type", J(arrow::uint8(), "[2, 2, 2, 2, 2, 2]")},
+                      {"int", J(arrow::int64(), "[1, 2, 3, 4, 5, 6]")}});
+  auto first = IdSpan(0);
+  Put(first.mutable_attributes(), "k")->mutable_value()->set_int_value(3);
+  Put(first.mutable_attributes(), "j")->mutable_value()->set_int_value(5);
+  auto second = IdSpan(1);
+  Put(second.mutable_attributes(), "j")->mutable_value()->set_int_value(4);
+  Put(second.mutable_attributes(), "k")->mutable_value()->set_int_value(6);
+  ExpectBar({WholePayload("0", OtapPayloadType::kSpans, *Batch(spans)),
+             WholePayload("1", OtapPayloadType::kSpanAttrs, *attrs)},
+            OneScope({first, second}));
+}
+
 // Nested values come as CBOR: half, single and double floats, NaN, infinities, -0.0,
 // indefinite-length strings, null (an empty value), bytes, nesting.
 TEST(OtapTraces, NestedValuesFromCbor) {
