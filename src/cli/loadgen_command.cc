@@ -512,22 +512,25 @@ void AddLoadgenCommand(CLI::App& app, int* exit_code) {
                       "seed, otel (10 attributes of 20 characters), realistic or random")
           ->capture_default_str()
           ->check(CLI::IsMember({"seed", "otel", "realistic", "random"}));
-  cmd->add_option("--input", options->input,
-                  "Replay this file of OTLP trace requests instead of a workload: what "
-                  "the Collector's file exporter writes (OTLP/JSON lines or 4-byte "
-                  "big-endian length-prefixed protobuf, optionally zstd), in its order, "
-                  "times moved to now, ids renewed on each pass after the first")
-      ->check(CLI::ExistingFile)
-      ->excludes(workload);
+  auto* input =
+      cmd->add_option(
+             "--input", options->input,
+             "Replay this file of OTLP trace requests instead of a workload: what "
+             "the Collector's file exporter writes (OTLP/JSON lines or 4-byte "
+             "big-endian length-prefixed protobuf, optionally zstd), in its order, "
+             "times moved to now, ids renewed on each pass after the first")
+          ->check(CLI::ExistingFile)
+          ->excludes(workload);
   cmd->add_option("--passes", options->passes,
                   "With --input: stop after this many passes through the file (0: run "
                   "for --duration)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->needs(input);
   auto* spans_per_request =
       cmd->add_option("--spans-per-request", options->spans_per_request,
-                      "With --input: cut the file's spans into requests of this size "
-                      "(default: its requests as they are)")
+                      "Spans per request; with --input, cut the file's spans into "
+                      "requests of this size (default: its requests as they are)")
           ->capture_default_str()
           ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   cmd->add_option(
