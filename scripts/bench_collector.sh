@@ -43,7 +43,7 @@
 #
 #   [PROTOCOL=grpc|http] [RATE=spans/s, 0 = flat out] [DURATION=s] [CONNECTIONS=n]
 #   [SPANS_PER_REQUEST=n] [COMPRESSION=zstd|none] [ARROW_STREAMS=n] [ARROW_WAIT_FOR_RESULT=bool]
-#   [OTELCOL_BIN=path]
+#   [OTELCOL_BIN=path] [INPUT=file of OTLP requests]
 #   scripts/bench_collector.sh [collector|otap] [workload=otel]
 set -euo pipefail
 MODE=collector
@@ -56,6 +56,7 @@ fi
 # shellcheck source=scripts/lib/load_bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/load_bench.sh"
 WORKLOAD="${1:-otel}"
+load_source
 OTELCOL="${OTELCOL_BIN:-${ROOT}/.deps/otelcol/otelcol-peer}"
 
 if [ -z "${OTELCOL_BIN:-}" ]; then
@@ -175,7 +176,7 @@ run_setup() {
   sleep 0.5  # let the Arrow stream open
 
   a0=$(cpu_ticks "$a"); [ -z "$b" ] || b0=$(cpu_ticks "$b")
-  "$BIN" loadgen --protocol "$PROTOCOL" --endpoint "$endpoint" --workload "$WORKLOAD" \
+  "$BIN" loadgen --protocol "$PROTOCOL" --endpoint "$endpoint" "${LOAD_SOURCE[@]}" \
     --rate "$RATE" --duration "$DURATION" --connections "$CONNECTIONS" \
     --spans-per-request "$SPANS_PER_REQUEST" --json "$DATA/$name-loadgen.json" \
     >"$DATA/$name-loadgen.log" 2>&1 &
@@ -254,7 +255,7 @@ run_load() {
   wait_port "$P_GRPC" "$DATA/$name-a.log"; wait_port "$P_HTTP" "$DATA/$name-a.log"
   wait_port "$P_METRICS_A" "$DATA/$name-a.log"
   sleep 0.5  # let the Arrow stream open
-  "$BIN" loadgen --protocol "$PROTOCOL" --endpoint "$endpoint" --workload "$WORKLOAD" \
+  "$BIN" loadgen --protocol "$PROTOCOL" --endpoint "$endpoint" "${LOAD_SOURCE[@]}" \
     --rate "$RATE" --duration "$DURATION" --connections "$CONNECTIONS" \
     --spans-per-request "$SPANS_PER_REQUEST" --json "$DATA/$name-loadgen.json" \
     >"$DATA/$name-loadgen.log" 2>&1 &

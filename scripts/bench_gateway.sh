@@ -5,11 +5,13 @@
 # million spans; the receiver's and the load generator's CPU separately.
 #
 #   [PROTOCOL=grpc|http] [RATE=spans/s, 0 = flat out] [DURATION=s] [CONNECTIONS=n]
-#   [SPANS_PER_REQUEST=n] [COMPRESSION=zstd|lz4|none] scripts/bench_gateway.sh [workload=otel]
+#   [SPANS_PER_REQUEST=n] [COMPRESSION=zstd|lz4|none] [INPUT=file of OTLP requests]
+#   scripts/bench_gateway.sh [workload=otel]
 set -euo pipefail
 # shellcheck source=scripts/lib/load_bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/load_bench.sh"
 WORKLOAD="${1:-otel}"
+load_source
 
 wait_for() {  # wait_for FILE PATTERN
   for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
@@ -35,7 +37,7 @@ else
 fi
 
 g0=$(cpu_ticks "$gateway"); r0=$(cpu_ticks "$receiver")
-"$BIN" loadgen --protocol "$PROTOCOL" --endpoint "$endpoint" --workload "$WORKLOAD" \
+"$BIN" loadgen --protocol "$PROTOCOL" --endpoint "$endpoint" "${LOAD_SOURCE[@]}" \
   --rate "$RATE" --duration "$DURATION" --connections "$CONNECTIONS" \
   --spans-per-request "$SPANS_PER_REQUEST" --json "$DATA/loadgen.json" >"$DATA/loadgen.log" 2>&1 &
 loadgen=$!

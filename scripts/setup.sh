@@ -33,7 +33,10 @@ APT_PACKAGES=(
 # stage (tests/deploy/image_emulation.py).
 TEST_APT_PACKAGES=(debootstrap iproute2 openssl)
 # Test peers, pinned. pyarrow is installed from the same hash-checked wheel as the C++ libraries.
-PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0" "opentelemetry-api==1.45.2" "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-grpc==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2" "PyYAML==6.0.3")
+PY_TEST_PACKAGES=("duckdb==1.4.4" "pytest==8.4.2" "prometheus-client==0.26.0" "opentelemetry-api==1.45.2" "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-grpc==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2" "PyYAML==6.0.3"
+  "opentelemetry-instrumentation-flask==0.66b2" "opentelemetry-instrumentation-requests==0.66b2"
+  "opentelemetry-instrumentation-urllib3==0.66b2" "opentelemetry-instrumentation-sqlite3==0.66b2"
+  "flask==3.1.3" "werkzeug==3.1.9" "requests==2.34.2" "urllib3==2.8.0" "zstandard==0.25.0")
 
 want_test_peers=0
 for arg in "$@"; do

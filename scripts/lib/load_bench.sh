@@ -10,6 +10,18 @@ DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-4}"
 SPANS_PER_REQUEST="${SPANS_PER_REQUEST:-512}"
 COMPRESSION="${COMPRESSION:-zstd}"
+# INPUT=FILE: replay this file of OTLP requests (`loadgen --input`, e.g.
+# tests/fixtures/real/real_traces.binpb.zst), cut into SPANS_PER_REQUEST-span requests, instead
+# of the workload.
+INPUT="${INPUT:-}"
+# load_source: LOAD_SOURCE = loadgen's arguments for INPUT or WORKLOAD; WORKLOAD = what to print.
+load_source() {
+  if [ -n "$INPUT" ]; then
+    LOAD_SOURCE=(--input "$INPUT"); WORKLOAD="$(basename "$INPUT")"
+  else
+    LOAD_SOURCE=(--workload "$WORKLOAD")
+  fi
+}
 TICKS=$(getconf CLK_TCK)
 DATA="$(mktemp -d)"
 pids=()

@@ -203,11 +203,19 @@ Fixture::~Fixture() = default;
 arrow::Result<std::unique_ptr<Fixture>> Fixture::Make(std::string_view workload,
                                                       int64_t spans, int zstd_level) {
   if (spans <= 0) return arrow::Status::Invalid("spans must be positive, got ", spans);
+  ARROW_ASSIGN_OR_RAISE(auto request, model::MakeWorkload(workload, spans));
+  return FromRequest(workload, request, zstd_level);
+}
+
+arrow::Result<std::unique_ptr<Fixture>> Fixture::FromRequest(std::string_view name,
+                                                             const Request& request,
+                                                             int zstd_level) {
   std::unique_ptr<Fixture> fixture(new Fixture());
   Impl& f = *fixture->impl_;
-  f.workload = std::string(workload);
-  f.spans = spans;
-  ARROW_ASSIGN_OR_RAISE(f.source, model::MakeWorkload(workload, spans));
+  f.workload = std::string(name);
+  f.spans = model::CountSpans(request);
+  if (f.spans == 0) return arrow::Status::Invalid(name, ": no spans");
+  f.source = request;
   f.protobuf = f.source.SerializeAsString();
   f.request = Arena::CreateMessage<Request>(&f.arena);
   if (!f.request->ParseFromString(f.protobuf)) {

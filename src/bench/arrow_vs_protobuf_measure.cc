@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -24,6 +25,9 @@
 #include <arrow/memory_pool.h>
 #include <fmt/format.h>
 #include <google/protobuf/stubs/common.h>
+
+#include "otlp_arrow/model/trace_request_file.h"
+#include "otlp_arrow/model/workloads.h"
 
 namespace otlp_arrow::bench {
 
@@ -174,7 +178,28 @@ arrow::Result<Report> Run(
   Report report;
   report.machine = DescribeMachine();
   report.options = options;
-  for (const auto& workload : options.workloads) {
+  if (!options.input.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto file, model::ReadTraceRequestFile(options.input));
+    const std::string name = std::filesystem::path(options.input).filename().string();
+    int64_t file_spans = 0;
+    for (const auto& request : file.requests) file_spans += model::CountSpans(request);
+    std::vector<int64_t> sizes;
+    for (int64_t spans : options.sizes) {
+      const int64_t size = std::min(spans, file_spans);
+      if (std::find(sizes.begin(), sizes.end(), size) == sizes.end())
+        sizes.push_back(size);
+    }
+    for (int64_t spans : sizes) {
+      if (progress) progress(name, spans);
+      auto batch = model::Rebatch(file.requests, spans, spans);
+      ARROW_ASSIGN_OR_RAISE(auto fixture,
+                            Fixture::FromRequest(name, batch.at(0), options.zstd_level));
+      ARROW_ASSIGN_OR_RAISE(auto result, RunCase(fixture.get(), options));
+      report.cases.push_back(std::move(result));
+    }
+  }
+  for (const auto& workload :
+       options.input.empty() ? options.workloads : std::vector<std::string>{}) {
     for (int64_t spans : options.sizes) {
       if (progress) progress(workload, spans);
       ARROW_ASSIGN_OR_RAISE(auto fixture,

@@ -240,6 +240,7 @@ std::string ToJson(const Report& report) {
   json ops = json::array();
   for (Operation op : report.options.operations) ops.push_back(OperationName(op));
   j["options"] = {{"workloads", report.options.workloads},
+                  {"input", report.options.input},
                   {"sizes", report.options.sizes},
                   {"operations", ops},
                   {"repetitions", report.options.repetitions},

@@ -5,6 +5,7 @@
 #include "otlp_arrow/bench/arrow_vs_protobuf.h"
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -12,10 +13,12 @@
 
 #include <arrow/buffer.h>
 #include <arrow/memory_pool.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "otlp_arrow/bench/memory_counter.h"
+#include "otlp_arrow/model/otlp_json.h"
 #include "otlp_arrow/model/workloads.h"
 
 namespace otlp_arrow::bench {
@@ -277,6 +280,48 @@ TEST(Workloads, RealisticMatchesTheIssuesDescription) {
   EXPECT_NEAR(static_cast<double>(with_events) / n, 0.20, 0.015);
   EXPECT_NEAR(static_cast<double>(with_links) / n, 0.05, 0.008);
   EXPECT_NEAR(static_cast<double>(errors) / n, 0.01, 0.004);
+}
+
+}  // namespace
+}  // namespace otlp_arrow::bench
+
+namespace otlp_arrow::bench {
+namespace {
+
+// `otlp-arrow bench --input FILE`: the first N spans of the file at each size, the
+// sizes past its spans becoming all of them once.
+TEST(RunInput, MeasuresTheFirstSpansOfAFileAtEachSize) {
+  const std::string path = ::testing::TempDir() + "bench_input.json";
+  {
+    std::ofstream out(path);
+    for (int i = 0; i < 3; ++i) {
+      std::string json;
+      ASSERT_TRUE(
+          model::TraceRequestToJson(model::RealisticSpans(40, 3 + i), &json).ok());
+      out << json << "\n";
+    }
+  }
+  Options options;
+  options.input = path;
+  options.sizes = {50, 500, 1000};
+  options.repetitions = 1;
+  options.min_sample_seconds = 0;
+  std::vector<std::string> progress;
+  auto report = bench::Run(options, [&](const std::string& workload, int64_t spans) {
+    progress.push_back(workload + "/" + std::to_string(spans));
+  });
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(progress,
+            (std::vector<std::string>{"bench_input.json/50", "bench_input.json/120"}));
+  ASSERT_EQ(report->cases.size(), 2u);
+  for (const auto& c : report->cases) EXPECT_TRUE(c.round_trips_equal) << c.spans;
+  EXPECT_EQ(report->cases[0].spans, 50);
+  EXPECT_EQ(report->cases[1].spans, 120);
+  EXPECT_GT(report->cases[1].sizes.protobuf, report->cases[0].sizes.protobuf);
+
+  options.input = "/nonexistent/traces.json";
+  EXPECT_THAT(bench::Run(options).status().message(),
+              ::testing::HasSubstr("/nonexistent/traces.json"));
 }
 
 }  // namespace

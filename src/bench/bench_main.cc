@@ -32,7 +32,9 @@ struct BenchOptions {
 };
 
 int RunBench(BenchOptions options) {
-  if (options.workloads.size() == 1 && options.workloads[0] == "all") {
+  if (!options.run.input.empty()) {
+    options.run.workloads = {};
+  } else if (options.workloads.size() == 1 && options.workloads[0] == "all") {
     options.run.workloads = {"seed", "otel", "realistic"};
   } else {
     options.run.workloads = options.workloads;
@@ -71,11 +73,19 @@ int RunBench(BenchOptions options) {
 }
 
 void AddOptions(CLI::App& app, BenchOptions* options) {
-  app.add_option("--workload", options->workloads,
-                 "seed, otel, realistic (comma-separated) or all")
-      ->delimiter(',')
-      ->capture_default_str()
-      ->check(CLI::IsMember({"seed", "otel", "realistic", "all"}));
+  auto* workload = app.add_option("--workload", options->workloads,
+                                  "seed, otel, realistic (comma-separated) or all")
+                       ->delimiter(',')
+                       ->capture_default_str()
+                       ->check(CLI::IsMember({"seed", "otel", "realistic", "all"}));
+  app.add_option(
+         "--input", options->run.input,
+         "Measure the spans of this file of OTLP trace requests instead (what the "
+         "Collector's file exporter writes: OTLP/JSON lines or 4-byte big-endian "
+         "length-prefixed protobuf, optionally zstd); at each of --sizes its first "
+         "that many spans")
+      ->check(CLI::ExistingFile)
+      ->excludes(workload);
   app.add_option("--sizes", options->run.sizes, "Spans per batch, comma-separated")
       ->delimiter(',')
       ->capture_default_str()

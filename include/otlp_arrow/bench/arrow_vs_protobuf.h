@@ -16,6 +16,7 @@
 #include <arrow/status.h>
 
 #include "otlp_arrow/bench/memory_counter.h"
+#include "otlp_arrow/model/otlp.h"
 
 namespace otlp_arrow::bench {
 
@@ -60,6 +61,10 @@ class Fixture {
   /// `zstd_level` is used for Arrow IPC and protobuf alike (Arrow's IPC default is 1).
   static arrow::Result<std::unique_ptr<Fixture>> Make(std::string_view workload,
                                                       int64_t spans, int zstd_level = 1);
+  /// \brief The spans of `request` (e.g. read from a user's file), named `name`.
+  static arrow::Result<std::unique_ptr<Fixture>> FromRequest(
+      std::string_view name, const otlp::ExportTraceServiceRequest& request,
+      int zstd_level = 1);
   ~Fixture();
   Fixture(const Fixture&) = delete;
   Fixture& operator=(const Fixture&) = delete;
@@ -137,6 +142,10 @@ Machine DescribeMachine();
 
 struct Options {
   std::vector<std::string> workloads = {"seed", "otel", "realistic"};
+  /// When set, the spans of this file of OTLP requests (model::ReadTraceRequestFile)
+  /// instead of `workloads`: at each size its first that many spans, in one request
+  /// (sizes past the file's spans become all of them).
+  std::string input;
   std::vector<int64_t> sizes = {100, 1000, 10000};
   std::vector<Operation> operations = AllOperations();
   /// Samples per operation; reported times are their medians.
