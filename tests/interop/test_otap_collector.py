@@ -9,7 +9,7 @@ one Export after the other; with the exporter's wait_for_result, an acknowledged
 whose spans otlp-arrow acknowledged.
 
 - Lossless: into `otlp-arrow all-in-one` and `gateway` (OTAP on the OTLP/gRPC port) and
-  `receiver --otap`, with the OTel workload, the realistic workload and the random corpus, with
+  `receiver --otap`, with the OTel and realistic workloads, the random corpus and real instrumentation, with
   gRPC compression zstdarrow5, gzip and none and IPC payload compression zstd and none: the
   stored spans are, as a multiset, exactly what the Go consumer decodes from the producer's
   batches of the same requests (`otap-oracle roundtrip`), field by field, each span with its
@@ -44,6 +44,33 @@ from otelcol_peer import (REPO, Collector, Sender, arrow_exporter_yaml, canonica
 from otlp_service import Service, comparable_row, stored_rows, wait_for
 
 WORKLOAD_SPANS = 6000
+# Spans made by real OpenTelemetry instrumentation (tests/fixtures/real/README.md): the Collector
+# file exporter's length-prefixed protobuf (4-byte big-endian lengths), zstd-compressed.
+REAL_TRACES = REPO / "tests" / "fixtures" / "real" / "real_traces.binpb.zst"
+
+
+def real_traces(out: Path, spans: int) -> Path:
+    """The first requests of the real-instrumentation fixture holding at least `spans` spans,
+    as otap-oracle's otlp-proto-lp (4-byte little-endian lengths): the SDK's own requests,
+    unchanged."""
+    import struct
+
+    import zstandard
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    with open(REAL_TRACES, "rb") as f:
+        data = zstandard.ZstdDecompressor().stream_reader(f).read()
+    at, total, records = 0, 0, []
+    while at < len(data) and total < spans:
+        (length,) = struct.unpack_from(">I", data, at)
+        message = data[at + 4:at + 4 + length]
+        at += 4 + length
+        request = trace_service_pb2.ExportTraceServiceRequest.FromString(message)
+        total += sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+        records.append(struct.pack("<I", len(message)) + message)
+    assert total >= spans, f"{REAL_TRACES} holds {total} spans"
+    out.write_bytes(b"".join(records))
+    return out
 FLUSH = ("--flush-interval-ms", "100")
 
 
@@ -57,14 +84,17 @@ def peer():
 def corpus(peer, otlp_arrow_bin, tmp_path_factory):
     """corpus(name) -> a file of OTLP requests: "otel" and "realistic" recorded from
     `otlp-arrow loadgen` (6,000 spans, requests of 100), "random" the random corpus (12
-    batches of 250 spans, seed 11) as OTLP/JSON lines. Made once per module."""
+    batches of 250 spans, seed 11) as OTLP/JSON lines, "real" the first 6,000 spans of the
+    real-instrumentation fixture as the SDK exported them. Made once per module."""
     _, oracle_bin = peer
     made = {}
     work = tmp_path_factory.mktemp("otap-corpora")
 
     def make(name: str) -> Path:
         if name not in made:
-            if name == "random":
+            if name == "real":
+                path = real_traces(work / "real.lp", WORKLOAD_SPANS)
+            elif name == "random":
                 path = work / "random.jsonl"
                 oracle(oracle_bin, "random", "--seed", "11", "--batches", "12",
                        "--spans-per-batch", "250", "--bars", str(work / "random.bars"),
@@ -196,6 +226,8 @@ LOSSLESS = [
     ("gateway", "random", "none", "zstd"),
     ("gateway", "realistic", "zstd", "none"),
     ("receiver", "realistic", "gzip", "zstd"),
+    ("all-in-one", "real", "zstd", "zstd"),
+    ("gateway", "real", "gzip", "none"),
 ]
 
 
@@ -372,6 +404,7 @@ ORACLE_CASES = [
     # name, how to make the stream, payload compression
     ("otel", "otel", "zstd"),
     ("otel", "otel", "none"),
+    ("real", "real", "zstd"),
     ("random-seed-1", ("random", "--seed", "1", "--batches", "30"), "zstd"),
     ("random-seed-2", ("random", "--seed", "2", "--batches", "30", "--spans-per-batch", "37"),
      "none"),
@@ -392,8 +425,8 @@ def test_cpp_decoder_equals_go_consumer(peer, corpus, tmp_path, name, make, payl
     _, oracle_bin = peer
     bars, expected = tmp_path / "stream.bars", tmp_path / "stream.expected"
     outputs = ("--bars", str(bars), "--expected", str(expected), "--payload-compression", payload)
-    if make == "otel":
-        summary = oracle(oracle_bin, "encode", "--input", str(corpus("otel")),
+    if make in ("otel", "real"):
+        summary = oracle(oracle_bin, "encode", "--input", str(corpus(make)),
                          "--spans-per-batch", "1000", *outputs)
     else:
         summary = oracle(oracle_bin, *make, *outputs)
