@@ -7,12 +7,11 @@
 #include <arrow/record_batch.h>
 #include <arrow/util/byte_size.h>
 #include <fmt/format.h>
-#include <google/protobuf/arena.h>
 
 #include "otlp_arrow/convert/otap_traces_decoder.h"
 #include "otlp_arrow/convert/span_table_decoder.h"
 #include "otlp_arrow/model/otlp.h"
-#include "otlp_arrow/model/otlp_json.h"
+#include "otlp_json_ingest_internal.h"
 
 namespace otlp_arrow::pipeline {
 
@@ -132,13 +131,8 @@ IngestResult OtlpTraceIngest::IngestOtlpProtobuf(std::string_view request) {
 }
 
 IngestResult OtlpTraceIngest::IngestOtlpJson(std::string_view request) {
-  google::protobuf::Arena arena;
-  auto* message =
-      google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
-  arrow::Status status = model::TraceRequestFromJson(request, message);
-  if (!status.ok()) return Invalid(status);
-  return Ingest(
-      [message](convert::SpanTableEncoder& encoder) { return encoder.Append(*message); });
+  return internal::IngestOtlpJsonRequest(
+      request, [this](const AppendSpans& append) { return Ingest(append); });
 }
 
 IngestResult OtlpTraceIngest::IngestOtap(

@@ -2,8 +2,6 @@
 // OTAP ArrowTracesService/ArrowTraces on the OTLP/gRPC receiver: answers per batch,
 // stream ends, authentication, limits. The decoding itself is tested in src/convert.
 
-#include <nghttp2/nghttp2.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -21,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "hpack_test_util.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "opentelemetry/proto/experimental/arrow/v1/arrow_service.grpc.pb.h"
 #include "otlp_arrow/service/otlp_grpc_receiver.h"
@@ -34,6 +33,7 @@ using pipeline::IngestCode;
 using pipeline::IngestResult;
 using testing::FakeTraceIngest;
 using ::testing::HasSubstr;
+using testing::HpackEncoder;
 
 using Stream = grpc::ClientReaderWriter<arrowpb::BatchArrowRecords, arrowpb::BatchStatus>;
 
@@ -103,27 +103,6 @@ arrowpb::BatchArrowRecords SpansBatch(int64_t id, const std::string& schema_id,
   payload->set_record(SpansPayload(rows));
   return batch;
 }
-
-// HPACK blocks of one stream, as the exporter codes BatchArrowRecords.headers.
-class HpackEncoder {
- public:
-  HpackEncoder() { EXPECT_EQ(nghttp2_hd_deflate_new(&deflater_, 4096), 0); }
-  ~HpackEncoder() { nghttp2_hd_deflate_del(deflater_); }
-  std::string Encode(std::string name, std::string value) {
-    nghttp2_nv nv{reinterpret_cast<uint8_t*>(name.data()),
-                  reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
-                  NGHTTP2_NV_FLAG_NONE};
-    std::string out(nghttp2_hd_deflate_bound(deflater_, &nv, 1), '\0');
-    const ssize_t n = nghttp2_hd_deflate_hd(
-        deflater_, reinterpret_cast<uint8_t*>(out.data()), out.size(), &nv, 1);
-    EXPECT_GE(n, 0);
-    out.resize(static_cast<size_t>(n));
-    return out;
-  }
-
- private:
-  nghttp2_hd_deflater* deflater_ = nullptr;
-};
 
 IngestResult Answer(IngestCode code, std::string message = "") {
   IngestResult result;
@@ -265,10 +244,10 @@ TEST_F(OtapGrpcTest, BearerTokenInTheBatchHeadersOrTheCallMetadata) {
   const auto none = RoundTrip(*call, SpansBatch(1, "0", 1));
   EXPECT_EQ(none.status_code(), arrowpb::UNAUTHENTICATED);
   arrowpb::BatchArrowRecords wrong = SpansBatch(2, "1", 1);
-  wrong.set_headers(hpack.Encode("authorization", "Bearer guess"));
+  wrong.set_headers(hpack.Encode({{"authorization", "Bearer guess"}}));
   EXPECT_EQ(RoundTrip(*call, wrong).status_code(), arrowpb::UNAUTHENTICATED);
   arrowpb::BatchArrowRecords right = SpansBatch(3, "2", 1);
-  right.set_headers(hpack.Encode("authorization", "Bearer s3cret"));
+  right.set_headers(hpack.Encode({{"authorization", "Bearer s3cret"}}));
   const auto ok = RoundTrip(*call, right);
   EXPECT_EQ(ok.status_code(), arrowpb::OK) << ok.status_message();
   EXPECT_TRUE(Close(*call).ok());

@@ -2,7 +2,6 @@
 
 #include "otap_messages_internal.h"
 
-#include <nghttp2/nghttp2.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -13,12 +12,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "hpack_test_util.h"
 #include "opentelemetry/proto/experimental/arrow/v1/arrow_service.pb.h"
+#include "service_test_util.h"
 
 namespace otlp_arrow::service::internal {
 namespace {
 
+using testing::Gzip;
 using ::testing::HasSubstr;
+using testing::HpackEncoder;
 
 std::string Zstd(const std::string& input, int level = 3) {
   std::string out(ZSTD_compressBound(input.size()), '\0');
@@ -41,20 +44,6 @@ std::string ZstdStreamed(const std::string& input) {
   EXPECT_EQ(left, 0u);
   ZSTD_freeCCtx(ctx);
   out.resize(o.pos);
-  return out;
-}
-
-std::string Gzip(const std::string& input) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, input.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-  z.avail_in = static_cast<uInt>(input.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
   return out;
 }
 
@@ -143,32 +132,6 @@ TEST(DecompressOtapMessage, RefusesCorruptAndTruncatedFrames) {
     EXPECT_TRUE(out.status().IsInvalid()) << out.status();
   }
 }
-
-// HPACK blocks from nghttp2's deflater, one encoder for a whole stream as the exporter
-// has.
-class HpackEncoder {
- public:
-  HpackEncoder() { EXPECT_EQ(nghttp2_hd_deflate_new(&deflater_, 4096), 0); }
-  ~HpackEncoder() { nghttp2_hd_deflate_del(deflater_); }
-  std::string Encode(const std::vector<std::pair<std::string, std::string>>& headers) {
-    std::vector<nghttp2_nv> nvs;
-    for (const auto& [name, value] : headers) {
-      nvs.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
-                     name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
-    }
-    std::string out(nghttp2_hd_deflate_bound(deflater_, nvs.data(), nvs.size()), '\0');
-    const ssize_t n =
-        nghttp2_hd_deflate_hd(deflater_, reinterpret_cast<uint8_t*>(out.data()),
-                              out.size(), nvs.data(), nvs.size());
-    EXPECT_GE(n, 0);
-    out.resize(static_cast<size_t>(n));
-    return out;
-  }
-
- private:
-  nghttp2_hd_deflater* deflater_ = nullptr;
-};
 
 TEST(HpackHeaderDecoder, FollowsTheStreamsDynamicTable) {
   HpackEncoder encoder;

@@ -72,7 +72,6 @@ std::string EncodeRetryInfo(std::chrono::milliseconds retry_delay);
 inline constexpr std::string_view kRetryInfoTypeUrl =
     "type.googleapis.com/google.rpc.RetryInfo";
 
-
 /// Inflates a gzip stream (RFC 1952; several members one after another, as the RFC
 /// allows) chunk by chunk into a string that never grows past `max_output` bytes: a
 /// small body that inflates to gigabytes costs at most `max_output` memory.

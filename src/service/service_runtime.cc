@@ -244,6 +244,15 @@ struct ServiceRuntime::Impl {
 // ---------------------------------------------------------------------------------------
 // Metrics: callbacks over the components' own counters, read at scrape time.
 
+// The `reason` label of the refused-spans counters, OTLP and OTAP alike.
+constexpr std::pair<const char*, int64_t OtlpReceiverStats::*> kSpanRefusals[] = {
+    {"invalid", &OtlpReceiverStats::spans_refused_invalid},
+    {"queue_full", &OtlpReceiverStats::spans_refused_queue_full},
+    {"too_large", &OtlpReceiverStats::spans_refused_too_large},
+    {"shutting_down", &OtlpReceiverStats::spans_refused_shutting_down},
+    {"unavailable", &OtlpReceiverStats::spans_refused_unavailable},
+};
+
 arrow::Status ServiceRuntime::Impl::RegisterMetrics() {
   ARROW_RETURN_NOT_OK(telemetry::RegisterProcessMetrics(registry.get()));
   if (batching != nullptr) ARROW_RETURN_NOT_OK(RegisterGatewayMetrics());
@@ -290,14 +299,7 @@ arrow::Status ServiceRuntime::Impl::RegisterGatewayMetrics() {
     ARROW_RETURN_NOT_OK(add("otlp_arrow_otlp_spans_accepted_total",
                             "Spans taken into the export queue", {},
                             [](const auto& s) { return s.spans_accepted; }));
-    const std::pair<const char*, int64_t OtlpReceiverStats::*> refusals[] = {
-        {"invalid", &OtlpReceiverStats::spans_refused_invalid},
-        {"queue_full", &OtlpReceiverStats::spans_refused_queue_full},
-        {"too_large", &OtlpReceiverStats::spans_refused_too_large},
-        {"shutting_down", &OtlpReceiverStats::spans_refused_shutting_down},
-        {"unavailable", &OtlpReceiverStats::spans_refused_unavailable},
-    };
-    for (const auto& [reason, member] : refusals) {
+    for (const auto& [reason, member] : kSpanRefusals) {
       ARROW_RETURN_NOT_OK(add("otlp_arrow_otlp_spans_refused_total",
                               "Spans refused, by reason (the client hears an error)",
                               {{"reason", reason}},
@@ -428,14 +430,7 @@ arrow::Status ServiceRuntime::Impl::RegisterOtapMetrics(OtlpGrpcReceiver* receiv
   ARROW_RETURN_NOT_OK(add(false, "otlp_arrow_otap_spans_accepted_total",
                           "Spans of OTAP batches answered OK", {},
                           [](const auto& s) { return s.batches.spans_accepted; }));
-  const std::pair<const char*, int64_t OtlpReceiverStats::*> refusals[] = {
-      {"invalid", &OtlpReceiverStats::spans_refused_invalid},
-      {"queue_full", &OtlpReceiverStats::spans_refused_queue_full},
-      {"too_large", &OtlpReceiverStats::spans_refused_too_large},
-      {"shutting_down", &OtlpReceiverStats::spans_refused_shutting_down},
-      {"unavailable", &OtlpReceiverStats::spans_refused_unavailable},
-  };
-  for (const auto& [reason, member] : refusals) {
+  for (const auto& [reason, member] : kSpanRefusals) {
     ARROW_RETURN_NOT_OK(
         add(false, "otlp_arrow_otap_spans_refused_total",
             "Spans of OTAP batches refused, by reason", {{"reason", reason}},
