@@ -146,6 +146,16 @@ class OtapGrpcTest : public ::testing::Test {
     return status;
   }
 
+  // The receiver frees a stream's slot once its call has ended on its side, which the
+  // client may see a moment earlier.
+  bool WaitForActiveStreams(int64_t n) {
+    for (int i = 0; i < 500; ++i) {
+      if (receiver_->OtapStats().streams_active == n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
   static grpc::Status Close(Call& call) {
     call.stream->WritesDone();
     arrowpb::BatchStatus extra;
@@ -300,6 +310,7 @@ TEST_F(OtapGrpcTest, StreamsBeyondTheLimitEndUnavailable) {
   EXPECT_EQ(second->stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(Close(*first).ok());
   // Its slot is free again once it ended.
+  ASSERT_TRUE(WaitForActiveStreams(0));
   auto third = Open();
   EXPECT_EQ(RoundTrip(*third, SpansBatch(1, "0", 1)).status_code(), arrowpb::OK);
   EXPECT_TRUE(Close(*third).ok());
@@ -346,6 +357,7 @@ TEST_F(OtapGrpcTest, AnIdleStreamIsCancelledAndABusyOneIsNot) {
   EXPECT_FALSE(idle->stream->Read(&status));  // returns once cancelled
   EXPECT_EQ(idle->stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_EQ(receiver_->OtapStats().streams_idle_cancelled, 1);
+  ASSERT_TRUE(WaitForActiveStreams(0));
   auto next = Open();
   EXPECT_EQ(RoundTrip(*next, SpansBatch(1, "0", 1)).status_code(), arrowpb::OK);
   EXPECT_TRUE(Close(*next).ok());
