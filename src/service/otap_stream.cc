@@ -408,12 +408,7 @@ class OtapStream {
     for (const auto& [name, value] : headers) {
       if (name == "authorization") return common::ConstantTimeEquals(value, expected);
     }
-    const auto& metadata = context_.client_metadata();
-    const auto range = metadata.equal_range("authorization");
-    if (range.first == range.second || std::next(range.first) != range.second) {
-      return false;
-    }
-    return common::ConstantTimeEquals(View(range.first->second), expected);
+    return CallCarriesAuthorization(context_, expected);
   }
 
   // The requests in flight hold the memory budget: retry (on this stream, whose state
@@ -472,6 +467,16 @@ class OtapStream {
 };
 
 }  // namespace
+
+bool CallCarriesAuthorization(const grpc::ServerContext& context,
+                              std::string_view expected) {
+  const auto& metadata = context.client_metadata();
+  const auto range = metadata.equal_range("authorization");
+  if (range.first == range.second || std::next(range.first) != range.second) {
+    return false;
+  }
+  return common::ConstantTimeEquals(View(range.first->second), expected);
+}
 
 void AwaitOtapStream(const OtapStreamHost& host) { (new OtapStream(host))->Await(); }
 

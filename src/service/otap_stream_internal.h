@@ -10,6 +10,7 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include <grpcpp/grpcpp.h>
 
@@ -65,6 +66,12 @@ struct OtapStreamHost {
   // "Bearer <token>", or empty when the receiver asks for none.
   std::string expected_authorization;
 };
+
+/// \brief Whether the call's gRPC metadata holds exactly one `authorization` header and
+/// it is `expected` ("Bearer <token>"), compared in constant time. For Export and
+/// ArrowTraces alike.
+bool CallCarriesAuthorization(const grpc::ServerContext& context,
+                              std::string_view expected);
 
 /// \brief Asks the queue for the next ArrowTraces call; when one comes, serves it and
 /// asks for the next. The stream deletes itself when its call has ended.

@@ -19,7 +19,6 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "otap_stream_internal.h"
-#include "otlp_arrow/common/constant_time.h"
 #include "otlp_arrow/common/host_port.h"
 #include "otlp_arrow/common/log.h"
 #include "receiver_internal.h"
@@ -337,7 +336,8 @@ class OtlpGrpcReceiver::Impl {
   }
 
   grpc::Status Export(Call& call) {
-    if (!expected_authorization_.empty() && !Authorized(call.context)) {
+    if (!expected_authorization_.empty() &&
+        !internal::CallCarriesAuthorization(call.context, expected_authorization_)) {
       counters_.AddRequest(false);
       counters_.AddRefusedInvalid();
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
@@ -441,18 +441,6 @@ class OtlpGrpcReceiver::Impl {
     const pipeline::IngestResult result = ingest_->IngestOtlpProtobuf(bytes);
     counters_.AddResult(result);
     return ToGrpcStatus(result, options_.default_retry_after);
-  }
-
-  // Exactly one `authorization` header, equal to the expected one.
-  bool Authorized(const grpc::ServerContext& context) const {
-    const auto& metadata = context.client_metadata();
-    const auto range = metadata.equal_range("authorization");
-    if (range.first == range.second || std::next(range.first) != range.second) {
-      return false;
-    }
-    return common::ConstantTimeEquals(
-        std::string_view(range.first->second.data(), range.first->second.size()),
-        expected_authorization_);
   }
 
   const OtlpGrpcReceiverOptions options_;
